@@ -1,0 +1,165 @@
+"""Plain data passed between phitrace's pipeline stages.
+
+Every stage (match, decode, detect, assess) is a pure function over these
+records, so the core can be tested and benchmarked without a proxy.  The
+mitmproxy addon, the HAR reader and the CLI only build a :class:`Request` and
+consume an :class:`Analysis`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+HEALTH_CATEGORIES: tuple[str, ...] = (
+    "condition",
+    "medication",
+    "procedure",
+    "immunization",
+    "allergy",
+    "lab_test",
+    "appointment",
+    "provider",
+    "health_search",
+    "health_page",
+    "message",
+    "insurance",
+)
+"""The fixed vocabulary of health finding categories (the database contract)."""
+
+IDENTIFIER_CATEGORIES: tuple[str, ...] = (
+    "email",
+    "phone",
+    "name",
+    "postal_address",
+    "date_of_birth",
+    "member_id",
+    "user_id",
+    "hashed_email",
+    "hashed_phone",
+    "ip_address",
+    "device_id",
+)
+"""The fixed vocabulary of identifier finding categories (the database contract)."""
+
+SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
+"""Severity levels, most severe first."""
+
+KINDS: tuple[str, ...] = ("health", "identifier", "canary")
+
+
+def severity_rank(severity: str) -> int:
+    """Return a sortable rank: 0 for ``high`` up to 3 for ``info``."""
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as phitrace sees it, independent of where it came from.
+
+    ``headers`` keeps order and repeats, as on the wire.  ``page_url`` is the
+    document the request was made from, when the capture knows it.
+    """
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    timestamp: float = 0.0
+    page_url: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The lower-cased host name, without port."""
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def path(self) -> str:
+        """The URL path (``/`` when empty)."""
+        return urlsplit(self.url).path or "/"
+
+    def header(self, name: str) -> str | None:
+        """Return the first header called ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def sha256(self) -> str:
+        """Digest of the request line, headers and body: the evidence fingerprint."""
+        digest = hashlib.sha256()
+        digest.update(f"{self.method} {self.url}\r\n".encode())
+        for key, value in self.headers:
+            digest.update(f"{key}: {value}\r\n".encode("utf-8", "surrogateescape"))
+        digest.update(b"\r\n")
+        digest.update(self.body)
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One decoded value and where it came from.
+
+    ``path`` is a stable address such as ``query.dl`` or
+    ``body.line[1].ep.search_term``; ``trail`` lists the decoders applied, e.g.
+    ``("form", "json")``.
+    """
+
+    path: str
+    value: str
+    trail: tuple[str, ...] = ()
+
+    @property
+    def trail_text(self) -> str:
+        """The trail joined as ``gzip>json>base64``; empty for plain values."""
+        return ">".join(self.trail)
+
+    @property
+    def evidence(self) -> str:
+        """The path with its trail, as stored in the ``findings.field`` column."""
+        return f"{self.path} [{self.trail_text}]" if self.trail else self.path
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something sensitive found in a request, with the evidence for it."""
+
+    kind: str
+    category: str
+    field: str
+    value: str
+    matched: str
+    rule: str
+    severity: str = "info"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Result of decoding a request: its fields and whether a limit stopped it."""
+
+    fields: tuple[Field, ...]
+    truncated: str | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything phitrace concluded about one request."""
+
+    request: Request
+    vendor: str | None = None
+    vendor_name: str | None = None
+    tracker_category: str | None = None
+    page_url: str | None = None
+    fields: tuple[Field, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    severity: str | None = None
+    truncated: str | None = None
+    endpoint_role: str | None = None
+
+    @property
+    def recorded(self) -> bool:
+        """True when the flow belongs in the database: a tracker, or a canary leak."""
+        return self.vendor is not None or bool(self.findings)

@@ -1,0 +1,69 @@
+"""The pure analysis pipeline: match → decode → detect → assess.
+
+:class:`Analyzer` holds the parsed signatures, vocabulary and canaries and
+turns one :class:`~phitrace.model.Request` into an
+:class:`~phitrace.model.Analysis`.  It does no I/O, so the proxy addon, the
+HAR scanner and the benchmarks all share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from phitrace.canaries import NO_CANARIES, Canaries, find_canaries
+from phitrace.decode import DEFAULT_LIMITS, Limits, decode_request, field_key
+from phitrace.detect import detect_health, detect_identifiers
+from phitrace.model import Analysis, Field, Request
+from phitrace.severity import assess
+from phitrace.signatures import Catalogue, Signature
+from phitrace.vocabulary import Vocabulary
+
+
+def page_url_of(request: Request, fields: tuple[Field, ...], signature: Signature | None) -> str | None:
+    """The page a request came from: as captured, else as the payload says, else Referer."""
+    if request.page_url:
+        return request.page_url
+    if signature is not None:
+        for f in fields:
+            if signature.role_of(field_key(f.path)) == "page_url" and f.value.startswith("http"):
+                return f.value
+    return request.header("referer")
+
+
+@dataclass
+class Analyzer:
+    """Everything needed to analyse requests, parsed once."""
+
+    catalogue: Catalogue
+    vocabulary: Vocabulary
+    canaries: Canaries = NO_CANARIES
+    limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
+
+    def analyse(self, request: Request) -> Analysis:
+        """Analyse one request.  Non-tracker requests are only searched for canaries."""
+        match = self.catalogue.match(request)
+        if match is None and not self.canaries:
+            return Analysis(request=request)
+        decoded = decode_request(request, self.limits)
+        signature = match.signature if match else None
+        findings = []
+        if signature is not None:
+            findings += detect_health(decoded.fields, signature, self.vocabulary)
+            findings += detect_identifiers(decoded.fields, signature)
+        findings += find_canaries(request, decoded.fields, self.canaries)
+        if signature is None and not findings:
+            return Analysis(request=request)
+        category = signature.category if signature else None
+        severity, assessed = assess(findings, category)
+        return Analysis(
+            request=request,
+            vendor=signature.id if signature else None,
+            vendor_name=signature.name if signature else None,
+            tracker_category=category,
+            page_url=page_url_of(request, decoded.fields, signature),
+            fields=decoded.fields,
+            findings=tuple(assessed),
+            severity=severity,
+            truncated=decoded.truncated,
+            endpoint_role=match.endpoint.role if match else None,
+        )

@@ -1,0 +1,84 @@
+"""Sinkhole answers: what a tracker endpoint would have said, made up locally.
+
+In sinkhole mode tracker requests are recorded and answered here, never
+forwarded.  Real tags only send their real payloads when the answers look
+right: a CORS preflight must allow the page's origin, credentials, method and
+headers; an image pixel must decode as an image; a script must be JavaScript.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phitrace.model import Request
+
+# The smallest transparent GIF (1x1), as image pixels expect.
+PIXEL_GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A locally made response."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def _cors(request: Request) -> list[tuple[str, str]]:
+    origin = request.header("origin")
+    if not origin:
+        return []
+    headers = [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Credentials", "true"),
+        ("Vary", "Origin"),
+    ]
+    return headers
+
+
+def _kind(request: Request) -> str:
+    """Guess what the page expects back: preflight, image, script, beacon or data."""
+    method = request.method.upper()
+    dest = (request.header("sec-fetch-dest") or "").lower()
+    mode = (request.header("sec-fetch-mode") or "").lower()
+    path = request.path.lower()
+    if method == "OPTIONS" and request.header("access-control-request-method"):
+        return "preflight"
+    if dest == "image" or path.endswith((".gif", ".png", ".jpg")):
+        return "image"
+    if dest == "script" or path.endswith(".js"):
+        return "script"
+    if dest in ("iframe", "frame", "document"):
+        return "document"
+    if method == "POST" and dest == "empty" and mode == "no-cors":
+        return "beacon"
+    if method == "GET" and not dest and "image" in (request.header("accept") or ""):
+        return "image"
+    return "data"
+
+
+def answer(request: Request) -> Answer:
+    """Build the local answer for a tracker request."""
+    cors = _cors(request)
+    kind = _kind(request)
+    common = [("Cache-Control", "no-store"), ("X-Phitrace", "sinkhole")]
+    if kind == "preflight":
+        allowed = request.header("access-control-request-method") or "GET, POST"
+        requested = request.header("access-control-request-headers")
+        headers = [*cors, ("Access-Control-Allow-Methods", allowed), ("Access-Control-Max-Age", "600")]
+        if requested:
+            headers.append(("Access-Control-Allow-Headers", requested))
+        return Answer(204, (*headers, *common), b"")
+    if kind == "image":
+        return Answer(200, (*cors, ("Content-Type", "image/gif"), *common), PIXEL_GIF)
+    if kind == "script":
+        body = b"/* phitrace sinkhole: tracker script not loaded */\n"
+        return Answer(200, (*cors, ("Content-Type", "application/javascript"), *common), body)
+    if kind == "document":
+        return Answer(200, (("Content-Type", "text/html; charset=utf-8"), *common), b"")
+    if kind == "beacon":
+        return Answer(204, (*cors, *common), b"")
+    return Answer(200, (*cors, ("Content-Type", "application/json"), *common), b"{}")
