@@ -46,10 +46,16 @@ def to_request(flow: http.HTTPFlow, page_url: str | None = None) -> Request:
 
 def summary(analysis: Analysis) -> str:
     """One line for mitmweb's comment column and the console."""
-    parts = [f"{f.category} '{f.matched}' in {f.field.split(' ')[0]}"
-             for f in analysis.findings if f.kind != "identifier"]
-    parts += [f"{f.category} in {f.field.split(' ')[0]}"
-              for f in analysis.findings if f.kind == "identifier"]
+    parts = [
+        f"{f.category} '{f.matched}' in {f.field.split(' ')[0]}"
+        for f in analysis.findings
+        if f.kind != "identifier"
+    ]
+    parts += [
+        f"{f.category} in {f.field.split(' ')[0]}"
+        for f in analysis.findings
+        if f.kind == "identifier"
+    ]
     text = "; ".join(dict.fromkeys(parts)) or "tracker contacted"
     line = f"{analysis.vendor or 'third party'} [{analysis.severity}]: {text}"
     return "".join(ch if ch.isprintable() else "?" for ch in line)[:500]
@@ -68,27 +74,37 @@ class PhiTrace:
 
     def load(self, loader: Any) -> None:
         loader.add_option(
-            "phitrace_db", str, "phitrace.db",
+            "phitrace_db",
+            str,
+            "phitrace.db",
             "SQLite database that phitrace records flagged flows and findings in.",
         )
         loader.add_option(
-            "phitrace_sinkhole", bool, False,
+            "phitrace_sinkhole",
+            bool,
+            False,
             "Answer tracker requests locally (CORS preflights, pixels, beacons) instead of "
             "forwarding them. Sets connection_strategy=lazy so nothing is dialled first.",
         )
         loader.add_option(
-            "phitrace_signatures", str, "",
+            "phitrace_signatures",
+            str,
+            "",
             "Extra tracker signature files or directories, separated by commas, loaded "
             "after the bundled catalogue.",
         )
         loader.add_option(
-            "phitrace_canaries", str, "",
+            "phitrace_canaries",
+            str,
+            "",
             "YAML file of test-persona values ('canaries: {email: ...}') to search every "
             "request for, plain, encoded or hashed.",
         )
         loader.add_option("phitrace_label", str, "", "Label stored on the recording session.")
         loader.add_option(
-            "phitrace_store_bodies", bool, True,
+            "phitrace_store_bodies",
+            bool,
+            True,
             "Store raw request headers and bodies as evidence (disable to keep only findings).",
         )
 
@@ -96,7 +112,8 @@ class PhiTrace:
         if updated & {"phitrace_signatures", "phitrace_canaries"} or self.analyzer is None:
             self.analyzer = self._build_analyzer()
         if "phitrace_sinkhole" in updated and ctx.options.phitrace_sinkhole:
-            if ctx.options.connection_strategy != "lazy":
+            # Nothing may be dialled before phitrace answers: offline, eager dials fail.
+            if "connection_strategy" in ctx.options and ctx.options.connection_strategy != "lazy":
                 ctx.options.update(connection_strategy="lazy")
         if "phitrace_db" in updated and self.writer is not None:
             self._close_session()
@@ -131,14 +148,18 @@ class PhiTrace:
             ) from exc
         source = "flows" if getattr(ctx.options, "rfile", None) else "proxy"
         self.session_id = start_session(
-            db, source=source, label=ctx.options.phitrace_label,
+            db,
+            source=source,
+            label=ctx.options.phitrace_label,
             signatures_digest=self.analyzer.catalogue.digest,
         )
         db.close()
         self.writer = Writer(path, store_bodies=ctx.options.phitrace_store_bodies)
         log.info(
             "phitrace: recording session %s to %s (%d tracker signatures%s)",
-            self.session_id, path, len(self.analyzer.catalogue),
+            self.session_id,
+            path,
+            len(self.analyzer.catalogue),
             ", sinkhole on" if ctx.options.phitrace_sinkhole else "",
         )
 
@@ -197,7 +218,8 @@ class PhiTrace:
         sinkhole = bool(ctx.options.phitrace_sinkhole and analysis.vendor)
         self._pending[flow.id] = (analysis, sinkhole)
         flow.metadata["phitrace"] = {
-            "vendor": analysis.vendor, "severity": analysis.severity,
+            "vendor": analysis.vendor,
+            "severity": analysis.severity,
             "findings": [[f.kind, f.category, f.matched, f.field] for f in analysis.findings],
         }
         if analysis.severity and severity_rank(analysis.severity) <= severity_rank("low"):
@@ -206,7 +228,8 @@ class PhiTrace:
             log.warning("phitrace: %s %s", summary(analysis), flow.request.pretty_url[:200])
         if sinkhole:
             local = answer(analysis.request)
-            flow.response = http.Response.make(local.status, local.body, list(local.headers))
+            headers = [(k.encode(), v.encode()) for k, v in local.headers]
+            flow.response = http.Response.make(local.status, local.body, headers)
             flow.metadata["phitrace"]["sinkholed"] = True
 
     def response(self, flow: http.HTTPFlow) -> None:
@@ -232,5 +255,6 @@ class PhiTrace:
     def _failed(self, flow: http.HTTPFlow, hook: str) -> None:
         self.errors += 1
         self._pending.pop(flow.id, None)
-        log.exception("phitrace: internal error in %s hook for flow %s; flow left untouched",
-                      hook, flow.id)
+        log.exception(
+            "phitrace: internal error in %s hook for flow %s; flow left untouched", hook, flow.id
+        )

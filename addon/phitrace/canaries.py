@@ -69,9 +69,11 @@ def _b64url(text: str) -> str:
 
 
 def _digest_b64url(algorithm: str) -> Encoder:
-    return lambda text: base64.urlsafe_b64encode(
-        hashlib.new(algorithm, text.encode()).digest()
-    ).decode().rstrip("=")
+    return lambda text: (
+        base64.urlsafe_b64encode(hashlib.new(algorithm, text.encode()).digest())
+        .decode()
+        .rstrip("=")
+    )
 
 
 def _hex_digest(algorithm: str) -> Encoder:
@@ -184,8 +186,11 @@ def find_canaries(request: Request, fields: Iterable[Field], canaries: Canaries)
                 key = f"{needle.canary}:{needle.chain}"
                 if key not in findings:
                     findings[key] = Finding(
-                        kind="canary", category=needle.canary, field=where,
-                        value=needle.text, matched=needle.chain,
+                        kind="canary",
+                        category=needle.canary,
+                        field=where,
+                        value=needle.text,
+                        matched=needle.chain,
                         rule=f"canary:{needle.chain.split('(')[0]}",
                         reason=f"test-persona value '{needle.canary}' found as {needle.chain}",
                     )

@@ -18,16 +18,23 @@ ADDON_SCRIPT = Path(__file__).resolve().parent / "mitmproxy_addon.py"
 DEFAULT_DB = "phitrace.db"
 
 db_option = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_DB, show_default=True, help="SQLite database file.",
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLite database file.",
 )
 signatures_option = click.option(
-    "--signatures", "extra_signatures", multiple=True,
+    "--signatures",
+    "extra_signatures",
+    multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Extra signature file or directory (repeatable), on top of the bundled catalogue.",
 )
 canaries_option = click.option(
-    "--canaries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--canaries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML file of test-persona values to search for (canaries: {name: value}).",
 )
 
@@ -69,12 +76,30 @@ def addon_path() -> None:
 
 
 def _proxy_args(
-    host: str, port: int, db: Path, sinkhole: bool, canaries: Path | None, label: str,
-    extra_signatures: tuple[Path, ...], store_bodies: bool, ui: str,
+    host: str,
+    port: int,
+    db: Path,
+    sinkhole: bool,
+    canaries: Path | None,
+    label: str,
+    extra_signatures: tuple[Path, ...],
+    store_bodies: bool,
+    ui: str,
 ) -> list[str]:
-    args = ["-s", str(ADDON_SCRIPT), "--listen-host", host, "--listen-port", str(port),
-            "--set", f"phitrace_db={db}", "--set", f"phitrace_label={label}",
-            "--set", f"phitrace_store_bodies={'true' if store_bodies else 'false'}"]
+    args = [
+        "-s",
+        str(ADDON_SCRIPT),
+        "--listen-host",
+        host,
+        "--listen-port",
+        str(port),
+        "--set",
+        f"phitrace_db={db}",
+        "--set",
+        f"phitrace_label={label}",
+        "--set",
+        f"phitrace_store_bodies={'true' if store_bodies else 'false'}",
+    ]
     if sinkhole:
         args += ["--set", "phitrace_sinkhole=true", "--set", "connection_strategy=lazy"]
     if canaries:
@@ -87,29 +112,53 @@ def _proxy_args(
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.option("--ui", type=click.Choice(["web", "console", "none"]), default="none",
-              show_default=True, help="web = mitmweb, console = mitmproxy, none = mitmdump.")
-@click.option("--listen-host", default="127.0.0.1", show_default=True,
-              help="Address the proxy listens on.")
-@click.option("--listen-port", default=8080, show_default=True, type=int,
-              help="Port the proxy listens on.")
+@click.option(
+    "--ui",
+    type=click.Choice(["web", "console", "none"]),
+    default="none",
+    show_default=True,
+    help="web = mitmweb, console = mitmproxy, none = mitmdump.",
+)
+@click.option(
+    "--listen-host", default="127.0.0.1", show_default=True, help="Address the proxy listens on."
+)
+@click.option(
+    "--listen-port", default=8080, show_default=True, type=int, help="Port the proxy listens on."
+)
 @db_option
-@click.option("--sinkhole", is_flag=True,
-              help="Answer tracker requests locally; never forward them.")
+@click.option(
+    "--sinkhole", is_flag=True, help="Answer tracker requests locally; never forward them."
+)
 @canaries_option
 @click.option("--label", default="", help="Label stored on this recording session.")
 @signatures_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
 @click.argument("mitmproxy_args", nargs=-1, type=click.UNPROCESSED)
 def proxy(
-    ui: str, listen_host: str, listen_port: int, db_path: Path, sinkhole: bool,
-    canaries: Path | None, label: str, extra_signatures: tuple[Path, ...], no_bodies: bool,
+    ui: str,
+    listen_host: str,
+    listen_port: int,
+    db_path: Path,
+    sinkhole: bool,
+    canaries: Path | None,
+    label: str,
+    extra_signatures: tuple[Path, ...],
+    no_bodies: bool,
     mitmproxy_args: tuple[str, ...],
 ) -> None:
     """Run mitmproxy with phitrace; arguments after -- go to mitmproxy."""
     _analyzer(extra_signatures, canaries)  # fail fast, with a clear message, on bad input
-    args = _proxy_args(listen_host, listen_port, db_path.resolve(), sinkhole, canaries, label,
-                       extra_signatures, not no_bodies, ui)
+    args = _proxy_args(
+        listen_host,
+        listen_port,
+        db_path.resolve(),
+        sinkhole,
+        canaries,
+        label,
+        extra_signatures,
+        not no_bodies,
+        ui,
+    )
     confdir = Path("~/.mitmproxy").expanduser()
     click.echo(
         f"phitrace {__version__}: proxy on http://{listen_host}:{listen_port}"
@@ -128,16 +177,21 @@ def proxy(
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @db_option
 @click.option("--label", default="", help="Session label (default: the file name).")
 @canaries_option
 @signatures_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
 def scan(
-    paths: tuple[Path, ...], db_path: Path, label: str, canaries: Path | None,
-    extra_signatures: tuple[Path, ...], no_bodies: bool,
+    paths: tuple[Path, ...],
+    db_path: Path,
+    label: str,
+    canaries: Path | None,
+    extra_signatures: tuple[Path, ...],
+    no_bodies: bool,
 ) -> None:
     """Analyse HAR captures (.har, .har.gz) into the database, one session per file."""
     from phitrace.scan import scan_har
@@ -160,9 +214,14 @@ def scan(
 @main.command()
 @db_option
 @click.option("--session", type=int, help="Only this session id (default: all sessions).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("phitrace-report.html"), show_default=True,
-              help="HTML file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("phitrace-report.html"),
+    show_default=True,
+    help="HTML file to write.",
+)
 def report(db_path: Path, session: int | None, output: Path) -> None:
     """Write a self-contained HTML report of flagged flows."""
     from phitrace.report import build_context, render_html, write_private
@@ -184,13 +243,21 @@ def signatures() -> None:
 def signatures_list(extra_signatures: tuple[Path, ...]) -> None:
     """List signatures: id, name, company, category and endpoint hosts."""
     catalogue = _analyzer(extra_signatures).catalogue
-    rows = [(s.id, s.name, s.company, s.category,
-             ", ".join(h for e in s.endpoints for h in e.hosts) or "(payload shape)")
-            for s in catalogue.signatures]
+    rows = [
+        (
+            s.id,
+            s.name,
+            s.company,
+            s.category,
+            ", ".join(h for e in s.endpoints for h in e.hosts) or "(payload shape)",
+        )
+        for s in catalogue.signatures
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True))
-                   + "  " + row[4])
+        click.echo(
+            "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        )
 
 
 @signatures.command("lint")

@@ -68,7 +68,9 @@ def _parse_json(text: str) -> object | None:
         return None
 
 
-def _walk_json(node: object, path: str, trail: tuple[str, ...], out: _Collector, depth: int) -> None:
+def _walk_json(
+    node: object, path: str, trail: tuple[str, ...], out: _Collector, depth: int
+) -> None:
     if depth > out.limits.max_depth:
         out.truncated = f"nesting deeper than {out.limits.max_depth}"
         return

@@ -41,7 +41,9 @@ def _body(request: dict[str, Any]) -> bytes:
     post = request.get("postData") or {}
     text = post.get("text")
     if text is None and post.get("params"):
-        return "&".join(f"{p.get('name', '')}={p.get('value', '')}" for p in post["params"]).encode()
+        return "&".join(
+            f"{p.get('name', '')}={p.get('value', '')}" for p in post["params"]
+        ).encode()
     if text is None:
         return b""
     if post.get("encoding") == "base64":

@@ -19,7 +19,9 @@ from phitrace.signatures import Catalogue, Signature
 from phitrace.vocabulary import Vocabulary
 
 
-def page_url_of(request: Request, fields: tuple[Field, ...], signature: Signature | None) -> str | None:
+def page_url_of(
+    request: Request, fields: tuple[Field, ...], signature: Signature | None
+) -> str | None:
     """The page a request came from: as captured, else as the payload says, else Referer."""
     if request.page_url:
         return request.page_url

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
 import sqlite_utils
+from markupsafe import Markup, escape
 
 from phitrace import __version__
 from phitrace.model import SEVERITIES, severity_rank
@@ -68,11 +68,17 @@ def build_context(db: sqlite_utils.Database, session: int | None = None) -> Repo
     """Read sessions, flows and findings into the report's context."""
     where, params = _session_filter(session)
     sessions = list(
-        db.query("select * from sessions" + (" where id = ?" if session is not None else "")
-                 + " order by id", params)
+        db.query(
+            "select * from sessions"
+            + (" where id = ?" if session is not None else "")
+            + " order by id",
+            params,
+        )
     )
-    flows = {row["id"]: FlowView(row) for row in db.query(
-        f"select * from flows {where} order by id", params)}
+    flows = {
+        row["id"]: FlowView(row)
+        for row in db.query(f"select * from flows {where} order by id", params)
+    }
     for finding in db.query(f"select * from findings {where} order by id", params):
         view = flows.get(finding["flow_id"])
         if view is not None:
@@ -103,8 +109,10 @@ def build_context(db: sqlite_utils.Database, session: int | None = None) -> Repo
         phitrace_version=__version__,
         sessions=sessions,
         severity_counts=severity_counts,
-        vendors=sorted(vendors.values(), key=lambda v: (-sum(
-            n for s, n in v.severities.items() if s != "info"), v.vendor)),
+        vendors=sorted(
+            vendors.values(),
+            key=lambda v: (-sum(n for s, n in v.severities.items() if s != "info"), v.vendor),
+        ),
         flows=[v for v in ordered if v.findings or v.flow["severity"]],
         total_flows=len(flows),
         total_findings=sum(len(v.findings) for v in flows.values()),

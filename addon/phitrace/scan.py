@@ -24,12 +24,20 @@ class ScanResult:
 
 
 def scan_har(
-    path: Path, analyzer: Analyzer, db: sqlite_utils.Database, *, label: str = "",
-    store_bodies: bool = True, batch: int = 500,
+    path: Path,
+    analyzer: Analyzer,
+    db: sqlite_utils.Database,
+    *,
+    label: str = "",
+    store_bodies: bool = True,
+    batch: int = 500,
 ) -> ScanResult:
     """Analyse every request of a HAR file into a new session of ``db``."""
     session_id = start_session(
-        db, source="har", label=label or path.name, input=str(path),
+        db,
+        source="har",
+        label=label or path.name,
+        input=str(path),
         signatures_digest=analyzer.catalogue.digest,
     )
     requests = flows = findings = 0

@@ -49,9 +49,13 @@ def assess(
     assessed = []
     for finding in findings:
         if finding.kind == "identifier" and not has_health:
-            assessed.append(replace(finding, severity="low",
-                                    reason=f"{finding.reason}; no health data alongside"))
+            assessed.append(
+                replace(
+                    finding, severity="low", reason=f"{finding.reason}; no health data alongside"
+                )
+            )
         else:
-            assessed.append(replace(finding, severity=severity,
-                                    reason=f"{finding.reason}; {reason}"))
+            assessed.append(
+                replace(finding, severity=severity, reason=f"{finding.reason}; {reason}")
+            )
     return severity, assessed

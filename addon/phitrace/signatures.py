@@ -256,8 +256,9 @@ def parse_signature(data: Any, file: str) -> Signature:
         raise _fail(file, data, f"id {data['id']!r} must be a lowercase slug like 'meta-pixel'")
     if data["category"] not in TRACKER_CATEGORIES:
         raise _fail(
-            file, data, f"category must be one of {', '.join(TRACKER_CATEGORIES)}, "
-            f"not {data['category']!r}"
+            file,
+            data,
+            f"category must be one of {', '.join(TRACKER_CATEGORIES)}, not {data['category']!r}",
         )
     endpoints = data["endpoints"]
     if not isinstance(endpoints, list) or not endpoints:

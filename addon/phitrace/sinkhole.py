@@ -68,7 +68,11 @@ def answer(request: Request) -> Answer:
     if kind == "preflight":
         allowed = request.header("access-control-request-method") or "GET, POST"
         requested = request.header("access-control-request-headers")
-        headers = [*cors, ("Access-Control-Allow-Methods", allowed), ("Access-Control-Max-Age", "600")]
+        headers = [
+            *cors,
+            ("Access-Control-Allow-Methods", allowed),
+            ("Access-Control-Max-Age", "600"),
+        ]
         if requested:
             headers.append(("Access-Control-Allow-Headers", requested))
         return Answer(204, (*headers, *common), b"")

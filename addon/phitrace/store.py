@@ -30,20 +30,49 @@ log = logging.getLogger(__name__)
 
 SCHEMA: dict[str, dict[str, type]] = {
     "sessions": {
-        "id": int, "started_at": str, "ended_at": str, "label": str, "source": str,
-        "phitrace_version": str, "signatures_digest": str, "input": str, "consent": str,
-        "scope": str, "errors": int,
+        "id": int,
+        "started_at": str,
+        "ended_at": str,
+        "label": str,
+        "source": str,
+        "phitrace_version": str,
+        "signatures_digest": str,
+        "input": str,
+        "consent": str,
+        "scope": str,
+        "errors": int,
     },
     "flows": {
-        "id": int, "session_id": int, "timestamp": str, "method": str, "url": str, "host": str,
-        "page_url": str, "vendor": str, "vendor_name": str, "tracker_category": str,
-        "status_code": int, "request_sha256": str, "blocked": int, "severity": str,
-        "endpoint_role": str, "truncated": str,
+        "id": int,
+        "session_id": int,
+        "timestamp": str,
+        "method": str,
+        "url": str,
+        "host": str,
+        "page_url": str,
+        "vendor": str,
+        "vendor_name": str,
+        "tracker_category": str,
+        "status_code": int,
+        "request_sha256": str,
+        "blocked": int,
+        "severity": str,
+        "endpoint_role": str,
+        "truncated": str,
     },
     "findings": {
-        "id": int, "flow_id": int, "session_id": int, "vendor": str, "kind": str,
-        "category": str, "field": str, "value": str, "matched": str, "severity": str,
-        "rule": str, "reason": str,
+        "id": int,
+        "flow_id": int,
+        "session_id": int,
+        "vendor": str,
+        "kind": str,
+        "category": str,
+        "field": str,
+        "value": str,
+        "matched": str,
+        "severity": str,
+        "rule": str,
+        "reason": str,
     },
     "requests": {"flow_id": int, "headers": str, "body": bytes},
 }
@@ -105,16 +134,29 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 
 def start_session(
-    db: sqlite_utils.Database, *, source: str, label: str = "", signatures_digest: str = "",
-    input: str = "", consent: str = "", scope: str = "",
+    db: sqlite_utils.Database,
+    *,
+    source: str,
+    label: str = "",
+    signatures_digest: str = "",
+    input: str = "",
+    consent: str = "",
+    scope: str = "",
 ) -> int:
     """Insert a new session row and return its id."""
     with db.atomic():
         table = db.table("sessions").insert(
             {
-                "started_at": now_iso(), "ended_at": None, "label": label, "source": source,
-                "phitrace_version": __version__, "signatures_digest": signatures_digest,
-                "input": input, "consent": consent, "scope": scope, "errors": 0,
+                "started_at": now_iso(),
+                "ended_at": None,
+                "label": label,
+                "source": source,
+                "phitrace_version": __version__,
+                "signatures_digest": signatures_digest,
+                "input": input,
+                "consent": consent,
+                "scope": scope,
+                "errors": 0,
             }
         )
     assert table.last_pk is not None
@@ -143,12 +185,20 @@ def write_record(db: sqlite_utils.Database, record: Record, store_bodies: bool) 
     req = a.request
     flow = db.table("flows").insert(
         {
-            "session_id": record.session_id, "timestamp": now_iso(req.timestamp or None),
-            "method": req.method, "url": req.url, "host": req.host, "page_url": a.page_url,
-            "vendor": a.vendor, "vendor_name": a.vendor_name,
-            "tracker_category": a.tracker_category, "status_code": record.status_code,
-            "request_sha256": req.sha256(), "blocked": int(record.blocked),
-            "severity": a.severity, "endpoint_role": a.endpoint_role,
+            "session_id": record.session_id,
+            "timestamp": now_iso(req.timestamp or None),
+            "method": req.method,
+            "url": req.url,
+            "host": req.host,
+            "page_url": a.page_url,
+            "vendor": a.vendor,
+            "vendor_name": a.vendor_name,
+            "tracker_category": a.tracker_category,
+            "status_code": record.status_code,
+            "request_sha256": req.sha256(),
+            "blocked": int(record.blocked),
+            "severity": a.severity,
+            "endpoint_role": a.endpoint_role,
             "truncated": a.truncated,
         }
     )
@@ -156,9 +206,16 @@ def write_record(db: sqlite_utils.Database, record: Record, store_bodies: bool) 
     if a.findings:
         db.table("findings").insert_all(
             {
-                "flow_id": flow_id, "session_id": record.session_id, "vendor": a.vendor,
-                "kind": f.kind, "category": f.category, "field": f.field, "value": f.value,
-                "matched": f.matched, "severity": f.severity, "rule": f.rule,
+                "flow_id": flow_id,
+                "session_id": record.session_id,
+                "vendor": a.vendor,
+                "kind": f.kind,
+                "category": f.category,
+                "field": f.field,
+                "value": f.value,
+                "matched": f.matched,
+                "severity": f.severity,
+                "rule": f.rule,
                 "reason": f.reason,
             }
             for f in a.findings
@@ -178,8 +235,14 @@ class Writer:
 
     _STOP = object()
 
-    def __init__(self, path: str | Path, *, store_bodies: bool = True,
-                 max_batch: int = 500, interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        store_bodies: bool = True,
+        max_batch: int = 500,
+        interval: float = 0.25,
+    ) -> None:
         self.path = Path(path)
         self.store_bodies = store_bodies
         self.max_batch = max_batch

@@ -54,8 +54,11 @@ def _check(analyzer: Analyzer, vector: Mapping[str, Any]) -> list[str]:
     for role, wanted in (expect.get("fields") or {}).items():
         if role == "__line__":
             continue
-        values = [f.value for f in analysis.fields
-                  if signature and signature.role_of(field_key(f.path)) == role]
+        values = [
+            f.value
+            for f in analysis.fields
+            if signature and signature.role_of(field_key(f.path)) == role
+        ]
         if str(wanted) not in values:
             problems.append(f"no {role} field equal to {wanted!r} (got {values[:3]!r})")
     found = {f"{f.category}:{f.matched}" for f in analysis.findings}

@@ -133,8 +133,14 @@ def parse_file(data: Any, file: str) -> list[Term]:
             phrase = _normalise(str(variant))
             if phrase:
                 terms.append(
-                    Term(phrase, canonical, category, sensitivity,
-                         bool(entry.get("weak", weak)), file)
+                    Term(
+                        phrase,
+                        canonical,
+                        category,
+                        sensitivity,
+                        bool(entry.get("weak", weak)),
+                        file,
+                    )
                 )
     return terms
 

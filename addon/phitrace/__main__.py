@@ -1,0 +1,5 @@
+"""Allow ``python -m phitrace``."""
+
+from phitrace.cli import main
+
+main()
