@@ -2,23 +2,32 @@
 
 Hooks turn a flow into a :class:`~phitrace.model.Request`, ask the
 :class:`~phitrace.pipeline.Analyzer`, put the verdict on the flow
-(``flow.metadata["phitrace"]``, a mark and a comment), answer locally in
-sinkhole mode, and hand the record to the storage thread.  Any exception in
-phitrace is caught here, once per hook, so a bug never breaks traffic.
+(``flow.metadata["phitrace"]``, a mark per severity and a comment), enforce
+the chosen mode (sinkhole, block, redact; passive by default touches nothing),
+and hand the record to the storage thread.  Any exception inside phitrace is
+caught here, once per hook, so a bug never breaks traffic.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import sys
+import threading
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http
+from mitmproxy.log import ALERT
+from mitmproxy.utils import vt_codes
 
 from phitrace.canaries import NO_CANARIES, CanaryError, load_canaries
-from phitrace.model import Analysis, Request, severity_rank
+from phitrace.enforce import MODES, redact, should_block
+from phitrace.flows import message_request, to_request
+from phitrace.model import SEVERITIES, Analysis, Request, severity_rank
+from phitrace.pages import PageTracker
 from phitrace.pipeline import Analyzer
 from phitrace.signatures import SignatureError, load_catalogue
 from phitrace.sinkhole import answer
@@ -27,25 +36,18 @@ from phitrace.vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
 
-MARKS = {"high": ":red_circle:", "medium": ":orange_book:", "low": ":large_blue_circle:"}
-MAX_DOCUMENTS = 512
+MARKS = {"high": ":red_circle:", "medium": ":orange_circle:", "low": ":large_blue_circle:"}
+COLOURS = {"high": "\x1b[1;31m", "medium": "\x1b[33m", "low": "\x1b[36m", "info": ""}
+CONSENT = ("", "none", "accepted", "rejected")
 
 
-def to_request(flow: http.HTTPFlow, page_url: str | None = None) -> Request:
-    """Copy what phitrace needs out of a mitmproxy flow."""
-    req = flow.request
-    return Request(
-        method=req.method,
-        url=req.pretty_url,
-        headers=tuple((k, v) for k, v in req.headers.items(multi=True)),
-        body=req.get_content(strict=False) or b"",
-        timestamp=req.timestamp_start,
-        page_url=page_url,
-    )
+def printable(text: str, limit: int = 500) -> str:
+    """Make payload-derived text safe for a terminal or a UI: no control characters."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
 
 
 def summary(analysis: Analysis) -> str:
-    """One line for mitmweb's comment column and the console."""
+    """One line for mitmweb's comment column: vendor, severity, what went where."""
     parts = [
         f"{f.category} '{f.matched}' in {f.field.split(' ')[0]}"
         for f in analysis.findings
@@ -57,20 +59,42 @@ def summary(analysis: Analysis) -> str:
         if f.kind == "identifier"
     ]
     text = "; ".join(dict.fromkeys(parts)) or "tracker contacted"
-    line = f"{analysis.vendor or 'third party'} [{analysis.severity}]: {text}"
-    return "".join(ch if ch.isprintable() else "?" for ch in line)[:500]
+    return printable(f"{analysis.vendor or 'third party'} [{analysis.severity}]: {text}")
+
+
+def console_line(analysis: Analysis, action: str, colour: bool) -> str:
+    """The concise console line for a flagged flow, coloured by severity on a terminal."""
+    severity = analysis.severity or "info"
+    tag = f"{severity.upper():<6}"
+    if colour and COLOURS.get(severity):
+        tag = f"{COLOURS[severity]}{tag}\x1b[0m"
+    url = printable(analysis.request.url, 120)
+    suffix = f" ({action})" if action != "passive" else ""
+    return f"phitrace {tag} {summary(analysis)} <- {url}{suffix}"
+
+
+def in_scope(page: str | None, scope: Sequence[str]) -> bool:
+    """True when no scope is set, the page is unknown, or its host is within the scope."""
+    if not scope or not page:
+        return True
+    host = (urlsplit(page).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in scope)
 
 
 class PhiTrace:
-    """Flag, record and optionally sinkhole requests that leak data to trackers."""
+    """Flag, record and optionally sinkhole, block or redact requests that leak to trackers."""
 
     def __init__(self) -> None:
         self.analyzer: Analyzer | None = None
         self.writer: Writer | None = None
         self.session_id: int | None = None
         self.errors = 0
-        self._pending: dict[str, tuple[Analysis, bool]] = {}
-        self._documents: OrderedDict[str, str] = OrderedDict()
+        self.counts: Counter[str] = Counter()
+        self.vendors: Counter[str] = Counter()
+        self.pages = PageTracker()
+        self.scope: tuple[str, ...] = ()
+        self._pending: dict[str, tuple[Analysis, str, tuple[str, ...]]] = {}
+        self._colour = vt_codes.ensure_supported(sys.stdout)
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -83,8 +107,24 @@ class PhiTrace:
             "phitrace_sinkhole",
             bool,
             False,
-            "Answer tracker requests locally (CORS preflights, pixels, beacons) instead of "
-            "forwarding them. Sets connection_strategy=lazy so nothing is dialled first.",
+            "Answer every tracker request locally (CORS preflights, pixels, beacons) instead "
+            "of forwarding it. Sets connection_strategy=lazy so nothing is dialled first.",
+        )
+        loader.add_option(
+            "phitrace_mode",
+            str,
+            "passive",
+            "What to do with tracker requests that carry findings: passive (forward them "
+            "untouched), block (answer them locally), redact (forward them with sensitive "
+            "values removed).",
+            choices=MODES,
+        )
+        loader.add_option(
+            "phitrace_block_severity",
+            str,
+            "medium",
+            "In block and redact modes, act on requests at or above this severity.",
+            choices=SEVERITIES[:3],
         )
         loader.add_option(
             "phitrace_signatures",
@@ -102,22 +142,51 @@ class PhiTrace:
         )
         loader.add_option("phitrace_label", str, "", "Label stored on the recording session.")
         loader.add_option(
+            "phitrace_consent",
+            str,
+            "",
+            "What the tester answered the site's consent banner: none, accepted or rejected "
+            "(stored on the session).",
+            choices=CONSENT,
+        )
+        loader.add_option(
+            "phitrace_scope",
+            str,
+            "",
+            "Only analyse requests made from pages of these domains (comma-separated; "
+            "subdomains included). Empty: every page.",
+        )
+        loader.add_option(
             "phitrace_store_bodies",
             bool,
             True,
             "Store raw request headers and bodies as evidence (disable to keep only findings).",
         )
+        loader.add_option(
+            "phitrace_report",
+            str,
+            "phitrace-report.html",
+            "File the phitrace.report command writes.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if updated & {"phitrace_signatures", "phitrace_canaries"} or self.analyzer is None:
             self.analyzer = self._build_analyzer()
-        if "phitrace_sinkhole" in updated and ctx.options.phitrace_sinkhole:
-            # Nothing may be dialled before phitrace answers: offline, eager dials fail.
+        if "phitrace_scope" in updated:
+            self.scope = tuple(
+                d.strip().lower().lstrip(".")
+                for d in ctx.options.phitrace_scope.split(",")
+                if d.strip()
+            )
+        answering = ctx.options.phitrace_sinkhole or ctx.options.phitrace_mode == "block"
+        if updated & {"phitrace_sinkhole", "phitrace_mode"} and answering:
+            # Nothing may be dialled before phitrace answers: a blocked tracker must not
+            # even see a connection, and offline an eager dial fails the whole flow.
             if "connection_strategy" in ctx.options and ctx.options.connection_strategy != "lazy":
                 ctx.options.update(connection_strategy="lazy")
         if "phitrace_db" in updated and self.writer is not None:
             self._close_session()
-            self._open_session()
+            self._open_session(ctx.options.phitrace_label)
 
     def _build_analyzer(self) -> Analyzer:
         extra = [Path(p.strip()) for p in ctx.options.phitrace_signatures.split(",") if p.strip()]
@@ -133,13 +202,18 @@ class PhiTrace:
                 raise exceptions.OptionsError(f"Cannot load phitrace_canaries: {exc}") from exc
         return Analyzer(catalogue, load_vocabulary(), canaries)
 
+    # Sessions -----------------------------------------------------------------
+
     def running(self) -> None:
         if self.writer is None:
-            self._open_session()
+            self._open_session(ctx.options.phitrace_label)
 
-    def _open_session(self) -> None:
+    def _db_path(self) -> Path:
+        return Path(ctx.options.phitrace_db).expanduser()
+
+    def _open_session(self, label: str) -> None:
         assert self.analyzer is not None
-        path = Path(ctx.options.phitrace_db).expanduser()
+        path = self._db_path()
         try:
             db = open_database(path)
         except Exception as exc:  # noqa: BLE001 - any failure here must be explained
@@ -150,16 +224,22 @@ class PhiTrace:
         self.session_id = start_session(
             db,
             source=source,
-            label=ctx.options.phitrace_label,
+            label=label,
             signatures_digest=self.analyzer.catalogue.digest,
+            consent=ctx.options.phitrace_consent,
+            scope=",".join(self.scope),
         )
         db.close()
+        self.errors = 0
+        self.counts.clear()
+        self.vendors.clear()
         self.writer = Writer(path, store_bodies=ctx.options.phitrace_store_bodies)
         log.info(
-            "phitrace: recording session %s to %s (%d tracker signatures%s)",
+            "phitrace: recording session %s to %s (%d tracker signatures, mode %s%s)",
             self.session_id,
             path,
             len(self.analyzer.catalogue),
+            ctx.options.phitrace_mode,
             ", sinkhole on" if ctx.options.phitrace_sinkhole else "",
         )
 
@@ -171,7 +251,7 @@ class PhiTrace:
             self.errors += self.writer.failed
             self.writer = None
         if self.session_id is not None:
-            db = open_database(Path(ctx.options.phitrace_db).expanduser())
+            db = open_database(self._db_path())
             end_session(db, self.session_id, self.errors)
             db.close()
             self.session_id = None
@@ -179,28 +259,7 @@ class PhiTrace:
     def done(self) -> None:
         self._close_session()
 
-    def _page_for(self, flow: http.HTTPFlow) -> str | None:
-        """Resolve the page a request came from, using documents seen earlier.
-
-        Cross-site requests often carry only the page's origin in Referer;
-        the last document loaded from that origin is the page.
-        """
-        headers = flow.request.headers
-        if headers.get("sec-fetch-dest") in ("document", "iframe"):
-            url = flow.request.pretty_url
-            origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
-            self._documents[origin] = url
-            self._documents.move_to_end(origin)
-            while len(self._documents) > MAX_DOCUMENTS:
-                self._documents.popitem(last=False)
-            return None
-        referer = headers.get("referer")
-        if not referer:
-            return None
-        parts = urlsplit(referer)
-        if parts.path in ("", "/") and not parts.query:
-            return self._documents.get(f"{parts.scheme}://{parts.netloc}", referer)
-        return referer
+    # Hooks --------------------------------------------------------------------
 
     def request(self, flow: http.HTTPFlow) -> None:
         try:
@@ -208,29 +267,66 @@ class PhiTrace:
         except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
             self._failed(flow, "request")
 
+    def _analyse(self, request: Request) -> Analysis | None:
+        if self.analyzer is None or not in_scope(request.page_url, self.scope):
+            return None
+        analysis = self.analyzer.analyse(request)
+        return analysis if analysis.recorded else None
+
     def _request(self, flow: http.HTTPFlow) -> None:
-        if self.analyzer is None:
+        page = self.pages.page_for(flow.request.pretty_url, flow.request.headers.items(multi=True))
+        analysis = self._analyse(to_request(flow, page))
+        if analysis is None:
             return
-        page = self._page_for(flow)
-        analysis = self.analyzer.analyse(to_request(flow, page))
-        if not analysis.recorded:
-            return
-        sinkhole = bool(ctx.options.phitrace_sinkhole and analysis.vendor)
-        self._pending[flow.id] = (analysis, sinkhole)
-        flow.metadata["phitrace"] = {
-            "vendor": analysis.vendor,
-            "severity": analysis.severity,
-            "findings": [[f.kind, f.category, f.matched, f.field] for f in analysis.findings],
-        }
-        if analysis.severity and severity_rank(analysis.severity) <= severity_rank("low"):
-            flow.marked = MARKS[analysis.severity]
+        action = self._enforce(flow, analysis)
+        removed = tuple(flow.metadata.get("phitrace", {}).get("redacted", ()))
+        self._pending[flow.id] = (analysis, action, removed)
+        self._show(flow, analysis, action)
+
+    def _enforce(self, flow: http.HTTPFlow, analysis: Analysis) -> str:
+        """Apply the configured mode to a flagged flow; return what was done."""
+        mode = ctx.options.phitrace_mode
+        if analysis.vendor and ctx.options.phitrace_sinkhole:
+            self._answer(flow, analysis)
+            return "sinkhole"
+        if mode == "block" and should_block(analysis, ctx.options.phitrace_block_severity):
+            self._answer(flow, analysis)
+            return "blocked"
+        if mode == "redact" and should_block(analysis, ctx.options.phitrace_block_severity):
+            result = redact(analysis.request, analysis.findings, analysis.fields)
+            if result.changed:
+                flow.request.url = result.url
+                if "header.referer" in result.removed:
+                    flow.request.headers["referer"] = dict(
+                        (k.lower(), v) for k, v in result.headers
+                    )["referer"]
+                if result.body != analysis.request.body:
+                    flow.request.content = result.body
+                flow.metadata.setdefault("phitrace", {})["redacted"] = list(result.removed)
+                return "redacted"
+        return "passive"
+
+    def _answer(self, flow: http.HTTPFlow, analysis: Analysis) -> None:
+        local = answer(analysis.request)
+        headers = [(k.encode(), v.encode()) for k, v in local.headers]
+        flow.response = http.Response.make(local.status, local.body, headers)
+
+    def _show(self, flow: http.HTTPFlow, analysis: Analysis, action: str) -> None:
+        flow.metadata.setdefault("phitrace", {}).update(
+            {
+                "vendor": analysis.vendor,
+                "severity": analysis.severity,
+                "action": action,
+                "findings": [[f.kind, f.category, f.matched, f.field] for f in analysis.findings],
+            }
+        )
+        severity = analysis.severity or "info"
+        self.counts[severity] += 1
+        self.vendors[analysis.vendor or "third party"] += 1
+        if severity_rank(severity) <= severity_rank("low"):
+            flow.marked = MARKS[severity]
             flow.comment = summary(analysis)
-            log.warning("phitrace: %s %s", summary(analysis), flow.request.pretty_url[:200])
-        if sinkhole:
-            local = answer(analysis.request)
-            headers = [(k.encode(), v.encode()) for k, v in local.headers]
-            flow.response = http.Response.make(local.status, local.body, headers)
-            flow.metadata["phitrace"]["sinkholed"] = True
+            log.log(ALERT, console_line(analysis, action, self._colour))
 
     def response(self, flow: http.HTTPFlow) -> None:
         try:
@@ -246,11 +342,42 @@ class PhiTrace:
         except Exception:  # noqa: BLE001 - fail open
             self._failed(flow, "error")
 
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._websocket_message(flow)
+        except Exception:  # noqa: BLE001 - fail open
+            self._failed(flow, "websocket_message")
+
+    def _websocket_message(self, flow: http.HTTPFlow) -> None:
+        assert flow.websocket is not None
+        message = flow.websocket.messages[-1]
+        if not message.from_client:
+            return
+        page = self.pages.page_for(flow.request.pretty_url, flow.request.headers.items(multi=True))
+        analysis = self._analyse(message_request(flow, message.content, message.timestamp, page))
+        if analysis is None:
+            return
+        if ctx.options.phitrace_mode == "block" and should_block(
+            analysis, ctx.options.phitrace_block_severity
+        ):
+            message.drop()
+            action = "blocked"
+        else:
+            action = "passive"
+        self._show(flow, analysis, action)
+        self._submit(analysis, 101, action)
+
     def _store(self, flow_id: str, status: int | None) -> None:
-        analysis, sinkholed = self._pending.pop(flow_id)
+        analysis, action, removed = self._pending.pop(flow_id)
+        self._submit(analysis, status, action, removed)
+
+    def _submit(
+        self, analysis: Analysis, status: int | None, action: str, removed: tuple[str, ...] = ()
+    ) -> None:
         if self.writer is None or self.session_id is None:
             return
-        self.writer.submit(Record(self.session_id, analysis, status, sinkholed))
+        blocked = action in ("sinkhole", "blocked")
+        self.writer.submit(Record(self.session_id, analysis, status, blocked, removed))
 
     def _failed(self, flow: http.HTTPFlow, hook: str) -> None:
         self.errors += 1
@@ -258,3 +385,53 @@ class PhiTrace:
         log.exception(
             "phitrace: internal error in %s hook for flow %s; flow left untouched", hook, flow.id
         )
+
+    # Commands -----------------------------------------------------------------
+
+    @command.command("phitrace.summary")
+    def summary_command(self) -> str:
+        """Counts of flagged flows so far in this session, by severity and vendor."""
+        by_severity = ", ".join(f"{s} {self.counts[s]}" for s in SEVERITIES)
+        top = ", ".join(f"{v} {n}" for v, n in self.vendors.most_common(10)) or "none"
+        text = (
+            f"session {self.session_id}: {sum(self.counts.values())} tracker flows "
+            f"({by_severity}); vendors: {top}; internal errors: {self.errors}"
+        )
+        log.info(text)
+        return text
+
+    @command.command("phitrace.session")
+    def session_command(self, name: str) -> None:
+        """Finish the current session and start a new one labelled NAME."""
+        self._close_session()
+        self._open_session(name)
+
+    @command.command("phitrace.report")
+    def report_command(self, path: str = "") -> None:
+        """Write the HTML report of everything recorded so far (in the background)."""
+        target = Path(path or ctx.options.phitrace_report).expanduser()
+        if self.writer is not None:
+            self.writer.flush()
+        db_path = self._db_path()
+        thread = threading.Thread(
+            target=_write_report, args=(db_path, target), name="phitrace-report", daemon=True
+        )
+        thread.start()
+
+
+def _write_report(db_path: Path, target: Path) -> None:
+    from phitrace.report import build_context, render_html, write_private
+
+    try:
+        db = open_database(db_path)
+        context = build_context(db)
+        db.close()
+        write_private(target, render_html(context))
+        log.info(
+            "phitrace: wrote report %s (%d flows, %d findings)",
+            target,
+            context.total_flows,
+            context.total_findings,
+        )
+    except Exception:  # noqa: BLE001 - a report failure must not affect the proxy
+        log.exception("phitrace: could not write the report to %s", target)

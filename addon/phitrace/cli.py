@@ -75,40 +75,35 @@ def addon_path() -> None:
     click.echo(str(ADDON_SCRIPT))
 
 
-def _proxy_args(
-    host: str,
-    port: int,
-    db: Path,
-    sinkhole: bool,
-    canaries: Path | None,
-    label: str,
-    extra_signatures: tuple[Path, ...],
-    store_bodies: bool,
-    ui: str,
-) -> list[str]:
-    args = [
-        "-s",
-        str(ADDON_SCRIPT),
-        "--listen-host",
-        host,
-        "--listen-port",
-        str(port),
-        "--set",
-        f"phitrace_db={db}",
-        "--set",
-        f"phitrace_label={label}",
-        "--set",
-        f"phitrace_store_bodies={'true' if store_bodies else 'false'}",
-    ]
-    if sinkhole:
-        args += ["--set", "phitrace_sinkhole=true", "--set", "connection_strategy=lazy"]
-    if canaries:
-        args += ["--set", f"phitrace_canaries={canaries}"]
-    if extra_signatures:
-        args += ["--set", "phitrace_signatures=" + ",".join(str(p) for p in extra_signatures)]
+def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[str]:
+    """mitmproxy's command line: load the addon, listen, and set phitrace's options."""
+    args = ["-s", str(ADDON_SCRIPT), "--listen-host", host, "--listen-port", str(port)]
+    for name, value in options.items():
+        args += ["--set", f"{name}={value}"]
+    if options.get("phitrace_sinkhole") == "true":
+        args += ["--set", "connection_strategy=lazy"]
     if ui == "web":
         args += ["--set", "web_open_browser=false"]
     return args
+
+
+def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Path) -> str:
+    mode = (
+        "sinkhole (trackers answered locally)"
+        if options.get("phitrace_sinkhole") == "true"
+        else options["phitrace_mode"]
+    )
+    lines = [
+        f"phitrace {__version__}: proxy on http://{host}:{port}, mode: {mode}",
+        f"  recording to {db}",
+        f"  point your browser's HTTP and HTTPS proxy at {host}:{port}",
+        f"  trust mitmproxy's CA: {confdir / 'mitmproxy-ca-cert.pem'} "
+        "(created on first start; or open http://mitm.it through the proxy)",
+    ]
+    if options.get("phitrace_scope"):
+        lines.append(f"  analysing pages of: {options['phitrace_scope']}")
+    lines.append("  the session id is logged when the proxy starts; stop with Ctrl-C")
+    return "\n".join(lines)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -129,10 +124,42 @@ def _proxy_args(
 @click.option(
     "--sinkhole", is_flag=True, help="Answer tracker requests locally; never forward them."
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["passive", "block", "redact"]),
+    default="passive",
+    show_default=True,
+    help="What to do with tracker requests that carry findings.",
+)
+@click.option(
+    "--block-severity",
+    type=click.Choice(["high", "medium", "low"]),
+    default="medium",
+    show_default=True,
+    help="In block and redact modes, act on requests at or above this severity.",
+)
 @canaries_option
 @click.option("--label", default="", help="Label stored on this recording session.")
+@click.option(
+    "--consent",
+    type=click.Choice(["accepted", "rejected", "none"]),
+    help="What you answered the site's consent banner (stored on the session).",
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="Only analyse requests made from pages of this domain (repeatable).",
+)
 @signatures_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
+@click.option(
+    "--confdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("~/.mitmproxy"),
+    show_default=True,
+    help="mitmproxy's configuration directory (where its CA lives).",
+)
 @click.argument("mitmproxy_args", nargs=-1, type=click.UNPROCESSED)
 def proxy(
     ui: str,
@@ -140,36 +167,40 @@ def proxy(
     listen_port: int,
     db_path: Path,
     sinkhole: bool,
+    mode: str,
+    block_severity: str,
     canaries: Path | None,
     label: str,
+    consent: str | None,
+    scopes: tuple[str, ...],
     extra_signatures: tuple[Path, ...],
     no_bodies: bool,
+    confdir: Path,
     mitmproxy_args: tuple[str, ...],
 ) -> None:
     """Run mitmproxy with phitrace; arguments after -- go to mitmproxy."""
     _analyzer(extra_signatures, canaries)  # fail fast, with a clear message, on bad input
-    args = _proxy_args(
-        listen_host,
-        listen_port,
-        db_path.resolve(),
-        sinkhole,
-        canaries,
-        label,
-        extra_signatures,
-        not no_bodies,
-        ui,
-    )
-    confdir = Path("~/.mitmproxy").expanduser()
-    click.echo(
-        f"phitrace {__version__}: proxy on http://{listen_host}:{listen_port}"
-        f"{' (sinkhole: trackers answered locally)' if sinkhole else ''}\n"
-        f"  recording to {db_path.resolve()}\n"
-        f"  point your browser's HTTP and HTTPS proxy at {listen_host}:{listen_port}\n"
-        f"  trust mitmproxy's CA: {confdir / 'mitmproxy-ca-cert.pem'} "
-        "(or open http://mitm.it through the proxy)\n"
-        "  the session id is logged when the proxy starts; stop with Ctrl-C",
-        err=True,
-    )
+    db = db_path.resolve()
+    confdir = confdir.expanduser()
+    options = {
+        "phitrace_db": str(db),
+        "phitrace_label": label,
+        "phitrace_mode": mode,
+        "phitrace_block_severity": block_severity,
+        "phitrace_store_bodies": "false" if no_bodies else "true",
+        "phitrace_sinkhole": "true" if sinkhole else "false",
+        "confdir": str(confdir),
+    }
+    if consent:
+        options["phitrace_consent"] = consent
+    if scopes:
+        options["phitrace_scope"] = ",".join(scopes)
+    if canaries:
+        options["phitrace_canaries"] = str(canaries.resolve())
+    if extra_signatures:
+        options["phitrace_signatures"] = ",".join(str(p.resolve()) for p in extra_signatures)
+    args = _proxy_args(listen_host, listen_port, options, ui)
+    click.echo(_banner(listen_host, listen_port, db, options, confdir), err=True)
     from mitmproxy.tools import main as mitm
 
     runner = {"web": mitm.mitmweb, "console": mitm.mitmproxy, "none": mitm.mitmdump}[ui]
@@ -193,22 +224,49 @@ def scan(
     extra_signatures: tuple[Path, ...],
     no_bodies: bool,
 ) -> None:
-    """Analyse HAR captures (.har, .har.gz) into the database, one session per file."""
-    from phitrace.scan import scan_har
+    """Analyse captures into the database, one session per file.
+
+    Reads HAR files (.har, .har.gz; Chrome and Firefox exports) and mitmproxy
+    flow files (mitmdump -w) as streams, so files of any size fit in memory.
+    """
     from phitrace.store import open_database
 
     analyzer = _analyzer(extra_signatures, canaries)
     db = open_database(db_path)
-    for path in paths:
+    try:
+        for path in paths:
+            result = _scan_one(path, analyzer, db, label, not no_bodies)
+            click.echo(
+                f"{path}: session {result.session_id}: {result.requests} requests, "
+                f"{result.flows} tracker flows, {result.findings} findings"
+            )
+    finally:
+        db.close()
+
+
+def _scan_one(path: Path, analyzer: Analyzer, db, label: str, bodies: bool):  # type: ignore[no-untyped-def]
+    """Scan one file, with a progress bar when stderr is a terminal."""
+    from phitrace.scan import scan_file
+
+    size = path.stat().st_size
+    with click.progressbar(
+        length=size, label=path.name, file=sys.stderr, hidden=not sys.stderr.isatty()
+    ) as bar:
+        seen = 0
+
+        def advance(offset: int) -> None:
+            nonlocal seen
+            bar.update(max(0, offset - seen))
+            seen = max(seen, offset)
+
         try:
-            result = scan_har(path, analyzer, db, label=label, store_bodies=not no_bodies)
+            result = scan_file(
+                path, analyzer, db, label=label, store_bodies=bodies, progress=advance
+            )
         except HarError as exc:
             raise click.ClickException(str(exc)) from exc
-        click.echo(
-            f"{path}: session {result.session_id}: {result.requests} requests, "
-            f"{result.flows} tracker flows, {result.findings} findings"
-        )
-    db.close()
+        bar.update(max(0, size - seen))
+    return result
 
 
 @main.command()

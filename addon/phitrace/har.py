@@ -1,14 +1,22 @@
-"""Read HAR captures (``.har`` and ``.har.gz``) into phitrace requests."""
+"""Read HAR captures (``.har`` and ``.har.gz``, Chrome and Firefox exports) as a stream.
+
+Entries are parsed one at a time with ijson, so a capture of any size is read
+in bounded memory.  Chrome stores each page's URL as its title; Firefox
+stores the document title, so the page URL is then taken from the first HTML
+document loaded for that page.
+"""
 
 from __future__ import annotations
 
 import base64
 import gzip
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import ijson
 
 from phitrace.model import Request
 
@@ -17,19 +25,8 @@ class HarError(ValueError):
     """The file is not a HAR capture phitrace can read."""
 
 
-def _open(path: Path) -> Any:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
-                return json.load(handle)
-        with path.open(encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError, EOFError) as exc:
-        raise HarError(f"{path}: not a readable HAR file ({exc})") from exc
-
-
-def _timestamp(text: str | None) -> float:
-    if not text:
+def _timestamp(text: object) -> float:
+    if not isinstance(text, str) or not text:
         return 0.0
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
@@ -41,52 +38,95 @@ def _body(request: dict[str, Any]) -> bytes:
     post = request.get("postData") or {}
     text = post.get("text")
     if text is None and post.get("params"):
-        return "&".join(
-            f"{p.get('name', '')}={p.get('value', '')}" for p in post["params"]
-        ).encode()
+        pairs = (f"{p.get('name', '')}={p.get('value', '')}" for p in post["params"])
+        return "&".join(pairs).encode()
     if text is None:
         return b""
     if post.get("encoding") == "base64":
         try:
             return base64.b64decode(text)
         except ValueError:
-            return text.encode("utf-8", "replace")
+            return str(text).encode("utf-8", "replace")
     return str(text).encode("utf-8", "surrogateescape")
 
 
-def _page_urls(log: dict[str, Any]) -> dict[str, str]:
-    """Map HAR page ids to page URLs (browsers store the URL as the page title)."""
-    pages = {}
-    for page in log.get("pages") or []:
-        title = page.get("title") or ""
-        if isinstance(title, str) and title.startswith(("http://", "https://")):
-            pages[page.get("id", "")] = title
+@contextmanager
+def _opened(path: Path) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
+    """Open a HAR file, gzip or not: yields (raw file, decompressed stream)."""
+    with path.open("rb") as raw:
+        if raw.read(2) == b"\x1f\x8b":
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+                yield raw, unzipped
+        else:
+            raw.seek(0)
+            yield raw, raw
+
+
+def _page_titles(path: Path) -> dict[str, str]:
+    """Page id → URL, for pages whose title is a URL (Chrome's HAR export)."""
+    pages: dict[str, str] = {}
+    with _opened(path) as (_, handle):
+        for page in ijson.items(handle, "log.pages.item"):
+            title = page.get("title") if isinstance(page, dict) else None
+            if isinstance(title, str) and title.startswith(("http://", "https://")):
+                pages[str(page.get("id", ""))] = title
     return pages
 
 
-def read_har(path: Path) -> Iterator[tuple[Request, int | None]]:
-    """Yield each entry's request with the response status it got."""
-    data = _open(path)
-    log = data.get("log") if isinstance(data, dict) else None
-    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
-        raise HarError(f"{path}: no log.entries array; is this a HAR export?")
-    pages = _page_urls(log)
-    for entry in log["entries"]:
-        request = entry.get("request") or {}
-        if not request.get("url"):
-            continue
-        headers = tuple(
-            (str(h.get("name", "")), str(h.get("value", ""))) for h in request.get("headers") or []
-        )
-        status = (entry.get("response") or {}).get("status")
-        yield (
-            Request(
-                method=str(request.get("method", "GET")),
-                url=str(request["url"]),
-                headers=headers,
-                body=_body(request),
-                timestamp=_timestamp(entry.get("startedDateTime")),
-                page_url=pages.get(entry.get("pageref", "")),
-            ),
-            status if isinstance(status, int) and status > 0 else None,
-        )
+def _is_document(entry: dict[str, Any]) -> bool:
+    if entry.get("_resourceType") == "document":
+        return True
+    content = (entry.get("response") or {}).get("content") or {}
+    return str(content.get("mimeType", "")).startswith("text/html")
+
+
+def read_har(
+    path: Path, progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[Request, int | None]]:
+    """Yield each entry's request with the response status it got.
+
+    ``progress`` is called with the number of (compressed) bytes read so far.
+    """
+    try:
+        pages = _page_titles(path)
+        count = 0
+        with _opened(path) as (raw, handle):
+            for entry in ijson.items(handle, "log.entries.item", use_float=True):
+                count += 1
+                item = _entry(entry, pages)
+                if item is not None:
+                    yield item
+                if progress is not None and count % 200 == 0:
+                    progress(raw.tell())
+    except (ijson.JSONError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise HarError(f"{path}: not a readable HAR file ({exc})") from exc
+    if count == 0:
+        raise HarError(f"{path}: no log.entries array with entries; is this a HAR export?")
+
+
+def _entry(entry: Any, pages: dict[str, str]) -> tuple[Request, int | None] | None:
+    if not isinstance(entry, dict):
+        return None
+    request = entry.get("request") or {}
+    if not request.get("url"):
+        return None
+    url = str(request["url"])
+    pageref = str(entry.get("pageref", ""))
+    if pageref and pageref not in pages and _is_document(entry):
+        pages[pageref] = url
+    headers = tuple(
+        (str(h.get("name", "")), str(h.get("value", ""))) for h in request.get("headers") or []
+    )
+    status = (entry.get("response") or {}).get("status")
+    return (
+        Request(
+            method=str(request.get("method", "GET")),
+            url=url,
+            headers=headers,
+            body=_body(request),
+            timestamp=_timestamp(entry.get("startedDateTime")),
+            page_url=pages.get(pageref),
+        ),
+        status if isinstance(status, int) and status > 0 else None,
+    )

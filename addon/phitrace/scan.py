@@ -1,15 +1,24 @@
-"""Offline analysis: run captures through the pipeline into a new session each."""
+"""Offline analysis: run captures (HAR or mitmproxy flow files) into a session each.
+
+Scanning reuses the live pipeline and the same page tracking as the proxy,
+so the same traffic yields the same findings whether captured live or read
+from a file.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
-from phitrace.har import read_har
+from phitrace.har import HarError, read_har
+from phitrace.model import Request
 from phitrace.pipeline import Analyzer
 from phitrace.store import Record, end_session, start_session, write_record
+
+Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,45 @@ class ScanResult:
     findings: int
 
 
-def scan_har(
+def is_flow_file(path: Path) -> bool:
+    """True for a ``mitmdump -w`` capture (tnetstring), False for JSON/gzip HAR."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    return bool(head[:1].isdigit() and b":" in head)
+
+
+def _flow_file_requests(
+    path: Path, progress: Progress | None
+) -> Iterator[tuple[Request, int | None]]:
+    from phitrace.flows import message_request, read_flow_file, to_request
+    from phitrace.pages import PageTracker
+
+    pages = PageTracker()
+    try:
+        for index, (flow, offset) in enumerate(read_flow_file(path)):
+            page = pages.page_for(flow.request.pretty_url, flow.request.headers.items(multi=True))
+            status = flow.response.status_code if flow.response else None
+            yield to_request(flow, page), status
+            if flow.websocket is not None:
+                for message in flow.websocket.messages:
+                    if message.from_client:
+                        yield message_request(flow, message.content, message.timestamp, page), 101
+            if progress is not None and index % 200 == 0:
+                progress(offset)
+    except (ValueError, KeyError, OSError) as exc:
+        raise HarError(f"{path}: not a readable mitmproxy flow file ({exc})") from exc
+
+
+def requests_in(
+    path: Path, progress: Progress | None = None
+) -> tuple[str, Iterator[tuple[Request, int | None]]]:
+    """The session source and a stream of (request, status) for a capture file."""
+    if is_flow_file(path):
+        return "flows", _flow_file_requests(path, progress)
+    return "har", read_har(path, progress)
+
+
+def scan_file(
     path: Path,
     analyzer: Analyzer,
     db: sqlite_utils.Database,
@@ -31,11 +78,13 @@ def scan_har(
     label: str = "",
     store_bodies: bool = True,
     batch: int = 500,
+    progress: Progress | None = None,
 ) -> ScanResult:
-    """Analyse every request of a HAR file into a new session of ``db``."""
+    """Analyse every request of a capture into a new session of ``db``."""
+    source, stream = requests_in(path, progress)
     session_id = start_session(
         db,
-        source="har",
+        source=source,
         label=label or path.name,
         input=str(path),
         signatures_digest=analyzer.catalogue.digest,
@@ -49,7 +98,7 @@ def scan_har(
                 write_record(db, record, store_bodies)
         pending.clear()
 
-    for request, status in read_har(path):
+    for request, status in stream:
         requests += 1
         analysis = analyzer.analyse(request)
         if not analysis.recorded:
@@ -62,3 +111,6 @@ def scan_har(
     flush()
     end_session(db, session_id)
     return ScanResult(path, session_id, requests, flows, findings)
+
+
+scan_har = scan_file

@@ -56,6 +56,7 @@ SCHEMA: dict[str, dict[str, type]] = {
         "status_code": int,
         "request_sha256": str,
         "blocked": int,
+        "redacted": str,
         "severity": str,
         "endpoint_role": str,
         "truncated": str,
@@ -177,6 +178,7 @@ class Record:
     analysis: Analysis
     status_code: int | None = None
     blocked: bool = False
+    redacted: tuple[str, ...] = ()
 
 
 def write_record(db: sqlite_utils.Database, record: Record, store_bodies: bool) -> int:
@@ -197,6 +199,7 @@ def write_record(db: sqlite_utils.Database, record: Record, store_bodies: bool) 
             "status_code": record.status_code,
             "request_sha256": req.sha256(),
             "blocked": int(record.blocked),
+            "redacted": json.dumps(list(record.redacted)) if record.redacted else None,
             "severity": a.severity,
             "endpoint_role": a.endpoint_role,
             "truncated": a.truncated,
@@ -262,21 +265,34 @@ class Writer:
         self._queue.put(self._STOP)
         self._thread.join(timeout)
 
-    def _drain(self, first: object) -> tuple[list[Record], bool]:
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is committed; False on timeout."""
+        if not self._thread.is_alive():
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def _drain(self, first: object) -> tuple[list[Record], list[threading.Event], bool]:
         batch: list[Record] = []
-        stop = first is self._STOP
-        if not stop:
-            batch.append(first)  # type: ignore[arg-type]
-        while not stop and len(batch) < self.max_batch:
+        flushes: list[threading.Event] = []
+        item: object = first
+        stop = False
+        while True:
+            if item is self._STOP:
+                stop = True
+                break
+            if isinstance(item, threading.Event):
+                flushes.append(item)
+                break
+            batch.append(item)  # type: ignore[arg-type]
+            if len(batch) >= self.max_batch:
+                break
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is self._STOP:
-                stop = True
-            else:
-                batch.append(item)  # type: ignore[arg-type]
-        return batch, stop
+        return batch, flushes, stop
 
     def _run(self) -> None:
         db = open_database(self.path)
@@ -284,10 +300,12 @@ class Writer:
             stop = False
             while not stop:
                 first = self._queue.get()
-                batch, stop = self._drain(first)
+                batch, flushes, stop = self._drain(first)
                 if batch:
                     self._write(db, batch)
-                if not stop:
+                for event in flushes:
+                    event.set()
+                if not stop and not flushes:
                     time.sleep(self.interval if self._queue.empty() else 0)
         finally:
             db.close()

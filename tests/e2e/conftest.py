@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import http.server
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -15,6 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CHROMIUM_FLAGS = [
@@ -79,6 +85,7 @@ class Proxy:
         self.db = db
         self.process = process
         self.log = log
+        self.web_port: int | None = None
 
     @property
     def url(self) -> str:
@@ -96,9 +103,10 @@ class Proxy:
         return self.log.read_text(errors="replace")
 
 
-def mitmdump_path() -> str:
-    local = Path(sys.executable).parent / "mitmdump"
-    return str(local) if local.exists() else (shutil.which("mitmdump") or "mitmdump")
+def tool_path(tool: str = "mitmdump") -> str:
+    """A mitmproxy tool from this Python's environment, else from PATH."""
+    local = Path(sys.executable).parent / tool
+    return str(local) if local.exists() else (shutil.which(tool) or tool)
 
 
 @pytest.fixture
@@ -108,34 +116,52 @@ def start_proxy(tmp_path: Path) -> Iterator[object]:
 
     started: list[Proxy] = []
 
-    def start(*options: str, db: Path | None = None) -> Proxy:
+    def start(
+        *options: str,
+        db: Path | None = None,
+        tool: str = "mitmdump",
+        args: tuple[str, ...] = (),
+        phitrace: bool = True,
+    ) -> Proxy:
         port = free_port()
         db = db or tmp_path / "phitrace.db"
-        log = tmp_path / f"mitmdump-{port}.log"
-        args = [
-            mitmdump_path(),
-            "-s",
-            str(ADDON_SCRIPT),
+        log = tmp_path / f"{tool}-{port}.log"
+        command = [
+            tool_path(tool),
             "--listen-host",
             "127.0.0.1",
             "--listen-port",
             str(port),
             "--set",
-            f"phitrace_db={db}",
-            "--set",
             f"confdir={tmp_path / 'mitmproxy-conf'}",
         ]
+        if phitrace:
+            command += ["-s", str(ADDON_SCRIPT), "--set", f"phitrace_db={db}"]
+        web_port = free_port() if tool == "mitmweb" else None
+        if web_port:
+            command += [
+                "--set",
+                "web_open_browser=false",
+                "--set",
+                "web_host=127.0.0.1",
+                "--set",
+                f"web_port={web_port}",
+            ]
+        command += args
         for option in options:
-            args += ["--set", option]
+            command += ["--set", option]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         proxy = Proxy(port, db, process, log)
+        proxy.web_port = web_port
         started.append(proxy)
         try:
             wait_for_port(port)
+            if web_port:
+                wait_for_port(web_port)
         except TimeoutError:
-            raise RuntimeError("mitmdump did not start:\n" + proxy.stop()) from None
+            raise RuntimeError(f"{tool} did not start:\n" + proxy.stop()) from None
         return proxy
 
     yield start
@@ -176,3 +202,109 @@ def browser_for() -> Iterator[object]:
     for browser in browsers:
         browser.close()
     manager.stop()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate and key for the recorder."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "recorder.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "recorder.pem", directory / "recorder.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class Recorder:
+    """Accepts TLS connections on 127.0.0.1 and records each HTTP/1.1 request's raw bytes."""
+
+    def __init__(self, directory: Path) -> None:
+        cert, key = self_signed(directory)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.context.set_alpn_protocols(["http/1.1"])
+        self.requests: list[bytes] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._stop = True
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        conn: socket.socket = raw
+        try:
+            conn = self.context.wrap_socket(raw, server_side=True)
+            conn.settimeout(10)
+            buffer = b""
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, rest = buffer.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip())
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + rest[:length])
+                buffer = rest[length:]
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except (OSError, ssl.SSLError, ValueError):
+            return
+        finally:
+            conn.close()
+            raw.close()
+
+    def by_id(self) -> dict[str, bytes]:
+        """Recorded requests keyed by their X-Test-Id header."""
+        found = {}
+        for request in self.requests:
+            for line in request.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+                if line.lower().startswith(b"x-test-id:"):
+                    found[line.split(b":", 1)[1].strip().decode()] = request
+        return found
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Iterator[object]:
+    """Factory: a loopback TLS upstream recording raw request bytes; closed at teardown."""
+    made: list[Recorder] = []
+
+    def make() -> Recorder:
+        made.append(Recorder(tmp_path))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.close()

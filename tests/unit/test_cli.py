@@ -87,30 +87,33 @@ def test_scan_of_a_non_har_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_proxy_arguments_load_the_addon_with_every_option(tmp_path: Path) -> None:
-    args = _proxy_args(
-        "127.0.0.1",
-        9090,
-        tmp_path / "p.db",
-        True,
-        tmp_path / "c.yaml",
-        "lbl",
-        (tmp_path / "extra.yaml",),
-        False,
-        "web",
-    )
+    options = {
+        "phitrace_db": str(tmp_path / "p.db"),
+        "phitrace_sinkhole": "true",
+        "phitrace_label": "lbl",
+        "phitrace_mode": "block",
+    }
+    args = _proxy_args("127.0.0.1", 9090, options, "web")
     assert args[:2] == ["-s", str(ADDON_SCRIPT)]
     joined = " ".join(args)
     for expected in (
         "--listen-port 9090",
         "phitrace_sinkhole=true",
         "connection_strategy=lazy",
-        f"phitrace_canaries={tmp_path / 'c.yaml'}",
         "phitrace_label=lbl",
-        "phitrace_store_bodies=false",
+        "phitrace_mode=block",
         "web_open_browser=false",
-        f"phitrace_signatures={tmp_path / 'extra.yaml'}",
+        f"phitrace_db={tmp_path / 'p.db'}",
     ):
         assert expected in joined
+
+
+def test_proxy_refuses_a_broken_canaries_file_before_starting(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("persona: {}\n")
+    result = CliRunner().invoke(main, ["proxy", "--canaries", str(bad)])
+    assert result.exit_code == 1
+    assert "expected a mapping 'canaries:" in result.output
 
 
 def test_signature_commands(tmp_path: Path) -> None:

@@ -1,0 +1,49 @@
+"""Adapters from mitmproxy flows (live or read from a flow file) to phitrace requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from mitmproxy import http, io
+
+from phitrace.model import Request
+
+WEBSOCKET_METHOD = "WEBSOCKET"
+"""The method recorded for a WebSocket message, analysed like a request body."""
+
+
+def to_request(flow: http.HTTPFlow, page_url: str | None = None) -> Request:
+    """Copy what phitrace needs out of a flow's request (content-encoding undone)."""
+    req = flow.request
+    return Request(
+        method=req.method,
+        url=req.pretty_url,
+        headers=tuple(req.headers.items(multi=True)),
+        body=req.get_content(strict=False) or b"",
+        timestamp=req.timestamp_start,
+        page_url=page_url,
+    )
+
+
+def message_request(
+    flow: http.HTTPFlow, content: bytes, timestamp: float, page_url: str | None = None
+) -> Request:
+    """A client-to-server WebSocket message as a request: the handshake plus the message."""
+    req = flow.request
+    return Request(
+        method=WEBSOCKET_METHOD,
+        url=req.pretty_url,
+        headers=tuple(req.headers.items(multi=True)),
+        body=content,
+        timestamp=timestamp,
+        page_url=page_url,
+    )
+
+
+def read_flow_file(path: Path) -> Iterator[tuple[http.HTTPFlow, int]]:
+    """Stream HTTP flows from a ``mitmdump -w`` file, with the bytes read so far."""
+    with path.open("rb") as handle:
+        for flow in io.FlowReader(handle).stream():
+            if isinstance(flow, http.HTTPFlow):
+                yield flow, handle.tell()
