@@ -36,12 +36,12 @@ test: system-deps install-test lint
 	$(BIN)/pytest -ra
 
 lint:
-	$(BIN)/ruff check addon tests
-	$(BIN)/ruff format --check addon tests
+	$(BIN)/ruff check addon tests examples
+	$(BIN)/ruff format --check addon tests examples
 
 format:
-	$(BIN)/ruff format addon tests
-	$(BIN)/ruff check --fix addon tests
+	$(BIN)/ruff format addon tests examples
+	$(BIN)/ruff check --fix addon tests examples
 
 typecheck:
 	$(BIN)/mypy

@@ -9,6 +9,7 @@ HAR scanner and the benchmarks all share it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from phitrace.canaries import NO_CANARIES, Canaries, find_canaries
 from phitrace.decode import DEFAULT_LIMITS, Limits, decode_request, field_key
@@ -32,6 +33,31 @@ def page_url_of(
     return request.header("referer")
 
 
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "nhs", "or", "ne"})
+
+
+def site_of(host: str) -> str:
+    """An approximation of the registrable domain (``www.example.co.uk`` → ``example.co.uk``)."""
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def is_third_party(request: Request) -> bool:
+    """True when the request leaves the site of the page it came from.
+
+    The site under audit receiving what a tester typed is expected; canaries
+    matter where a third party receives them.  Without a known page (a page
+    load itself) a request is first-party.
+    """
+    page = request.page_url or request.header("referer") or request.header("origin")
+    if not page:
+        return False
+    page_host = urlsplit(page).hostname or ""
+    return site_of(page_host) != site_of(request.host)
+
+
 @dataclass
 class Analyzer:
     """Everything needed to analyse requests, parsed once."""
@@ -44,7 +70,7 @@ class Analyzer:
     def analyse(self, request: Request) -> Analysis:
         """Analyse one request.  Non-tracker requests are only searched for canaries."""
         match = self.catalogue.match(request)
-        if match is None and not self.canaries:
+        if match is None and not (self.canaries and is_third_party(request)):
             return Analysis(request=request)
         decoded = decode_request(request, self.limits)
         signature = match.signature if match else None

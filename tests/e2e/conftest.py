@@ -65,16 +65,33 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         super().do_GET()
 
 
-@pytest.fixture
-def site() -> Iterator[str]:
-    """Serve tests/fixtures/site on 127.0.0.1; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(FIXTURES / "site"))
+def _serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(_QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def serve() -> Iterator[object]:
+    """Factory: serve a directory on 127.0.0.1; yields its base URL; stopped at teardown."""
+    servers = []
+
+    def start(directory: Path) -> str:
+        server, url = _serve(directory)
+        servers.append(server)
+        return url
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def site(serve) -> str:  # type: ignore[no-untyped-def]
+    """The fixture health page site (tests/fixtures/site) on 127.0.0.1."""
+    return str(serve(FIXTURES / "site"))
 
 
 class Proxy:
@@ -308,3 +325,9 @@ def recorder(tmp_path: Path) -> Iterator[object]:
     yield make
     for item in made:
         item.close()
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Path of Debian's Chromium."""
+    return chromium_executable()
