@@ -170,3 +170,37 @@ def test_offline_scans_of_har_and_flow_files_match_live_capture(
     assert findings_of(offline, 1) == live
     assert findings_of(offline, 2) == live
     assert rows(offline, "select source from sessions order by id") == [("har",), ("flows",)]
+
+
+def test_replaying_a_flow_file_through_mitmdump_records_the_same_findings(
+    site: str,
+    start_proxy,
+    browser_for,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    import subprocess
+
+    from phitrace.cli import ADDON_SCRIPT
+
+    from_file = tmp_path / "flows.mitm"
+    proxy = start_proxy("phitrace_sinkhole=true", f"save_stream_file={from_file}")
+    visit(browser_for, proxy.url, site + PAGE)
+    proxy.stop()
+    replayed = tmp_path / "replayed.db"
+    mitmdump = Path(proxy.process.args[0])  # type: ignore[index]
+    subprocess.run(
+        [
+            str(mitmdump),
+            "-nr",
+            str(from_file),
+            "-s",
+            str(ADDON_SCRIPT),
+            "--set",
+            f"phitrace_db={replayed}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert rows(replayed, "select source from sessions") == [("flows",)]
+    assert findings_of(replayed, 1) == findings_of(proxy.db, 1)
