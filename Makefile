@@ -32,7 +32,7 @@ system-deps:
 	fi
 
 ## test: install everything the tests need, then lint and run the whole suite
-test: system-deps install-test lint
+test: system-deps install-test lint typecheck
 	$(BIN)/pytest -ra
 
 lint:

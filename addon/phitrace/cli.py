@@ -6,11 +6,13 @@ import sys
 from pathlib import Path
 
 import click
+import sqlite_utils
 
 from phitrace import __version__
 from phitrace.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.har import HarError
 from phitrace.pipeline import Analyzer
+from phitrace.scan import ScanResult
 from phitrace.signatures import SignatureError, load_catalogue
 from phitrace.vocabulary import load_vocabulary
 
@@ -48,7 +50,7 @@ def _analyzer(extra: tuple[Path, ...] = (), canaries: Path | None = None) -> Ana
     return Analyzer(catalogue, load_vocabulary(), needles)
 
 
-def _existing_db(path: Path):  # type: ignore[no-untyped-def]
+def _existing_db(path: Path) -> sqlite_utils.Database:
     from phitrace.store import open_database
 
     if not path.exists():
@@ -244,7 +246,9 @@ def scan(
         db.close()
 
 
-def _scan_one(path: Path, analyzer: Analyzer, db, label: str, bodies: bool):  # type: ignore[no-untyped-def]
+def _scan_one(
+    path: Path, analyzer: Analyzer, db: sqlite_utils.Database, label: str, bodies: bool
+) -> ScanResult:
     """Scan one file, with a progress bar when stderr is a terminal."""
     from phitrace.scan import scan_file
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import ijson
 
@@ -57,7 +57,7 @@ def _opened(path: Path) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
         if raw.read(2) == b"\x1f\x8b":
             raw.seek(0)
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                yield raw, unzipped
+                yield raw, cast(IO[bytes], unzipped)
         else:
             raw.seek(0)
             yield raw, raw
