@@ -23,6 +23,7 @@ from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.log import ALERT
 from mitmproxy.utils import vt_codes
 
+from phitrace.blocklist import load_blocklist
 from phitrace.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.enforce import MODES, redact, should_block
 from phitrace.flows import message_request, to_request
@@ -200,7 +201,12 @@ class PhiTrace:
                 canaries = load_canaries(Path(ctx.options.phitrace_canaries))
             except CanaryError as exc:
                 raise exceptions.OptionsError(f"Cannot load phitrace_canaries: {exc}") from exc
-        return Analyzer(catalogue, load_vocabulary(), canaries)
+        # Requests no signature claims are still flagged when an imported list
+        # (`phitrace signatures import`) blocks them, as vendor 'list:<name>'.
+        # Build the matcher now, before the proxy listens: built lazily, the first
+        # tracker request would stall the event loop for seconds.
+        vocabulary = load_vocabulary().prepare()
+        return Analyzer(catalogue, vocabulary, canaries, blocklist=load_blocklist())
 
     # Sessions -----------------------------------------------------------------
 

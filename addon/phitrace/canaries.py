@@ -2,9 +2,15 @@
 
 A tester types known values (an e-mail, a phone number, a drug) into a site
 and phitrace looks for them in every request, as sent or transformed the way
-trackers transform them: normalised, percent-encoded, base64, hex, or hashed
-with MD5, SHA-1, SHA-256 or SHA-512.  Needles are computed once at load time;
-each hit names the transform chain that produced it, e.g. ``sha256(lower(trim))``.
+trackers transform them.  Each value yields *forms* (as typed, trimmed and
+lower-cased, whitespace removed, digits with and without country code, a
+Gmail-normalised address, ISO and US dates, each word of a name) and each
+form is run through up to two *encoders* (percent-encoding, base64,
+base64url, hex, MD5, SHA-1, SHA-256, SHA-512, SHA-256 as base64/base64url).
+Every resulting needle is computed once, at load time, and all of them are
+found in one pass of two Aho-Corasick automata (case-insensitive, and
+case-sensitive for base64 forms).  Each hit names its chain, e.g.
+``sha256(lower(trim))`` or ``base64(url(raw))``.
 """
 
 from __future__ import annotations
@@ -12,14 +18,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
 import yaml
 
 from phitrace.model import Field, Finding, Request
+
+MAX_BODY_CHARS = 1024 * 1024
+"""Only this much of a raw body is searched (decoded fields are searched in full)."""
 
 
 class CanaryError(ValueError):
@@ -36,28 +48,23 @@ class Needle:
     case_sensitive: bool
 
 
-Normaliser = Callable[[str], str]
 Encoder = Callable[[str], str]
 
 
-def _digits(value: str) -> str:
-    return re.sub(r"\D", "", value)
+def _digest(algorithm: str) -> Encoder:
+    return lambda text: hashlib.new(algorithm, text.encode()).hexdigest()
 
 
-def _normalisers(name: str, value: str) -> dict[str, str]:
-    """The plain forms of a value: as typed, trimmed, lower-cased, digits only."""
-    forms = {"raw": value, "trim": value.strip(), "lower(trim)": value.strip().lower()}
-    forms["collapse(lower(trim))"] = " ".join(value.lower().split())
-    digits = _digits(value)
-    if len(digits) >= 7 and len(digits) >= len(re.sub(r"[\s().+-]", "", value)) - 1:
-        forms["digits"] = digits
-        if len(digits) == 10:
-            forms["e164"] = "1" + digits
-            forms["+e164"] = "+1" + digits
-        elif value.strip().startswith("+"):
-            forms["+e164"] = "+" + digits
-            forms["national"] = digits[-10:]
-    return forms
+def _digest_b64(algorithm: str, url: bool) -> Encoder:
+    def encode(text: str) -> str:
+        raw = hashlib.new(algorithm, text.encode()).digest()
+        return (
+            base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            if url
+            else base64.b64encode(raw).decode()
+        )
+
+    return encode
 
 
 def _b64(text: str) -> str:
@@ -68,65 +75,163 @@ def _b64url(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _digest_b64url(algorithm: str) -> Encoder:
-    return lambda text: (
-        base64.urlsafe_b64encode(hashlib.new(algorithm, text.encode()).digest())
-        .decode()
-        .rstrip("=")
-    )
-
-
-def _hex_digest(algorithm: str) -> Encoder:
-    return lambda text: hashlib.new(algorithm, text.encode()).hexdigest()
-
-
-# Each encoder: (name, function, case-sensitive result?)
 ENCODERS: tuple[tuple[str, Encoder, bool], ...] = (
-    ("url", quote, False),
+    ("url", lambda t: quote(t, safe=""), False),
     ("url_plus", quote_plus, False),
-    ("url2", lambda t: quote(quote(t)), False),
     ("base64", _b64, True),
     ("base64url", _b64url, True),
     ("hex", lambda t: t.encode().hex(), False),
-    ("md5", _hex_digest("md5"), False),
-    ("sha1", _hex_digest("sha1"), False),
-    ("sha256", _hex_digest("sha256"), False),
-    ("sha512", _hex_digest("sha512"), False),
-    ("sha256_b64url", _digest_b64url("sha256"), True),
+    ("md5", _digest("md5"), False),
+    ("sha1", _digest("sha1"), False),
+    ("sha256", _digest("sha256"), False),
+    ("sha512", _digest("sha512"), False),
+    ("sha256_b64", _digest_b64("sha256", url=False), True),
+    ("sha256_b64url", _digest_b64("sha256", url=True), True),
 )
-_SECOND_LAYER = ("base64", "base64url", "url", "hex")
+"""Each encoder: its name in chains, the function, and whether its output is case-sensitive."""
+
+HASHES = frozenset({"md5", "sha1", "sha256", "sha512", "sha256_b64", "sha256_b64url"})
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_WORDS = re.compile(r"^[^\W\d_]+(?:[ '-][^\W\d_]+){1,3}$")
 
 
-def _needles_for(name: str, value: str) -> list[Needle]:
-    needles: dict[tuple[str, bool], Needle] = {}
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value)
+
+
+def forms(value: str) -> dict[str, tuple[str, bool]]:
+    """The plain forms of a value, by name, each with "may be matched as plain text".
+
+    Word forms (each word of a name) are too short to match as text and are
+    only searched hashed, as Meta and Google hash first and last names.
+    """
+    trimmed = value.strip()
+    lower = trimmed.lower()
+    out: dict[str, tuple[str, bool]] = {"raw": (value, True), "lower(trim)": (lower, True)}
+    if "@" in lower:
+        local, _, domain = lower.partition("@")
+        if domain in ("gmail.com", "googlemail.com"):
+            out["gmail(lower(trim))"] = (local.split("+")[0].replace(".", "") + "@gmail.com", True)
+    digits = _digits(trimmed)
+    if len(digits) >= 7 and not _ISO_DATE.match(trimmed) and not re.search(r"[a-z]", lower):
+        if trimmed.startswith("+"):
+            out["cc_digits"] = (digits, True)
+            out["e164"] = ("+" + digits, True)
+            out["national"] = (digits[-10:], True)
+        else:
+            out["digits"] = (digits, True)
+            if len(digits) == 10:
+                out["cc_digits"] = ("1" + digits, True)
+                out["e164"] = ("+1" + digits, True)
+    date = _ISO_DATE.match(trimmed)
+    if date:
+        y, m, d = date.groups()
+        out["yyyymmdd"] = (f"{y}{m}{d}", True)
+        out["mm/dd/yyyy"] = (f"{m}/{d}/{y}", True)
+        out["mmddyyyy"] = (f"{m}{d}{y}", True)
+        out["dd/mm/yyyy"] = (f"{d}/{m}/{y}", True)
+    out.setdefault("collapse(lower(trim))", (" ".join(lower.split()), True))
+    out.setdefault("nospace(lower(trim))", ("".join(lower.split()), True))
+    if _WORDS.match(trimmed):
+        words = re.split(r"[ '-]+", lower)
+        out["first(lower(trim))"] = (words[0], False)
+        out["last(lower(trim))"] = (words[-1], False)
+    return out
+
+
+def needles_for(name: str, value: str) -> list[Needle]:
+    """Every needle of one canary value: forms, one encoder, and two encoders.
+
+    Identical texts keep the simplest chain (forms first, then one layer).
+    """
+    found: dict[tuple[str, bool], Needle] = {}
 
     def add(text: str, chain: str, case_sensitive: bool) -> None:
         if len(text) < 4:
             return
         key = (text if case_sensitive else text.lower(), case_sensitive)
-        if key not in needles:
-            needles[key] = Needle(name, key[0], chain, case_sensitive)
+        if key not in found:
+            found[key] = Needle(name, key[0], chain, case_sensitive)
 
-    for form_name, form in _normalisers(name, value).items():
-        add(form, form_name, False)
+    layered: list[tuple[str, str, bool]] = []
+    for form_name, (form, plain) in forms(value).items():
+        if plain:
+            add(form, form_name, False)
         for enc_name, encode, sensitive in ENCODERS:
+            if not plain and enc_name not in HASHES:
+                continue
             first = encode(form)
-            add(first, f"{enc_name}({form_name})", sensitive)
-            for enc2_name, encode2, sensitive2 in ENCODERS:
-                if enc2_name in _SECOND_LAYER and enc2_name != enc_name:
-                    add(encode2(first), f"{enc2_name}({enc_name}({form_name}))", sensitive2)
-    return list(needles.values())
+            chain = f"{enc_name}({form_name})"
+            add(first, chain, sensitive)
+            layered.append((first, chain, sensitive))
+    for text, chain, _ in layered:
+        for enc_name, encode, sensitive in ENCODERS:
+            add(encode(text), f"{enc_name}({chain})", sensitive)
+    for form_name, (form, plain) in forms(value).items():
+        if plain:
+            for enc_name, aligned in (("base64", False), ("base64url", True)):
+                for text in embedded_base64(form, url=aligned):
+                    add(text, f"{enc_name}({form_name})", True)
+    return list(found.values())
 
 
-@dataclass(frozen=True)
+def embedded_base64(text: str, *, url: bool = False) -> list[str]:
+    """The base64 characters that encode ``text`` wherever it sits in a longer input.
+
+    Base64 encodes three bytes as four characters, so a value inside a
+    larger encoded document (a JSON payload, say) comes out in one of three
+    alignments; only the characters fully determined by the value's own
+    bytes are kept.
+    """
+    data = text.encode()
+    out = []
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode().rstrip("=")
+        start = -(-8 * shift // 6)
+        end = (8 * (shift + len(data))) // 6
+        piece = encoded[start:end]
+        if url:
+            piece = piece.replace("+", "-").replace("/", "_")
+        out.append(piece)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
 class Canaries:
-    """All needles of a persona, ready to search with."""
+    """All needles of a persona, ready to search with (automata built on first use)."""
 
     values: Mapping[str, str]
     needles: tuple[Needle, ...]
+    _state: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.needles)
+
+    def automata(self) -> tuple[Any, list[Needle], Any, list[Needle]]:
+        """The case-insensitive and case-sensitive automata and their needles."""
+        built = self._state.get("automata")
+        if built is None:
+            with self._state.setdefault("lock", threading.Lock()):
+                built = self._state.get("automata")
+                if built is None:
+                    built = _build(self.needles)
+                    self._state["automata"] = built
+        return built
+
+
+def _build(needles: Iterable[Needle]) -> tuple[Any, list[Needle], Any, list[Needle]]:
+    import ahocorasick_rs
+
+    folded = [n for n in needles if not n.case_sensitive]
+    exact = [n for n in needles if n.case_sensitive]
+
+    def automaton(group: list[Needle]) -> Any:
+        if not group:
+            return None
+        return ahocorasick_rs.AhoCorasick([n.text for n in group])
+
+    return automaton(folded), folded, automaton(exact), exact
 
 
 NO_CANARIES = Canaries({}, ())
@@ -143,11 +248,13 @@ def parse_canaries(data: object, source: str = "canaries") -> Canaries:
     for name, value in data["canaries"].items():
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise CanaryError(f"{source}: canary name {name!r} must be a lower-case identifier")
+        if isinstance(value, (Mapping, list)) or value is None:
+            raise CanaryError(f"{source}: canary {name!r} must be a single value")
         text = str(value).strip()
         if len(text) < 4:
             raise CanaryError(f"{source}: canary {name!r} is too short to search for safely")
         values[name] = text
-    needles = [n for name, value in values.items() for n in _needles_for(name, value)]
+    needles = [n for name, value in values.items() for n in needles_for(name, value)]
     return Canaries(values, tuple(needles))
 
 
@@ -155,54 +262,103 @@ def load_canaries(path: Path) -> Canaries:
     """Read a canaries YAML file."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CanaryError(f"{path}: cannot read canaries file: {exc}") from exc
     return parse_canaries(data, str(path))
 
 
-def _haystacks(request: Request, fields: Iterable[Field]) -> Iterable[tuple[str, str]]:
-    yield "url", request.url
-    yield "url (decoded)", unquote(unquote(request.url))
+RAW_PLACES = ("url", "url (decoded)", "body")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _haystacks(request: Request, fields: Iterable[Field]) -> list[tuple[str, str]]:
+    """Where to look: decoded fields first (they name the place best), then the raw request."""
+    out = [(f.evidence, f.value) for f in fields if len(f.value) >= 4]
+    out.append(("url", request.url))
+    decoded = unquote(unquote(request.url))
+    if decoded != request.url:
+        out.append(("url (decoded)", decoded))
     for name, value in request.headers:
-        if name.lower() not in ("host", "content-length"):
-            yield f"header.{name.lower()}", value
+        lowered = name.lower()
+        if lowered not in ("host", "content-length", "cookie", "referer"):
+            out.append((f"header.{lowered}", value))
     if request.body:
-        yield "body", request.body[: 4 * 1024 * 1024].decode("utf-8", "replace")
-    for field in fields:
-        if field.trail:
-            yield field.evidence, field.value
+        out.append(("body", request.body[:MAX_BODY_CHARS].decode("utf-8", "replace")))
+    return out
+
+
+def _search(
+    automaton: Any, group: list[Needle], places: list[tuple[str, str]], fold: bool
+) -> Iterable[tuple[Needle, str, str]]:
+    """Yield (needle, place, matched text) for every needle in the joined haystacks."""
+    if automaton is None:
+        return
+    texts = [text.lower() if fold else text for _, text in places]
+    starts: list[int] = []
+    offset = 0
+    for text in texts:
+        starts.append(offset)
+        offset += len(text) + 1
+    joined = "\x00".join(texts)
+    if not joined.isascii():
+        # Lone surrogates (undecodable bytes kept by surrogateescape) are not UTF-8,
+        # and the matcher takes UTF-8: swap each for one U+FFFD so offsets still hold.
+        joined = _SURROGATE.sub("\ufffd", joined)
+    for index, start, end in automaton.find_matches_as_indexes(joined, overlapping=True):
+        slot = bisect_right(starts, start) - 1
+        place, original = places[slot]
+        local = start - starts[slot]
+        text = original[local : local + end - start]
+        if fold and text.lower() != group[index].text:
+            text = group[index].text
+        yield group[index], place, text
 
 
 def find_canaries(request: Request, fields: Iterable[Field], canaries: Canaries) -> list[Finding]:
-    """Search the request, raw and decoded, for every canary needle."""
+    """Search the request, raw and decoded, for every canary needle in one pass."""
     if not canaries:
         return []
-    findings: dict[str, Finding] = {}
-    for where, text in _haystacks(request, fields):
-        lowered = text.lower()
-        for needle in canaries.needles:
-            haystack = text if needle.case_sensitive else lowered
-            if needle.text in haystack:
-                key = f"{needle.canary}:{needle.chain}"
-                if key not in findings:
-                    findings[key] = Finding(
-                        kind="canary",
-                        category=needle.canary,
-                        field=where,
-                        value=needle.text,
-                        matched=needle.chain,
-                        rule=f"canary:{needle.chain.split('(')[0]}",
-                        reason=f"test-persona value '{needle.canary}' found as {needle.chain}",
-                    )
-    # A raw hit explains its encoded forms: keep the simplest chain per place.
-    return _simplest(findings.values())
+    places = _haystacks(request, fields)
+    folded, folded_needles, exact, exact_needles = canaries.automata()
+    hits: dict[tuple[str, str], Finding] = {}
+    for group in (
+        _search(folded, folded_needles, places, True),
+        _search(exact, exact_needles, places, False),
+    ):
+        for needle, place, text in group:
+            key = (needle.canary, needle.chain)
+            current = hits.get(key)
+            if current is None or (current.field == place and len(text) > len(current.value)):
+                hits[key] = Finding(
+                    kind="canary",
+                    category=needle.canary,
+                    field=place,
+                    value=text,
+                    matched=needle.chain,
+                    rule=f"canary:{needle.chain.split('(')[0]}",
+                    reason=f"test-persona value '{needle.canary}' found as {needle.chain}",
+                )
+    return _simplest(hits.values())
+
+
+def _rank(finding: Finding) -> tuple[int, int]:
+    # The longest match explains the most of what was sent; then the fewest layers.
+    return (-len(finding.value), finding.matched.count("("))
 
 
 def _simplest(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per canary and place: the chain explaining the longest match.
+
+    A canary found in a decoded field is not reported again in the raw URL
+    or body it was decoded from.
+    """
     best: dict[tuple[str, str], Finding] = {}
     for finding in findings:
         key = (finding.category, finding.field)
         current = best.get(key)
-        if current is None or finding.matched.count("(") < current.matched.count("("):
+        if current is None or _rank(finding) < _rank(current):
             best[key] = finding
-    return list(best.values())
+    in_fields = {
+        c for c, place in best if place not in RAW_PLACES and not place.startswith("header.")
+    }
+    return [f for (c, place), f in best.items() if not (place in RAW_PLACES and c in in_fields)]

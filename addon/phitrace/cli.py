@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -10,8 +11,10 @@ import sqlite_utils
 
 from phitrace import __version__
 from phitrace.canaries import NO_CANARIES, CanaryError, load_canaries
+from phitrace.exports import FORMATS
 from phitrace.har import HarError
 from phitrace.pipeline import Analyzer
+from phitrace.report import Findings
 from phitrace.scan import ScanResult
 from phitrace.signatures import SignatureError, load_catalogue
 from phitrace.vocabulary import load_vocabulary
@@ -41,20 +44,27 @@ canaries_option = click.option(
 )
 
 
-def _analyzer(extra: tuple[Path, ...] = (), canaries: Path | None = None) -> Analyzer:
+def _analyzer(
+    extra: tuple[Path, ...] = (), canaries: Path | None = None, *, lists: bool = False
+) -> Analyzer:
+    from phitrace.blocklist import BlockListError, load_blocklist
+
     try:
         catalogue = load_catalogue(extra)
         needles = load_canaries(canaries) if canaries else NO_CANARIES
-    except (SignatureError, CanaryError) as exc:
+        blocklist = load_blocklist() if lists else None
+    except (SignatureError, CanaryError, BlockListError) as exc:
         raise click.ClickException(str(exc)) from exc
-    return Analyzer(catalogue, load_vocabulary(), needles)
+    return Analyzer(catalogue, load_vocabulary(), needles, blocklist=blocklist)
 
 
-def _existing_db(path: Path) -> sqlite_utils.Database:
+def _existing_db(
+    path: Path, error: type[click.ClickException] = click.ClickException
+) -> sqlite_utils.Database:
     from phitrace.store import open_database
 
     if not path.exists():
-        raise click.ClickException(
+        raise error(
             f"no database at {path} — record one with 'phitrace proxy' or 'phitrace scan', "
             "or pass --db"
         )
@@ -233,7 +243,7 @@ def scan(
     """
     from phitrace.store import open_database
 
-    analyzer = _analyzer(extra_signatures, canaries)
+    analyzer = _analyzer(extra_signatures, canaries, lists=True)
     db = open_database(db_path)
     try:
         for path in paths:
@@ -273,26 +283,103 @@ def _scan_one(
     return result
 
 
+session_option = click.option(
+    "--session", type=int, help="Only this session id (default: all sessions)."
+)
+
+
+class CannotCheck(click.ClickException):
+    """The gate could not run at all: exit code 2, never mistaken for "leaks found"."""
+
+    exit_code = 2
+
+
+def _findings(
+    db_path: Path,
+    session: int | None,
+    *,
+    raw: bool = False,
+    error: type[click.ClickException] = click.ClickException,
+) -> Findings:
+    """Load one session (or all) for a report, an export or the gate."""
+    from phitrace.report import load_findings
+
+    db = _existing_db(db_path, error)
+    try:
+        if session is not None and not db.table("sessions").count_where("id = ?", [session]):
+            raise error(
+                f"no session {session} in {db_path} — list sessions with datasette or sqlite3"
+            )
+        return load_findings(db, session, raw=raw)
+    finally:
+        db.close()
+
+
 @main.command()
 @db_option
-@click.option("--session", type=int, help="Only this session id (default: all sessions).")
+@session_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="html",
+    show_default=True,
+    help="html, json, csv, md (a pull-request comment), junit (JUnit XML) or sarif (SARIF 2.1.0).",
+)
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("phitrace-report.html"),
-    show_default=True,
-    help="HTML file to write.",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File to write; - for standard output (default: phitrace-report.EXT).",
 )
-def report(db_path: Path, session: int | None, output: Path) -> None:
-    """Write a self-contained HTML report of flagged flows."""
-    from phitrace.report import build_context, render_html, write_private
+def report(db_path: Path, session: int | None, fmt: str, output: Path | None) -> None:
+    """Write a report of flagged flows: self-contained HTML or a machine-readable format."""
+    from phitrace.exports import RAW_FORMATS, extension
+    from phitrace.report import write_private
 
+    findings = _findings(db_path, session, raw=fmt in RAW_FORMATS)
+    text = FORMATS[fmt](findings)
+    target = output or Path(f"phitrace-report.{extension(fmt)}")
+    if str(target) == "-":
+        click.echo(text, nl=False)
+        return
+    write_private(target, text)
+    click.echo(f"wrote {target}: {findings.total_flows} flows, {len(findings.leaks)} findings")
+
+
+@main.command()
+@db_option
+@click.option("--session", "sessions", type=int, multiple=True, help="Session id (repeatable).")
+@click.option("--before", type=click.DateTime(), help="Sessions started before this time (UTC).")
+@click.option("--all", "everything", is_flag=True, help="Every session.")
+@click.option("--yes", is_flag=True, help="Delete without asking for confirmation.")
+def purge(
+    db_path: Path, sessions: tuple[int, ...], before: datetime | None, everything: bool, yes: bool
+) -> None:
+    """Delete sessions with their flows, findings and raw requests (overwritten on disk)."""
+    from phitrace.store import count_sessions, purge_sessions, select_sessions
+
+    if sum((bool(sessions), before is not None, everything)) != 1:
+        raise click.UsageError("choose one of --session ID, --before DATE or --all")
     db = _existing_db(db_path)
-    context = build_context(db, session)
-    db.close()
-    write_private(output, render_html(context))
-    click.echo(f"wrote {output}: {context.total_flows} flows, {context.total_findings} findings")
+    try:
+        ids = select_sessions(db, ids=sessions, before=before, everything=everything)
+        missing = sorted(set(sessions) - set(ids))
+        if missing:
+            raise click.ClickException(f"no session {missing[0]} in {db_path} — nothing deleted")
+        counts = count_sessions(db, ids)
+        if ids and not yes:
+            click.confirm(
+                f"Delete {counts.sessions} session(s), {counts.flows} flows and "
+                f"{counts.findings} findings from {db_path}?",
+                abort=True,
+            )
+        purged = purge_sessions(db, ids)
+    finally:
+        db.close()
+    click.echo(
+        f"deleted {purged.sessions} session(s): {purged.flows} flows, {purged.findings} findings"
+    )
 
 
 @main.group()
@@ -311,7 +398,8 @@ def signatures_list(extra_signatures: tuple[Path, ...]) -> None:
             s.name,
             s.company,
             s.category,
-            ", ".join(h for e in s.endpoints for h in e.hosts) or "(payload shape)",
+            ", ".join(dict.fromkeys(h for e in s.endpoints for h in e.hosts))
+            + (" + payload shape" if any(not e.hosts for e in s.endpoints) else ""),
         )
         for s in catalogue.signatures
     ]
@@ -325,9 +413,15 @@ def signatures_list(extra_signatures: tuple[Path, ...]) -> None:
 @signatures.command("lint")
 @signatures_option
 def signatures_lint(extra_signatures: tuple[Path, ...]) -> None:
-    """Validate signature files; report the first problem with file and line."""
-    catalogue = _analyzer(extra_signatures).catalogue
-    click.echo(f"{len(catalogue)} signatures OK")
+    """Check signature files against signatures/schema.json; report every problem."""
+    from phitrace.signature_lint import lint_paths
+
+    problems = lint_paths(extra_signatures)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in signature files")
+    click.echo(f"{len(_analyzer(extra_signatures).catalogue)} signatures OK")
 
 
 @signatures.command("test")
@@ -343,3 +437,191 @@ def signatures_test(extra_signatures: tuple[Path, ...]) -> None:
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
+
+
+@signatures.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="List name; flows it flags get vendor list:NAME (default: its Title).")
+def signatures_import(path: Path, name: str | None) -> None:
+    """Import an Adblock Plus list (e.g. EasyPrivacy) for trackers outside the catalogue.
+
+    The list is copied into $PHITRACE_LISTS (default ~/.local/share/phitrace/lists);
+    scans then flag requests it blocks that no signature matches.
+    """
+    from phitrace.blocklist import BlockListError, import_list
+
+    try:
+        imported = import_list(path, name=name)
+    except BlockListError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"imported {imported.rules} rules as list:{imported.name} into {imported.path}")
+
+
+@main.command("check")
+@db_option
+@session_option
+@click.option(
+    "--fail-on",
+    type=click.Choice(["high", "medium", "low"]),
+    default="medium",
+    show_default=True,
+    help="Fail on findings at or above this severity.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Baseline file (from phitrace baseline) of accepted findings.",
+)
+def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Path | None) -> None:
+    """Fail when findings at or above --fail-on exist that the baseline does not accept.
+
+    Exit codes: 0 passed; 1 new findings at or above the level (listed);
+    2 could not check (no database, unknown session, unreadable baseline, bad option).
+    """
+    from phitrace.gate import BaselineError, check, describe, read_baseline
+
+    try:
+        accepted = read_baseline(baseline) if baseline else frozenset()
+    except BaselineError as exc:
+        raise CannotCheck(str(exc)) from exc
+    result = check(_findings(db_path, session, error=CannotCheck).leaks, fail_on, accepted)
+    for item in result.failing:
+        click.echo(describe(item))
+    verdict = "FAILED" if result.failing else "passed"
+    click.echo(
+        f"phitrace check {verdict}: {len(result.failing)} new leak(s) at or above {fail_on}, "
+        f"{result.accepted} finding(s) accepted by the baseline, {result.below} below the level"
+    )
+    if result.failing:
+        sys.exit(1)
+
+
+@main.command("baseline")
+@db_option
+@session_option
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Baseline file to write (JSON; commit it next to your CI configuration).",
+)
+def baseline_command(db_path: Path, session: int | None, output: Path) -> None:
+    """Accept the current findings: write their fingerprints for check --baseline."""
+    from phitrace.gate import write_baseline
+
+    findings = _findings(db_path, session)
+    count = write_baseline(output, findings.leaks)
+    click.echo(f"wrote {output}: {count} accepted leak(s) from {len(findings.leaks)} finding(s)")
+
+
+@main.command("diff")
+@click.argument("databases", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--old-session", type=int, help="Session of the old run (in OLD.db or --db).")
+@click.option("--new-session", type=int, help="Session of the new run (in NEW.db or --db).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, json for scripts.",
+)
+def diff_command(
+    databases: tuple[Path, ...],
+    db_path: Path,
+    old_session: int | None,
+    new_session: int | None,
+    fmt: str,
+) -> None:
+    """List leaks new, fixed and unchanged: phitrace diff OLD.db NEW.db, or two sessions of --db."""
+    from phitrace.gate import diff, diff_json, diff_text
+
+    if len(databases) not in (0, 2):
+        raise click.UsageError("give two databases (OLD.db NEW.db), or none and two sessions")
+    if not databases and (old_session is None or new_session is None):
+        raise click.UsageError("without OLD.db NEW.db, give --old-session and --new-session")
+    old_db, new_db = databases or (db_path, db_path)
+    result = diff(_findings(old_db, old_session).leaks, _findings(new_db, new_session).leaks)
+    click.echo(diff_text(result) if fmt == "text" else diff_json(result), nl=fmt == "text")
+
+
+@main.group()
+def export() -> None:
+    """Write evidence bundles, and verify them."""
+
+
+@export.command("evidence")
+@db_option
+@session_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("phitrace-evidence.zip"),
+    show_default=True,
+    help="Zip file to write.",
+)
+def export_evidence(db_path: Path, session: int | None, output: Path) -> None:
+    """Zip the flagged flows (HAR), the findings (JSON) and a manifest of SHA-256 digests."""
+    from phitrace.evidence import write_bundle
+
+    findings = _findings(db_path, session, raw=True)
+    digest = write_bundle(findings, output)
+    flows = len({leak.flow_id for leak in findings.leaks})
+    click.echo(f"wrote {output}: {flows} flows, {len(findings.leaks)} findings")
+    click.echo(f"manifest sha256: {digest}")
+
+
+@export.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--manifest-sha256",
+    help="Also require this manifest digest (as printed by 'phitrace export evidence').",
+)
+def export_verify(bundle: Path, manifest_sha256: str | None) -> None:
+    """Check every file of an evidence bundle against its manifest; exit 1 on any mismatch."""
+    from phitrace.evidence import verify_bundle
+
+    result = verify_bundle(bundle, manifest_sha256)
+    for problem in result.problems:
+        click.echo(problem, err=True)
+    if not result.ok:
+        raise click.ClickException(f"{bundle} does not verify: {len(result.problems)} problem(s)")
+    click.echo(
+        f"{bundle}: OK, {result.files} files match; manifest sha256 {result.manifest_sha256}"
+    )
+
+
+@main.command("datasette-metadata")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Database the metadata is for (Datasette keys it by the file name).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the metadata here (default: print the bundled file's path).",
+)
+def datasette_metadata(db_path: Path, output: Path | None) -> None:
+    """Datasette metadata (table descriptions, canned queries) for browsing a database.
+
+    Use it as: datasette phitrace.db -m "$(phitrace datasette-metadata)".
+    Datasette is optional: pip install datasette.
+    """
+    from phitrace.exports import datasette_metadata, datasette_metadata_path
+
+    name = Path(db_path).stem
+    if output is None and name == "phitrace":
+        click.echo(str(datasette_metadata_path()))
+        return
+    if output is None:
+        raise click.UsageError(f"metadata for {db_path} needs -o FILE (it is keyed '{name}')")
+    output.write_text(datasette_metadata(name), encoding="utf-8")
+    click.echo(f"wrote {output} for database '{name}'")

@@ -1,182 +1,169 @@
 """Turn a request into a flat list of decoded fields, each with a decode trail.
 
 Decoders are chosen by sniffing bytes, not by trusting headers: trackers send
-JSON as ``text/plain`` and form data without a content type.  Everything is
-bounded (input bytes, recursion depth, field count) and never raises: on a
-limit the fields decoded so far are returned with a ``truncated`` reason.
+JSON as ``text/plain``, raw gzip without ``Content-Encoding`` and form data
+without a content type.  A field's ``path`` says where it was found
+(``query.dl``, ``body.cd[buttonText]``, ``body.line[2].ep.search_term``,
+``body.events[0].xdm.web.webPageDetails.URL``, ``path.u1``, ``cookie._fbp``,
+``header.referer``, ``message.…`` for WebSocket messages) and its ``trail``
+which decoders produced it, e.g. ``("gzip", "json", "base64", "json")``.
+
+Everything is bounded by :class:`Limits` (input and decompressed bytes,
+decompression ratio, nested decoders, structure nesting, fields, time) and
+nothing raises: on a limit the fields decoded so far are returned with a
+``truncated`` reason.  The decoders themselves live in :mod:`phitrace.decoders`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+import logging
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
-from phitrace.model import Decoded, Field, Request
+from phitrace.decoders import compression, envelopes
+from phitrace.decoders.budget import DEFAULT_LIMITS, Limits, Stop
+from phitrace.decoders.sniff import Decoder
+from phitrace.model import Decoded, Request
 
+__all__ = ["DEFAULT_LIMITS", "Limits", "decode_message", "decode_request", "field_key"]
 
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on the work spent decoding one request."""
+log = logging.getLogger(__name__)
 
-    max_body_bytes: int = 2 * 1024 * 1024
-    max_depth: int = 8
-    max_fields: int = 4000
-    max_value_chars: int = 64 * 1024
+BARE_QUERY_CHARS = 8
+"""A query piece without ``=`` this long is also read as a value (``query``)."""
 
-
-DEFAULT_LIMITS = Limits()
-
-
-class _Budget(Exception):
-    """Raised internally when a limit is hit; never escapes this module."""
+_C1_CONTROL = re.compile("[\x80-\x9f]")
+_SOCKET_IO = re.compile(rb"\d{1,4}(?=[\[{])")
 
 
-class _Collector:
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.fields: list[Field] = []
-        self.truncated: str | None = None
-
-    def add(self, path: str, value: str, trail: tuple[str, ...]) -> None:
-        if len(self.fields) >= self.limits.max_fields:
-            self.truncated = f"more than {self.limits.max_fields} fields"
-            raise _Budget
-        if len(value) > self.limits.max_value_chars:
-            value = value[: self.limits.max_value_chars]
-        self.fields.append(Field(path, value, trail))
-
-
-def _looks_like_json(text: str) -> bool:
-    stripped = text.lstrip()
-    return stripped[:1] in ("{", "[") and stripped.rstrip()[-1:] in ("}", "]")
+def _run(decoder: Decoder, steps: tuple[Callable[[], None], ...]) -> Decoded:
+    for step in steps:
+        try:
+            step()
+        except Stop:
+            break
+        # Fail open: a decoder bug must cost the fields of one part of one
+        # request, never the proxy's flow.  The reason stays visible in the result.
+        except Exception as exc:
+            log.debug("decoder error", exc_info=True)
+            decoder.budget.note(f"decoder error: {type(exc).__name__}")
+    budget = decoder.budget
+    return Decoded(tuple(budget.fields), budget.truncated)
 
 
-def _looks_like_form(text: str) -> bool:
-    """A conservative test for ``k=v&k2=v2``: no spaces or braces, an ``=`` up front."""
-    if "=" not in text or text[:1] in ("{", "[", "<"):
-        return False
-    head = text[:200]
-    return " " not in head and "\n" not in head and head.index("=") < 64
+def _cap(decoder: Decoder, text: str, what: str) -> str:
+    limit = decoder.limits.max_body_bytes
+    if len(text) > limit:
+        decoder.budget.note(f"{what} longer than {limit} characters")
+        return text[:limit]
+    return text
 
 
-def _parse_json(text: str) -> object | None:
+def _url(decoder: Decoder, url: str) -> None:
+    url = _cap(decoder, url, "URL")
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        parts = urlsplit(url)
+        query, path, fragment = parts.query, parts.path, parts.fragment
+    except ValueError:  # e.g. an unbalanced IPv6 bracket: split by hand
+        rest, _, fragment = url.partition("#")
+        path, _, query = rest.partition("?")
+    for key, value in envelopes.form_pairs(query):
+        decoder.value(f"query.{key}", value, ())
+    for item in envelopes.bare_items(query):
+        if len(item) >= BARE_QUERY_CHARS:
+            decoder.value("query", item, ())
+    for key, value in envelopes.path_params(path):
+        decoder.value(f"path.{key}", value, ())
+    if "=" in fragment:
+        for key, value in envelopes.form_pairs(fragment):
+            decoder.value(f"fragment.{key}", value, ())
+    elif fragment:
+        decoder.value("fragment", fragment, ())
+
+
+def _repair_latin1(body: bytes) -> bytes | None:
+    """Binary bodies that went through a latin-1 text round trip (as in some HAR exports).
+
+    Their bytes come back as UTF-8 of U+0000–U+00FF, with C1 control characters
+    that real text never holds; encoding the text as latin-1 restores them.
+    """
+    if body.isascii():
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _C1_CONTROL.search(text) is None:
+        return None
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
         return None
 
 
-def _walk_json(
-    node: object, path: str, trail: tuple[str, ...], out: _Collector, depth: int
+def _body(
+    decoder: Decoder, body: bytes, encoding: str | None, root: str, trail: tuple[str, ...] = ()
 ) -> None:
-    if depth > out.limits.max_depth:
-        out.truncated = f"nesting deeper than {out.limits.max_depth}"
-        return
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _walk_json(value, f"{path}.{key}" if path else str(key), trail, out, depth + 1)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            _walk_json(value, f"{path}[{index}]", trail, out, depth + 1)
-    elif isinstance(node, str):
-        _value(path, node, trail, out, depth + 1)
-    elif node is not None and not isinstance(node, bool):
-        out.add(path, str(node), trail)
-
-
-def _value(path: str, text: str, trail: tuple[str, ...], out: _Collector, depth: int) -> None:
-    """Record a string value, and decode it further when it holds structure."""
-    out.add(path, text, trail)
-    if depth > out.limits.max_depth or len(text) < 2:
-        return
-    if _looks_like_json(text):
-        parsed = _parse_json(text)
-        if isinstance(parsed, (dict, list)):
-            _walk_json(parsed, path, (*trail, "json"), out, depth + 1)
-
-
-def _form_pairs(text: str) -> list[tuple[str, str]]:
-    return parse_qsl(text, keep_blank_values=True, errors="replace")
-
-
-def _query(request: Request, out: _Collector) -> None:
-    parts = urlsplit(request.url)
-    for key, value in _form_pairs(parts.query):
-        _value(f"query.{key}", value, (), out, 1)
-    # DoubleClick/Floodlight put `;key=value` parameters inside the path.
-    if ";" in parts.path:
-        for piece in parts.path.split(";")[1:]:
-            key, sep, value = piece.partition("=")
-            if sep:
-                _value(f"path.{key}", unquote(value), (), out, 1)
-    if parts.fragment and "=" in parts.fragment:
-        for key, value in _form_pairs(parts.fragment):
-            _value(f"fragment.{key}", value, (), out, 1)
-
-
-def _cookies(request: Request, out: _Collector) -> None:
-    for name, value in request.headers:
-        if name.lower() != "cookie":
-            continue
-        for piece in value.split(";"):
-            key, sep, val = piece.strip().partition("=")
-            if sep:
-                _value(f"cookie.{key}", unquote(val), (), out, 1)
-
-
-def _lines(text: str) -> Iterator[str]:
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if line.strip():
-            yield line
-
-
-def _body(request: Request, out: _Collector) -> None:
-    body = request.body
     if not body:
         return
-    if len(body) > out.limits.max_body_bytes:
-        out.truncated = f"body larger than {out.limits.max_body_bytes} bytes"
-        body = body[: out.limits.max_body_bytes]
-    text = body.decode("utf-8", "replace")
-    if _looks_like_json(text):
-        parsed = _parse_json(text)
-        if isinstance(parsed, (dict, list)):
-            _walk_json(parsed, "body", ("json",), out, 1)
+    limit = decoder.limits.max_body_bytes
+    if len(body) > limit:
+        decoder.budget.note(f"{root} larger than {limit} bytes")
+        body = body[:limit]
+    repaired = _repair_latin1(body)
+    if repaired is not None:
+        body, trail = repaired, trail + ("latin1",)
+    hinted = compression.CONTENT_ENCODINGS.get((encoding or "").strip().lower())
+    if hinted and compression.sniff(body) is None:
+        if decoder.decompressed(hinted, body, root, trail, top=True):
             return
-    lines = list(_lines(text))
-    if len(lines) > 1 and all(_looks_like_json(line) for line in lines):
-        for index, line in enumerate(lines):
-            parsed = _parse_json(line)
-            if parsed is not None:
-                _walk_json(parsed, f"body.line[{index}]", ("ndjson", "json"), out, 1)
-        return
-    if len(lines) > 1 and all(_looks_like_form(line) for line in lines):
-        for index, line in enumerate(lines):
-            for key, value in _form_pairs(line):
-                _value(f"body.line[{index}].{key}", value, ("lines", "form"), out, 1)
-        return
-    if _looks_like_form(text):
-        for key, value in _form_pairs(text):
-            _value(f"body.{key}", value, ("form",), out, 1)
-        return
-    out.add("body", text, ("text",))
+    decoder.blob(body, root, trail, top=True)
+
+
+def _cookies(decoder: Decoder, request: Request) -> None:
+    for name, value in request.headers:
+        if name.lower() == "cookie":
+            for key, val in envelopes.cookie_pairs(_cap(decoder, value, "Cookie header")):
+                decoder.value(f"cookie.{key}", val, ())
+
+
+def _referer(decoder: Decoder, request: Request) -> None:
+    referer = request.header("referer")
+    if referer:
+        decoder.budget.add("header.referer", referer, ())
 
 
 def decode_request(request: Request, limits: Limits = DEFAULT_LIMITS) -> Decoded:
-    """Decode every part of a request into fields; never raises."""
-    out = _Collector(limits)
-    try:
-        _query(request, out)
-        _body(request, out)
-        _cookies(request, out)
-        referer = request.header("referer")
-        if referer:
-            out.add("header.referer", referer, ())
-    except _Budget:
-        pass
-    return Decoded(tuple(out.fields), out.truncated)
+    """Decode every part of a request (URL, body, cookies, Referer) into fields; never raises."""
+    decoder = Decoder(limits)
+    return _run(
+        decoder,
+        (
+            lambda: _url(decoder, request.url),
+            lambda: _body(decoder, request.body, request.header("content-encoding"), "body"),
+            lambda: _cookies(decoder, request),
+            lambda: _referer(decoder, request),
+        ),
+    )
+
+
+def decode_message(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+    """Decode one WebSocket message (text or binary) into fields under ``message``; never raises.
+
+    Socket.IO's numeric packet prefix (``42["event", {...}]``) is skipped.
+    """
+    decoder = Decoder(limits)
+
+    def message() -> None:
+        raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
+        trail: tuple[str, ...] = ()
+        prefix = _SOCKET_IO.match(raw)
+        if prefix is not None:
+            raw, trail = raw[prefix.end() :], ("socketio",)
+        _body(decoder, raw, None, "message", trail)
+
+    return _run(decoder, (message,))
 
 
 def field_key(path: str) -> str:

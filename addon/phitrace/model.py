@@ -54,6 +54,14 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+def _wire(text: str) -> bytes:
+    """The bytes a text stood for: bytes mitmproxy could not decode come back as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # other lone surrogates, e.g. JSON escapes in a HAR file
+        return text.encode("utf-8", "surrogatepass")
+
+
 @dataclass(frozen=True)
 class Request:
     """One HTTP request as phitrace sees it, independent of where it came from.
@@ -71,13 +79,19 @@ class Request:
 
     @property
     def host(self) -> str:
-        """The lower-cased host name, without port."""
-        return (urlsplit(self.url).hostname or "").lower()
+        """The lower-cased host name, without port ("" when the URL cannot be parsed)."""
+        try:
+            return (urlsplit(self.url).hostname or "").lower()
+        except ValueError:  # e.g. an unbalanced IPv6 bracket from a hostile Host header
+            return ""
 
     @property
     def path(self) -> str:
-        """The URL path (``/`` when empty)."""
-        return urlsplit(self.url).path or "/"
+        """The URL path (``/`` when empty or when the URL cannot be parsed)."""
+        try:
+            return urlsplit(self.url).path or "/"
+        except ValueError:
+            return "/"
 
     def header(self, name: str) -> str | None:
         """Return the first header called ``name`` (case-insensitive), or None."""
@@ -90,9 +104,9 @@ class Request:
     def sha256(self) -> str:
         """Digest of the request line, headers and body: the evidence fingerprint."""
         digest = hashlib.sha256()
-        digest.update(f"{self.method} {self.url}\r\n".encode())
+        digest.update(_wire(f"{self.method} {self.url}\r\n"))
         for key, value in self.headers:
-            digest.update(f"{key}: {value}\r\n".encode("utf-8", "surrogateescape"))
+            digest.update(_wire(f"{key}: {value}\r\n"))
         digest.update(b"\r\n")
         digest.update(self.body)
         return digest.hexdigest()

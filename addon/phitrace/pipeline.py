@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from phitrace.blocklist import BlockList
 from phitrace.canaries import NO_CANARIES, Canaries, find_canaries
 from phitrace.decode import DEFAULT_LIMITS, Limits, decode_request, field_key
 from phitrace.detect import detect_health, detect_identifiers
+from phitrace.linkage import Linker
 from phitrace.model import Analysis, Field, Request
 from phitrace.severity import assess
 from phitrace.signatures import Catalogue, Signature
@@ -54,7 +56,10 @@ def is_third_party(request: Request) -> bool:
     page = request.page_url or request.header("referer") or request.header("origin")
     if not page:
         return False
-    page_host = urlsplit(page).hostname or ""
+    try:
+        page_host = urlsplit(page).hostname or ""
+    except ValueError:  # a hostile Referer or Origin, e.g. an unbalanced IPv6 bracket
+        page_host = ""
     return site_of(page_host) != site_of(request.host)
 
 
@@ -66,11 +71,16 @@ class Analyzer:
     vocabulary: Vocabulary
     canaries: Canaries = NO_CANARIES
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
+    blocklist: BlockList | None = None
+    """Imported Adblock Plus lists, consulted only when the catalogue misses."""
+    linker: Linker | None = field(default_factory=Linker)
+    """Session memory linking a vendor's ids across requests; ``clear()`` it per session."""
 
     def analyse(self, request: Request) -> Analysis:
         """Analyse one request.  Non-tracker requests are only searched for canaries."""
         match = self.catalogue.match(request)
-        if match is None and not (self.canaries and is_third_party(request)):
+        listed = self.blocklist.match(request) if match is None and self.blocklist else None
+        if match is None and listed is None and not (self.canaries and is_third_party(request)):
             return Analysis(request=request)
         decoded = decode_request(request, self.limits)
         signature = match.signature if match else None
@@ -78,15 +88,20 @@ class Analyzer:
         if signature is not None:
             findings += detect_health(decoded.fields, signature, self.vocabulary)
             findings += detect_identifiers(decoded.fields, signature)
+        elif listed is not None:
+            findings += detect_health(decoded.fields, None, self.vocabulary)
+            findings += detect_identifiers(decoded.fields, None)
         findings += find_canaries(request, decoded.fields, self.canaries)
-        if signature is None and not findings:
+        if signature is None and listed is None and not findings:
             return Analysis(request=request)
-        category = signature.category if signature else None
-        severity, assessed = assess(findings, category)
+        category = signature.category if signature else "other" if listed else None
+        vendor = signature.id if signature else listed.vendor if listed else None
+        link = self.linker.observe(vendor, findings) if self.linker is not None else None
+        severity, assessed = assess(findings, category, linked=link or False)
         return Analysis(
             request=request,
-            vendor=signature.id if signature else None,
-            vendor_name=signature.name if signature else None,
+            vendor=vendor,
+            vendor_name=signature.name if signature else listed.label if listed else None,
             tracker_category=category,
             page_url=page_url_of(request, decoded.fields, signature),
             fields=decoded.fields,

@@ -1,17 +1,19 @@
 """Tracker signatures: parse the YAML catalogue and match requests against it.
 
 A signature says which endpoints belong to a vendor (hosts by registrable
-domain suffix, path globs, methods, or a payload shape on any host) and which
-decoded fields carry which kind of data (its *field map*).  Files are parsed
-once into frozen records; matching is a dict lookup per host suffix, never a
-scan over every signature.
+domain suffix, path globs, methods, query parameters and body keys, or a
+payload shape on any host) and which decoded fields carry which kind of data
+(its *field map*).  Files are parsed once into frozen records; matching is a
+dict lookup per host suffix, never a scan over every signature.  The format is
+documented in ``signatures/README.md`` and described by ``signatures/schema.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,16 @@ FIELD_ROLES: tuple[str, ...] = (
 """What a field map may say a field carries."""
 
 ENDPOINT_ROLES: tuple[str, ...] = ("collect", "loader", "sync")
+ENDPOINT_KEYS = frozenset({"hosts", "paths", "methods", "params", "body", "role"})
+SIGNATURE_KEYS = frozenset({"id", "name", "company", "category", "endpoints", "fields", "tests"})
+INFO_KEYS = frozenset({"description", "references", "notes"})
+
+SHAPE_BODY_BYTES = 64 * 1024
+"""Only this much of a body is read when an endpoint asks for body keys."""
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _HOST = re.compile(r"^[a-z0-9*](?:[a-z0-9*.-]*[a-z0-9])?$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$-]+$")
 
 
 class SignatureError(ValueError):
@@ -84,31 +93,114 @@ def compile_glob(pattern: str, *, sep: str | None = None) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
+def _lookup(doc: Any, dotted: str) -> Any:
+    """Follow ``a.b.c`` through nested mappings; a list stands for its first item."""
+    node = doc
+    for part in dotted.split("."):
+        if isinstance(node, list):
+            node = node[0] if node else None
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def body_document(body: bytes) -> Mapping[str, Any] | None:
+    """The body as a mapping of keys, for shape checks: JSON, NDJSON or a form.
+
+    Only the first :data:`SHAPE_BODY_BYTES` are read; a JSON array stands for
+    its first object and NDJSON for its first line.  Never raises.
+    """
+    text = body[:SHAPE_BODY_BYTES].decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    if text[0] in "{[":
+        try:
+            doc: Any = json.loads(text)
+        except (ValueError, RecursionError):
+            try:
+                doc = json.loads(text.split("\n", 1)[0])
+            except (ValueError, RecursionError):
+                return None
+        if isinstance(doc, list):
+            doc = next((d for d in doc if isinstance(d, Mapping)), None)
+        return doc if isinstance(doc, Mapping) else None
+    if "=" in text[:256] and " " not in text[:256]:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return None
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """One way a vendor is reached: hosts and/or a payload shape."""
+    """One way a vendor is reached: hosts and/or a request shape.
+
+    ``params`` are query parameters and ``body`` are body keys (dotted for
+    JSON) that must be present with a value matching their glob.
+    """
 
     hosts: tuple[str, ...]
     paths: tuple[re.Pattern[str], ...]
     methods: frozenset[str]
     params: tuple[tuple[str, re.Pattern[str]], ...]
     role: str
+    body: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    path_globs: tuple[str, ...] = ()
 
-    def accepts(self, request: Request, query: Mapping[str, str] | None) -> bool:
-        """True when method, path and required parameters fit this endpoint."""
+    def __post_init__(self) -> None:
+        # Body keys a matching body must contain verbatim: checked on the raw bytes
+        # before any parsing, so that a non-matching POST costs a substring search.
+        needles = tuple(
+            key.rsplit(".", 1)[-1].encode()
+            for key, _ in self.body
+            if _PLAIN_KEY.match(key.rsplit(".", 1)[-1])
+        )
+        object.__setattr__(self, "needles", needles)
+        simple = tuple(key for key, _ in self.params if _PLAIN_KEY.match(key))
+        object.__setattr__(self, "param_needles", simple)
+
+    def accepts(
+        self,
+        request: Request,
+        query: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+        body: Mapping[str, Any] | Callable[[], Mapping[str, Any] | None] | None = None,
+        *,
+        path: str | None = None,
+    ) -> bool:
+        """True when method, path, query parameters and body keys fit this endpoint.
+
+        ``query`` and ``body`` may be given parsed or as functions that parse
+        them, so that they are only parsed when an endpoint asks.
+        """
         if self.methods and request.method.upper() not in self.methods:
             return False
-        path = request.path
+        path = request.path if path is None else path
         if self.paths and not any(p.match(path) for p in self.paths):
             return False
-        if self.params:
-            if query is None:
+        if self.params and not _fits(query() if callable(query) else query, self.params):
+            return False
+        if not self.body:
+            return True
+        raw = request.body[:SHAPE_BODY_BYTES]
+        if not raw or not all(n in raw for n in self.needles):  # type: ignore[attr-defined]
+            return False
+        if body is None:
+            body = body_document(request.body)
+        return _fits(body() if callable(body) else body, self.body)
+
+
+def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, re.Pattern[str]], ...]) -> bool:
+    if doc is None:
+        return False
+    for key, pattern in wanted:
+        value = doc.get(key) if key in doc else _lookup(doc, key)
+        if value is None:
+            return False
+        if isinstance(value, (Mapping, list)):
+            if pattern.pattern != r".*\Z":
                 return False
-            for key, pattern in self.params:
-                value = query.get(key)
-                if value is None or not pattern.match(value):
-                    return False
-        return True
+        elif not pattern.match(value if isinstance(value, str) else str(value)):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -167,8 +259,11 @@ class Match:
     endpoint: Endpoint
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe YAML loader that records each mapping's line for error messages."""
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(YAML_LOADER):  # type: ignore[valid-type,misc]  # chosen at import time
+    """A safe YAML loader (libyaml when available) that records each mapping's line."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -194,32 +289,45 @@ def _strings(file: str, node: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _value_globs(file: str, node: Mapping[str, Any], key: str) -> tuple[tuple[str, Any], ...]:
+    value = node.get(key, {})
+    if not isinstance(value, Mapping):
+        raise _fail(file, node, f"'{key}' must map names to value globs")
+    pairs = []
+    for name, glob in value.items():
+        if name == "__line__":
+            continue
+        if isinstance(glob, bool) or not isinstance(glob, (str, int)):
+            raise _fail(file, value, f"{key} value for {name!r} must be a string glob")
+        pairs.append((str(name), compile_glob(str(glob))))
+    return tuple(pairs)
+
+
 def _parse_endpoint(file: str, node: Any) -> Endpoint:
     if not isinstance(node, Mapping):
         raise _fail(file, None, "each endpoint must be a mapping")
-    unknown = set(node) - {"hosts", "paths", "methods", "params", "role", "__line__"}
+    unknown = set(node) - ENDPOINT_KEYS - {"__line__"}
     if unknown:
         raise _fail(file, node, f"unknown endpoint key(s): {', '.join(sorted(unknown))}")
     hosts = tuple(h.lower() for h in _strings(file, node, "hosts"))
     for host in hosts:
-        if not _HOST.match(host):
+        if not _HOST.match(host) or "." not in host.strip("*"):
             raise _fail(file, node, f"host {host!r} is not a host name or host glob")
-    paths = tuple(compile_glob(p) for p in _strings(file, node, "paths"))
-    params_node = node.get("params", {})
-    if not isinstance(params_node, Mapping):
-        raise _fail(file, node, "'params' must map parameter names to value globs")
-    params = tuple(
-        (str(k), compile_glob(str(v))) for k, v in params_node.items() if k != "__line__"
-    )
-    if not hosts and not (paths and params):
+    path_globs = _strings(file, node, "paths")
+    paths = tuple(compile_glob(p) for p in path_globs)
+    params = _value_globs(file, node, "params")
+    body = _value_globs(file, node, "body")
+    if not hosts and not (paths and (params or body)):
         raise _fail(
-            file, node, "an endpoint without hosts must give both 'paths' and 'params' (a shape)"
+            file,
+            node,
+            "an endpoint without hosts must give 'paths' and 'params' or 'body' (a shape)",
         )
     role = node.get("role", "collect")
     if role not in ENDPOINT_ROLES:
         raise _fail(file, node, f"role must be one of {', '.join(ENDPOINT_ROLES)}, not {role!r}")
     methods = frozenset(m.upper() for m in _strings(file, node, "methods"))
-    return Endpoint(hosts, paths, methods, params, role)
+    return Endpoint(hosts, paths, methods, params, role, body, path_globs)
 
 
 def _parse_fields(file: str, node: Any) -> tuple[FieldRule, ...]:
@@ -248,8 +356,7 @@ def parse_signature(data: Any, file: str) -> Signature:
     for key in ("id", "name", "company", "category", "endpoints"):
         if key not in data:
             raise _fail(file, data, f"missing required key '{key}'")
-    known = {"id", "name", "company", "category", "endpoints", "fields", "tests"}
-    unknown = set(data) - known - {"__line__", "description", "references", "notes"}
+    unknown = set(data) - SIGNATURE_KEYS - INFO_KEYS - {"__line__"}
     if unknown:
         raise _fail(file, data, f"unknown key(s): {', '.join(sorted(unknown))}")
     if not isinstance(data["id"], str) or not _SLUG.match(data["id"]):
@@ -292,15 +399,25 @@ def load_file(path: Path) -> list[Signature]:
     return [parse_signature(doc, str(path)) for doc in docs]
 
 
-def _index_key(host: str) -> str:
+def index_key(host: str) -> str:
     """The literal suffix a host glob is filed under (``region*.x.com`` → ``x.com``)."""
     if "*" not in host:
         return host
     return host.rsplit("*", 1)[1].lstrip(".-")
 
 
+_Candidate = tuple[re.Pattern[str] | None, Signature, Endpoint]
+
+
 class Catalogue:
-    """All loaded signatures, indexed for fast matching."""
+    """All loaded signatures, indexed for fast matching.
+
+    Each endpoint host is filed under its literal suffix; a request looks up
+    every suffix of its own host (``a.b.example.com``, ``b.example.com``,
+    ``example.com``), so matching costs a handful of dict lookups however
+    large the catalogue.  Endpoints without hosts (shapes) are tried last,
+    and only those whose path glob fits are asked about parameters or body.
+    """
 
     def __init__(self, signatures: Iterable[Signature]) -> None:
         self.signatures: tuple[Signature, ...] = tuple(signatures)
@@ -309,18 +426,51 @@ class Catalogue:
         if dupes:
             raise SignatureError(f"duplicate signature id(s): {', '.join(dupes)}")
         self._by_id = {s.id: s for s in self.signatures}
-        self._by_suffix: dict[str, list[tuple[str, Signature, Endpoint]]] = {}
+        self._by_suffix: dict[str, list[_Candidate]] = {}
         self._shapes: list[tuple[Signature, Endpoint]] = []
+        self._anywhere: list[tuple[Signature, Endpoint]] = []
         for sig in self.signatures:
             for ep in sig.endpoints:
-                if not ep.hosts:
+                if not ep.hosts and any(not g.strip("*") for g in ep.path_globs):
+                    self._anywhere.append((sig, ep))
+                elif not ep.hosts:
                     self._shapes.append((sig, ep))
                 for host in ep.hosts:
-                    self._by_suffix.setdefault(_index_key(host), []).append((host, sig, ep))
-        self._glob_cache: dict[str, re.Pattern[str]] = {}
+                    glob = compile_glob(host, sep=".") if "*" in host else None
+                    self._by_suffix.setdefault(index_key(host), []).append((glob, sig, ep))
+        self._index_shapes()
         self.digest = hashlib.sha256(
             "\n".join(sorted(f"{s.id}:{s.file}" for s in self.signatures)).encode()
         ).hexdigest()[:16]
+
+    def _index_shapes(self) -> None:
+        """Index shapes so that most requests are ruled out without a regex.
+
+        A glob ``*<literal>`` can only fit a path ending in the literal's last
+        segment (``*/g/collect`` → ``collect``), so those shapes are filed by
+        that segment.  The rest are gated by one search for their longest
+        literal pieces.
+        """
+        self._by_last_segment: dict[str, list[int]] = {}
+        others: list[int] = []
+        pieces: set[str] = set()
+        for index, (_, ep) in enumerate(self._shapes):
+            for glob in ep.path_globs:
+                if glob.startswith("*") and "*" not in glob[1:] and "/" in glob:
+                    segment = glob.rsplit("/", 1)[-1]
+                    self._by_last_segment.setdefault(segment, []).append(index)
+                else:
+                    others.append(index)
+                    pieces.add(max(glob.split("*"), key=len))
+        self._gated = sorted(set(others))
+        gate = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True))
+        self._shape_gate = re.compile(gate) if gate else None
+
+    def _shape_candidates(self, path: str) -> list[int]:
+        found = self._by_last_segment.get(path.rsplit("/", 1)[-1], [])
+        if self._shape_gate is not None and self._shape_gate.search(path):
+            return sorted({*found, *self._gated})
+        return found
 
     def __len__(self) -> int:
         return len(self.signatures)
@@ -329,42 +479,75 @@ class Catalogue:
         """Look a signature up by id."""
         return self._by_id.get(signature_id)
 
-    def _host_matches(self, pattern: str, host: str) -> bool:
-        if "*" not in pattern:
-            return host == pattern or host.endswith("." + pattern)
-        compiled = self._glob_cache.get(pattern)
-        if compiled is None:
-            compiled = self._glob_cache[pattern] = compile_glob(pattern, sep=".")
-        return bool(compiled.match(host))
-
     def match(self, request: Request) -> Match | None:
         """Identify the vendor endpoint a request goes to, or None.
 
         Host suffixes are tried from the most specific (the full host) to the
-        least; shapes (first-party collectors) are tried last.
+        least; shapes (first-party collectors) are tried last.  Never raises
+        on a malformed URL or body: such a request simply does not match.
         """
-        host = request.host
-        query: dict[str, str] | None = None
-        labels = host.split(".")
-        for i in range(len(labels) - 1):
-            candidates = self._by_suffix.get(".".join(labels[i:]))
-            if not candidates:
-                continue
-            for pattern, sig, ep in candidates:
-                if not self._host_matches(pattern, host):
-                    continue
-                if ep.params and query is None:
-                    query = dict(parse_qsl(urlsplit(request.url).query))
-                if ep.accepts(request, query):
-                    return Match(sig, ep)
-        for sig, ep in self._shapes:
-            if not any(p.match(request.path) for p in ep.paths):
-                continue
-            if query is None:
-                query = dict(parse_qsl(urlsplit(request.url).query))
-            if ep.accepts(request, query):
+        try:
+            parts = urlsplit(request.url)
+            host = parts.hostname or ""  # already lower-cased, without port
+        except ValueError:
+            return None
+        path = parts.path or "/"
+        lazy = _Lazy(request, parts.query)
+        by_suffix = self._by_suffix
+        key = host
+        while True:
+            candidates = by_suffix.get(key)
+            if candidates:
+                for glob, sig, ep in candidates:
+                    if glob is not None and not glob.match(host):
+                        continue
+                    if lazy.accepts(ep, path):
+                        return Match(sig, ep)
+            dot = key.find(".")
+            if dot < 0:
+                break
+            key = key[dot + 1 :]
+        for index in self._shape_candidates(path):
+            sig, ep = self._shapes[index]
+            if lazy.accepts(ep, path):
+                return Match(sig, ep)
+        for sig, ep in self._anywhere:
+            if lazy.accepts(ep, path):
                 return Match(sig, ep)
         return None
+
+
+class _Lazy:
+    """A request's query and body documents, parsed only when an endpoint asks."""
+
+    __slots__ = ("request", "method", "_query_text", "_query", "_body", "_body_done")
+
+    def __init__(self, request: Request, query_text: str) -> None:
+        self.request = request
+        self.method = request.method.upper()
+        self._query_text = query_text
+        self._query: dict[str, str] | None = None
+        self._body: Mapping[str, Any] | None = None
+        self._body_done = False
+
+    def query(self) -> Mapping[str, str]:
+        if self._query is None:
+            self._query = dict(parse_qsl(self._query_text, keep_blank_values=True))
+        return self._query
+
+    def body(self) -> Mapping[str, Any] | None:
+        if not self._body_done:
+            self._body = body_document(self.request.body)
+            self._body_done = True
+        return self._body
+
+    def accepts(self, ep: Endpoint, path: str) -> bool:
+        if ep.methods and self.method not in ep.methods:
+            return False
+        needles: tuple[str, ...] = ep.param_needles  # type: ignore[attr-defined]
+        if needles and not all(n in self._query_text for n in needles):
+            return False
+        return ep.accepts(self.request, self.query, self.body, path=path)
 
 
 def bundled_dir() -> Path:
@@ -374,14 +557,20 @@ def bundled_dir() -> Path:
     return data_dir("signatures") / "trackers"
 
 
-def load_catalogue(paths: Iterable[Path] = ()) -> Catalogue:
-    """Load the bundled signatures plus any extra files or directories given."""
-    sources = [bundled_dir(), *paths]
-    signatures: list[Signature] = []
+def signature_files(paths: Iterable[Path] = (), *, bundled: bool = True) -> list[Path]:
+    """The YAML files of the bundled catalogue (optionally) plus extra files or directories."""
+    sources = [bundled_dir(), *paths] if bundled else list(paths)
+    files: list[Path] = []
     for source in sources:
         if not source.exists():
             raise SignatureError(f"{source}:1: no such signature file or directory")
-        files = sorted(source.glob("*.yaml")) if source.is_dir() else [source]
-        for file in files:
-            signatures.extend(load_file(file))
+        files.extend(sorted(source.glob("*.yaml")) if source.is_dir() else [source])
+    return files
+
+
+def load_catalogue(paths: Iterable[Path] = ()) -> Catalogue:
+    """Load the bundled signatures plus any extra files or directories given."""
+    signatures: list[Signature] = []
+    for file in signature_files(paths):
+        signatures.extend(load_file(file))
     return Catalogue(signatures)

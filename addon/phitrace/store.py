@@ -2,14 +2,20 @@
 
 Tables ``sessions``, ``flows`` and ``findings`` are a documented interface
 (see the README); columns may be added, never renamed.  The database holds
-health data, so it is created with mode 0600 inside a 0700 directory when
-phitrace creates that directory.  Writes from the proxy go through
+health data, so it is created with mode 0600, and every directory phitrace
+creates for it with mode 0700.  Writes from the proxy go through
 :class:`Writer`: a queue drained by one thread in batched transactions, so
-mitmproxy's event loop never waits on SQLite.
+mitmproxy's event loop never waits on SQLite, and a record waits at most
+``interval`` seconds (plus one commit) before it is on disk.
+
+Two storage modes exist: ``full`` keeps what phitrace saw, ``redact`` keeps
+only hashes and matched terms (see :func:`redact_rows`).  :func:`purge_sessions`
+deletes sessions with everything recorded in them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -17,9 +23,12 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -27,6 +36,9 @@ from phitrace import __version__
 from phitrace.model import Analysis
 
 log = logging.getLogger(__name__)
+
+STORAGE_MODES: tuple[str, ...] = ("full", "redact")
+"""``full`` stores URLs, values and (optionally) raw requests; ``redact`` only hashes."""
 
 SCHEMA: dict[str, dict[str, type]] = {
     "sessions": {
@@ -94,17 +106,30 @@ def now_iso(timestamp: float | None = None) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+def _make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, each readable by the owner only."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 def _create_private(path: Path) -> None:
-    """Create the database file (and a missing directory) readable by the owner only."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
+    """Create the database file (and missing directories) readable by the owner only."""
+    _make_private_dirs(path.parent)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
 
 
 def open_database(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) a phitrace database with the current schema."""
+    """Open (creating if needed) a phitrace database with the current schema.
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the database file's
+    mode, so they are private too.
+    """
     path = Path(path)
     if not path.exists():
         _create_private(path)
@@ -130,8 +155,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                 for column, kind in missing.items():
                     table.add_column(column, kind)
         for name, indexes in INDEXES.items():
-            for columns in indexes:
-                db.table(name).create_index(columns, if_not_exists=True)
+            for indexed in indexes:
+                db.table(name).create_index(indexed, if_not_exists=True)
 
 
 def start_session(
@@ -181,59 +206,182 @@ class Record:
     redacted: tuple[str, ...] = ()
 
 
-def write_record(db: sqlite_utils.Database, record: Record, store_bodies: bool) -> int:
-    """Write one flow with its findings (and raw request, if asked); return the flow id."""
+Row = dict[str, Any]
+
+
+def _text(value: str | None) -> str | None:
+    """Text SQLite can store: lone surrogates (undecodable bytes) become escapes."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def flow_row(record: Record) -> Row:
+    """The ``flows`` row for a record (without its id)."""
     a = record.analysis
     req = a.request
-    flow = db.table("flows").insert(
+    return {
+        "session_id": record.session_id,
+        "timestamp": now_iso(req.timestamp or None),
+        "method": _text(req.method),
+        "url": _text(req.url),
+        "host": _text(req.host),
+        "page_url": _text(a.page_url),
+        "vendor": a.vendor,
+        "vendor_name": a.vendor_name,
+        "tracker_category": a.tracker_category,
+        "status_code": record.status_code,
+        "request_sha256": req.sha256(),
+        "blocked": int(record.blocked),
+        "redacted": _text(json.dumps(list(record.redacted))) if record.redacted else None,
+        "severity": a.severity,
+        "endpoint_role": a.endpoint_role,
+        "truncated": _text(a.truncated),
+    }
+
+
+def finding_rows(record: Record) -> list[Row]:
+    """The ``findings`` rows for a record (without ``flow_id``)."""
+    a = record.analysis
+    return [
         {
             "session_id": record.session_id,
-            "timestamp": now_iso(req.timestamp or None),
-            "method": req.method,
-            "url": req.url,
-            "host": req.host,
-            "page_url": a.page_url,
             "vendor": a.vendor,
-            "vendor_name": a.vendor_name,
-            "tracker_category": a.tracker_category,
-            "status_code": record.status_code,
-            "request_sha256": req.sha256(),
-            "blocked": int(record.blocked),
-            "redacted": json.dumps(list(record.redacted)) if record.redacted else None,
-            "severity": a.severity,
-            "endpoint_role": a.endpoint_role,
-            "truncated": a.truncated,
+            "kind": f.kind,
+            "category": _text(f.category),
+            "field": _text(f.field),
+            "value": _text(f.value),
+            "matched": _text(f.matched),
+            "severity": f.severity,
+            "rule": _text(f.rule),
+            "reason": _text(f.reason),
         }
-    )
-    flow_id = int(flow.last_pk)  # type: ignore[arg-type]
-    if a.findings:
-        db.table("findings").insert_all(
-            {
-                "flow_id": flow_id,
-                "session_id": record.session_id,
-                "vendor": a.vendor,
-                "kind": f.kind,
-                "category": f.category,
-                "field": f.field,
-                "value": f.value,
-                "matched": f.matched,
-                "severity": f.severity,
-                "rule": f.rule,
-                "reason": f.reason,
-            }
-            for f in a.findings
-        )
-    if store_bodies:
-        db.table("requests").insert(
-            {"flow_id": flow_id, "headers": json.dumps(list(req.headers)), "body": req.body}
-        )
+        for f in a.findings
+    ]
+
+
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a malformed IPv6 host: keep nothing rather than raise
+        return None
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/" if parts.netloc else None
+
+
+def digest(value: str | None) -> str | None:
+    """``sha256:`` and the hex digest of a value's UTF-8 bytes (the redacted form)."""
+    if value is None:
+        return None
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # lone surrogates that stand for no byte (JSON escapes)
+        data = value.encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def redact_rows(flow: Row, findings: Sequence[Row]) -> tuple[Row, list[Row]]:
+    """The ``redact`` storage mode: keep hashes and matched terms, drop captured values.
+
+    URLs keep only their origin (the query, path and fragment can carry health
+    data); finding values become SHA-256 digests, so a capture can still be
+    checked against them; what matched (a vocabulary term or rule name), the
+    field path and the request's fingerprint stay.
+    """
+    kept = {**flow, "url": _origin(flow["url"]), "page_url": _origin(flow["page_url"])}
+    return kept, [{**f, "value": digest(f["value"])} for f in findings]
+
+
+def _prepared(record: Record, storage: str) -> tuple[Row, list[Row], bool]:
+    """The rows for a record in a storage mode, and whether its raw request may be kept."""
+    if storage not in STORAGE_MODES:
+        raise ValueError(f"unknown storage mode {storage!r}; expected one of {STORAGE_MODES}")
+    flow, findings = flow_row(record), finding_rows(record)
+    if storage == "redact":
+        return *redact_rows(flow, findings), False
+    return flow, findings, True
+
+
+def _raw_row(flow_id: int, record: Record) -> Row:
+    req = record.analysis.request
+    return {"flow_id": flow_id, "headers": json.dumps(list(req.headers)), "body": req.body}
+
+
+def _insert(db: sqlite_utils.Database, table: str, rows: Sequence[Row]) -> int | None:
+    """Insert rows (all with the same keys) in as few statements as SQLite allows.
+
+    Few statements matter: the sqlite3 module releases the GIL around each one,
+    and under load a writer thread waits for it again every time.
+    """
+    if not rows:
+        return None
+    columns = list(rows[0])
+    per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
+    names = ", ".join(f"[{c}]" for c in columns)
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    cursor = None
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = f"insert into [{table}] ({names}) values " + ", ".join([one] * len(chunk))
+        cursor = db.conn.execute(sql, [row[c] for row in chunk for c in columns])
+    assert cursor is not None
+    return cursor.lastrowid
+
+
+def write_record(
+    db: sqlite_utils.Database, record: Record, store_bodies: bool, storage: str = "full"
+) -> int:
+    """Write one flow with its findings (and raw request, if asked); return the flow id.
+
+    ``storage="redact"`` applies :func:`redact_rows` and never stores the raw request.
+    """
+    flow, findings, raw = _prepared(record, storage)
+    flow_id = _insert(db, "flows", [flow])
+    assert flow_id is not None
+    _insert(db, "findings", [{"flow_id": flow_id, **f} for f in findings])
+    if store_bodies and raw:
+        _insert(db, "requests", [_raw_row(flow_id, record)])
     return flow_id
+
+
+def write_records(
+    db: sqlite_utils.Database, records: Sequence[Record], store_bodies: bool, storage: str = "full"
+) -> None:
+    """Write many records with a handful of statements.
+
+    Flow ids are assigned here, so the caller must hold the write lock
+    (``BEGIN IMMEDIATE``) for the whole call.
+    """
+    next_id = db.execute("select coalesce(max(id), 0) + 1 from flows").fetchone()[0]
+    flows: list[Row] = []
+    findings: list[Row] = []
+    raws: list[Row] = []
+    for flow_id, record in enumerate(records, start=next_id):
+        flow, found, raw = _prepared(record, storage)
+        flows.append({"id": flow_id, **flow})
+        findings += [{"flow_id": flow_id, **f} for f in found]
+        if store_bodies and raw:
+            raws.append(_raw_row(flow_id, record))
+    _insert(db, "flows", flows)
+    _insert(db, "findings", findings)
+    _insert(db, "requests", raws)
 
 
 class Writer:
     """Writes records from a queue on its own thread, in batched transactions.
 
-    ``submit`` never blocks; ``close`` commits everything still queued.
+    ``submit`` never blocks.  A batch is committed when it holds ``max_batch``
+    records or ``interval`` seconds after its first record arrived, whichever
+    comes first, so a crash loses at most that much.  The writer's connection
+    uses ``synchronous=FULL``: each batch is on stable storage once committed,
+    which costs one fsync per batch.  A record that cannot be written is
+    counted in ``failed`` and logged; the records around it are still written.
+    ``close`` commits everything still queued.
     """
 
     _STOP = object()
@@ -243,11 +391,15 @@ class Writer:
         path: str | Path,
         *,
         store_bodies: bool = True,
+        storage: str = "full",
         max_batch: int = 500,
         interval: float = 0.25,
     ) -> None:
+        if storage not in STORAGE_MODES:
+            raise ValueError(f"unknown storage mode {storage!r}; expected one of {STORAGE_MODES}")
         self.path = Path(path)
         self.store_bodies = store_bodies
+        self.storage = storage
         self.max_batch = max_batch
         self.interval = interval
         self.written = 0
@@ -273,50 +425,152 @@ class Writer:
         self._queue.put(done)
         return done.wait(timeout)
 
-    def _drain(self, first: object) -> tuple[list[Record], list[threading.Event], bool]:
+    def _collect(self) -> tuple[list[Record], list[threading.Event], bool]:
+        """Wait for a record, then gather more until the batch is full or due."""
+        item = self._queue.get()
+        due = time.monotonic() + self.interval
         batch: list[Record] = []
-        flushes: list[threading.Event] = []
-        item: object = first
-        stop = False
         while True:
             if item is self._STOP:
-                stop = True
-                break
+                return batch, [], True
             if isinstance(item, threading.Event):
-                flushes.append(item)
-                break
+                return batch, [item], False
             batch.append(item)  # type: ignore[arg-type]
-            if len(batch) >= self.max_batch:
-                break
+            left = due - time.monotonic()
+            if len(batch) >= self.max_batch or left <= 0:
+                return batch, [], False
             try:
-                item = self._queue.get_nowait()
+                item = self._queue.get(timeout=left)
             except queue.Empty:
-                break
-        return batch, flushes, stop
+                return batch, [], False
 
     def _run(self) -> None:
-        db = open_database(self.path)
+        db = self._open()
         try:
             stop = False
             while not stop:
-                first = self._queue.get()
-                batch, flushes, stop = self._drain(first)
+                batch, flushes, stop = self._collect()
                 if batch:
                     self._write(db, batch)
                 for event in flushes:
                     event.set()
-                if not stop and not flushes:
-                    time.sleep(self.interval if self._queue.empty() else 0)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
-    def _write(self, db: sqlite_utils.Database, batch: list[Record]) -> None:
+    def _open(self) -> sqlite_utils.Database | None:
         try:
-            with db.atomic():
-                for record in batch:
-                    write_record(db, record, self.store_bodies)
-            self.written += len(batch)
-        except sqlite3.Error:
-            # Storage trouble must never reach the proxy: count and log it.
+            db = open_database(self.path)
+            db.execute("PRAGMA synchronous = FULL")
+            return db
+        except Exception:  # noqa: BLE001 - keep draining (and counting) so submit never piles up
+            log.exception("phitrace cannot open %s; flows will not be stored", self.path)
+            return None
+
+    def _commit(self, db: sqlite_utils.Database, batch: Sequence[Record]) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            write_records(db, batch, self.store_bodies, self.storage)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _write(self, db: sqlite_utils.Database | None, batch: list[Record]) -> None:
+        if db is None:
             self.failed += len(batch)
-            log.exception("phitrace could not write %d flow(s) to %s", len(batch), self.path)
+            return
+        try:
+            self._commit(db, batch)
+            self.written += len(batch)
+            return
+        except Exception:  # noqa: BLE001 - storage trouble must never reach the proxy
+            pass
+        # One bad record must not cost its whole batch: retry each on its own.
+        bad: list[tuple[Record, BaseException]] = []
+        for record in batch:
+            try:
+                self._commit(db, [record])
+                self.written += 1
+            except Exception as error:  # noqa: BLE001 - counted and logged below
+                bad.append((record, error))
+        self.failed += len(bad)
+        if bad:
+            first, reason = bad[0]
+            log.error(
+                "phitrace could not store %d of %d flow(s) in %s; first: request %s",
+                len(bad),
+                len(batch),
+                self.path,
+                first.analysis.request.sha256(),
+                exc_info=reason,
+            )
+
+
+@dataclass(frozen=True)
+class Purged:
+    """How many rows :func:`purge_sessions` deleted."""
+
+    sessions: int
+    flows: int
+    findings: int
+
+
+def select_sessions(
+    db: sqlite_utils.Database,
+    *,
+    ids: Iterable[int] = (),
+    before: datetime | None = None,
+    everything: bool = False,
+) -> list[int]:
+    """Ids of existing sessions: all of them, those listed, or those started before a time.
+
+    A naive ``before`` is taken as UTC.
+    """
+    if everything:
+        return [row["id"] for row in db.query("select id from sessions order by id")]
+    if before is not None:
+        moment = before if before.tzinfo else before.replace(tzinfo=UTC)
+        limit = now_iso(moment.timestamp())
+        sql = "select id from sessions where started_at < ? order by id"
+        return [row["id"] for row in db.query(sql, [limit])]
+    wanted = sorted(set(ids))
+    marks = ",".join("?" * len(wanted))
+    sql = f"select id from sessions where id in ({marks}) order by id"
+    return [row["id"] for row in db.query(sql, wanted)] if wanted else []
+
+
+def count_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
+    """How many sessions, flows and findings those session ids hold."""
+    marks = ",".join("?" * len(ids))
+    if not ids:
+        return Purged(0, 0, 0)
+    flows = db.execute(f"select count(*) from flows where session_id in ({marks})", ids)
+    findings = db.execute(f"select count(*) from findings where session_id in ({marks})", ids)
+    return Purged(len(ids), flows.fetchone()[0], findings.fetchone()[0])
+
+
+def purge_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
+    """Delete sessions with their flows, findings and raw requests; return the counts.
+
+    Deleted content is overwritten (``secure_delete``) and the write-ahead log
+    is checkpointed and truncated, so it does not linger in the files.
+    """
+    ids = list(ids)
+    counts = count_sessions(db, ids)
+    if not ids:
+        return counts
+    marks = ",".join("?" * len(ids))
+    db.execute("PRAGMA secure_delete = ON")
+    with db.atomic():
+        db.execute(
+            f"delete from requests where flow_id in "
+            f"(select id from flows where session_id in ({marks}))",
+            ids,
+        )
+        db.execute(f"delete from findings where session_id in ({marks})", ids)
+        db.execute(f"delete from flows where session_id in ({marks})", ids)
+        db.execute(f"delete from sessions where id in ({marks})", ids)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return counts

@@ -1,17 +1,34 @@
-"""Health vocabularies: load the curated YAML term lists and find terms in text.
+"""Health vocabularies: curated YAML term lists plus imported dictionaries, and a matcher.
 
 Each file under ``signatures/health/`` holds one category's terms with their
-source and licence.  Text is normalised into lower-case alphanumeric tokens
-(camelCase, ``-``, ``_``, ``+`` and percent-encoding all split words), and
-phrases are looked up as token n-grams, so only whole words ever match:
-"ms" never matches inside "terms", "flu" never inside "fluent".
+source and licence, or one of the lists that steer matching (stoplist,
+deny-list, context words, search parameter names).  The large imported
+dictionaries (drugs, MeSH diseases) come from :mod:`phitrace.dictionaries`.
+
+Text is normalised into lower-case alphanumeric tokens (camelCase, ``-``,
+``_``, ``+`` and percent-encoding all split words) and every phrase is found
+in one pass of an Aho-Corasick automaton, built once per vocabulary on first
+use.  Tokens are joined by two spaces and patterns padded by one, so only
+whole words match ("ms" never inside "terms", "flu" never inside "fluent")
+and leftmost-longest matching picks "flu shot" over "flu".
+
+Matching policy (see ``signatures/health/README.md``):
+
+- *weak* terms (generic health-site words such as "appointments") count only
+  where a page URL, title, search or event is expected;
+- *ambiguous* terms ("cold", "ms", "ed") count only when the same text holds
+  another health term or a context word ("cold symptoms", "ms treatment");
+- *deny* phrases (organisation names, boilerplate such as "City of Hope",
+  "American Cancer Society") swallow the words inside them;
+- the *stoplist* removes phrases that mostly are not health terms at all.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -32,8 +49,13 @@ SENSITIVITIES: tuple[str, ...] = (
     "minors",
 )
 
+LIST_KEYS = ("stoplist", "search_params", "deny", "context")
+"""Keys of the files that steer matching instead of listing terms."""
+
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_CACHE_TEXT = 2048
+_CACHE_SIZE = 50_000
 
 
 class VocabularyError(ValueError):
@@ -45,7 +67,11 @@ class Term:
     """A health term: what it is, its category, and how strong a signal it is.
 
     ``weak`` terms (generic page words such as "appointments" or "pharmacy")
-    only count where a page URL, title or search is expected.
+    only count where a page URL, title or search is expected.  ``ambiguous``
+    terms only count next to another health word.  ``source`` names the file
+    or package the term came from.  ``phrase`` is the normalised words of a
+    curated variant; imported concepts share one term whose phrase is their
+    canonical name.
     """
 
     phrase: str
@@ -54,6 +80,20 @@ class Term:
     sensitivity: str
     weak: bool
     source: str
+    ambiguous: bool = False
+
+
+class _Marker:
+    """A non-reporting pattern: a deny phrase or a context word."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+_DENY = _Marker("deny")
+_CONTEXT = _Marker("context")
 
 
 def tokens(text: str) -> list[str]:
@@ -63,39 +103,139 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(_CAMEL.sub(" ", text).lower())
 
 
-@dataclass(frozen=True)
+def search_key(name: str) -> str:
+    """A parameter name as search-parameter lists compare it: lower case, letters and digits."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _padded(words: Sequence[str]) -> str:
+    return " " + "  ".join(words) + " "
+
+
+def _normalise(phrase: str) -> str:
+    return " ".join(tokens(phrase))
+
+
+@dataclass(eq=False)
+class _Matcher:
+    automaton: Any
+    entries: list[Term | _Marker]
+    size: int
+
+
+@dataclass(frozen=True, eq=False)
 class Vocabulary:
-    """Every loaded term, keyed by its normalised token phrase."""
+    """Every curated term (keyed by normalised phrase), the steering lists, and a matcher.
+
+    With ``imported`` the drug and disease dictionaries of
+    :mod:`phitrace.dictionaries` join the curated terms when the matcher is
+    first built (curated terms win over imported ones with the same words).
+    """
 
     terms: Mapping[str, Term]
     stoplist: frozenset[str]
     search_params: frozenset[str]
     max_words: int
+    deny: frozenset[str] = frozenset()
+    context: frozenset[str] = frozenset()
+    imported: bool = False
+    _state: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def prepare(self) -> Vocabulary:
+        """Build the matcher now (it is otherwise built on first use); return self."""
+        self._matcher()
+        return self
+
+    def memo(self, name: str) -> dict[Any, Any]:
+        """A per-vocabulary memo table for results derived from it (bounded by its users)."""
+        table: dict[Any, Any] = self._state.setdefault(f"memo:{name}", {})
+        return table
+
+    @property
+    def size(self) -> int:
+        """How many phrases the matcher holds (building it if needed)."""
+        return self._matcher().size
+
+    def _matcher(self) -> _Matcher:
+        matcher = self._state.get("matcher")
+        if matcher is None:
+            lock = self._state.setdefault("lock", threading.Lock())
+            with lock:
+                matcher = self._state.get("matcher")
+                if matcher is None:
+                    matcher = self._build()
+                    self._state["matcher"] = matcher
+                    self._state["cache"] = {}
+        return matcher
+
+    def _build(self) -> _Matcher:
+        import ahocorasick_rs
+
+        table: dict[str, Term | _Marker] = {}
+        for phrase in self.context:
+            table[phrase] = _CONTEXT
+        if self.imported:
+            from phitrace.dictionaries import imported_entries
+
+            # One Term per imported concept, shared by all its variants.
+            shared: dict[tuple[str, str], Term] = {}
+            for e in imported_entries(self.stoplist):
+                term = shared.get((e.category, e.canonical))
+                if term is None:
+                    term = Term(
+                        e.canonical, e.canonical, e.category, e.sensitivity, False, e.source
+                    )
+                    shared[(e.category, e.canonical)] = term
+                table[e.variant] = term
+        for phrase, term in self.terms.items():
+            if phrase not in self.stoplist:
+                table[phrase] = term
+        for phrase in self.deny:
+            table[phrase] = _DENY
+        patterns = [_padded(p.split()) for p in table]
+        automaton = ahocorasick_rs.AhoCorasick(
+            patterns,
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.NoncontiguousNFA,
+        )
+        return _Matcher(automaton, list(table.values()), len(table))
 
     def find(self, text: str, *, allow_weak: bool = True) -> list[Term]:
-        """Return the terms found in ``text``, longest phrase first, without overlaps."""
-        words = tokens(text)
-        found: list[Term] = []
-        i = 0
-        while i < len(words):
-            hit = None
-            for size in range(min(self.max_words, len(words) - i), 0, -1):
-                phrase = " ".join(words[i : i + size])
-                term = self.terms.get(phrase)
-                if term is not None and phrase not in self.stoplist:
-                    if allow_weak or not term.weak:
-                        hit = (term, size)
-                        break
-            if hit:
-                found.append(hit[0])
-                i += hit[1]
-            else:
-                i += 1
-        return found
+        """Return the terms found in ``text``, leftmost-longest, without overlaps."""
+        if not text:
+            return []
+        matcher = self._matcher()
+        cache: dict[tuple[str, bool], tuple[Term, ...]] = self._state["cache"]
+        key = (text, allow_weak)
+        hit = cache.get(key)
+        if hit is None:
+            hit = self._find_words(matcher, tokens(text), allow_weak)
+            if len(text) <= _CACHE_TEXT:
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()
+                cache[key] = hit
+        return list(hit)
 
+    def find_words(self, words: Sequence[str], *, allow_weak: bool = True) -> list[Term]:
+        """Like :meth:`find` for text already split into tokens."""
+        return list(self._find_words(self._matcher(), words, allow_weak))
 
-def _normalise(phrase: str) -> str:
-    return " ".join(tokens(phrase))
+    @staticmethod
+    def _find_words(matcher: _Matcher, words: Sequence[str], allow_weak: bool) -> tuple[Term, ...]:
+        if not words:
+            return ()
+        found = matcher.automaton.find_matches_as_indexes(_padded(words))
+        if not found:
+            return ()
+        entries = matcher.entries
+        hits = [entries[index] for index, _, _ in found]
+        terms = [h for h in hits if isinstance(h, Term)]
+        if not terms:
+            return ()
+        context = any(h is _CONTEXT or (isinstance(h, Term) and not h.ambiguous) for h in hits)
+        return tuple(
+            t for t in terms if (context or not t.ambiguous) and (allow_weak or not t.weak)
+        )
 
 
 def _term_entries(data: Mapping[str, Any], file: str) -> Iterable[Mapping[str, Any]]:
@@ -111,6 +251,12 @@ def _term_entries(data: Mapping[str, Any], file: str) -> Iterable[Mapping[str, A
             raise VocabularyError(f"{file}: each term is a string or a mapping with 'term'")
 
 
+def _check_provenance(data: Mapping[str, Any], file: str) -> None:
+    for key in ("source", "licence"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise VocabularyError(f"{file}: missing required key '{key}'")
+
+
 def parse_file(data: Any, file: str) -> list[Term]:
     """Parse one category file into terms; raises :class:`VocabularyError`."""
     if not isinstance(data, Mapping):
@@ -118,20 +264,31 @@ def parse_file(data: Any, file: str) -> list[Term]:
     for key in ("category", "source", "licence", "terms"):
         if key not in data:
             raise VocabularyError(f"{file}: missing required key '{key}'")
+    _check_provenance(data, file)
     category = data["category"]
     if category not in HEALTH_CATEGORIES:
         raise VocabularyError(f"{file}: category {category!r} is not one of {HEALTH_CATEGORIES}")
     default_sensitivity = data.get("sensitivity", "general")
     weak = bool(data.get("weak", False))
+    templates = data.get("templates", ["{}"])
+    if not isinstance(templates, list) or not all(
+        isinstance(t, str) and t.count("{}") == 1 for t in templates
+    ):
+        raise VocabularyError(f"{file}: 'templates' must be strings each holding one '{{}}'")
     terms = []
     for entry in _term_entries(data, file):
         sensitivity = entry.get("sensitivity", default_sensitivity)
         if sensitivity not in SENSITIVITIES:
             raise VocabularyError(f"{file}: sensitivity {sensitivity!r} of {entry['term']!r}")
-        canonical = entry["term"]
-        for variant in [canonical, *entry.get("variants", [])]:
-            phrase = _normalise(str(variant))
-            if phrase:
+        variants = entry.get("variants", [])
+        if not isinstance(variants, list):
+            raise VocabularyError(f"{file}: variants of {entry['term']!r} must be a list")
+        canonical = templates[0].format(entry["term"])
+        for base in [entry["term"], *variants]:
+            for template in templates:
+                phrase = _normalise(template.format(base))
+                if not phrase:
+                    continue
                 terms.append(
                     Term(
                         phrase,
@@ -140,31 +297,78 @@ def parse_file(data: Any, file: str) -> list[Term]:
                         sensitivity,
                         bool(entry.get("weak", weak)),
                         file,
+                        bool(entry.get("ambiguous", False)),
                     )
                 )
     return terms
 
 
-def load_vocabulary(directory: Path | None = None) -> Vocabulary:
-    """Load every category file, the stoplist and the search-parameter list."""
+def parse_list(data: Mapping[str, Any], key: str, file: str) -> set[str]:
+    """Parse a steering list (stoplist, deny, context, search_params)."""
+    _check_provenance(data, file)
+    values = data[key]
+    if not isinstance(values, list) or not all(isinstance(v, (str, int)) for v in values):
+        raise VocabularyError(f"{file}: '{key}' must be a list of strings")
+    if key == "search_params":
+        return {search_key(str(v)) for v in values}
+    return {p for p in (_normalise(str(v)) for v in values) if p}
+
+
+def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    stats = []
+    for path in sorted(directory.glob("*.yaml")):
+        st = path.stat()
+        stats.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(stats)
+
+
+_LOADED: dict[tuple[str, bool, tuple[tuple[str, int, int], ...]], Vocabulary] = {}
+
+
+def load_vocabulary(directory: Path | None = None, *, imported: bool = True) -> Vocabulary:
+    """Load every category file and steering list under ``directory``.
+
+    The default is the bundled ``signatures/health/``.  Vocabularies are
+    immutable, so the same files loaded twice give the same object (and its
+    matcher, built lazily, is built once per process).
+    """
     if directory is None:
         from phitrace.resources import data_dir
 
         directory = data_dir("signatures") / "health"
+    key = (str(directory.resolve()), imported, _signature(directory))
+    cached = _LOADED.get(key)
+    if cached is not None:
+        return cached
+    vocabulary = _load(directory, imported)
+    _LOADED[key] = vocabulary
+    return vocabulary
+
+
+def _load(directory: Path, imported: bool) -> Vocabulary:
     terms: dict[str, Term] = {}
-    stoplist: set[str] = set()
-    search_params: set[str] = set()
+    lists: dict[str, set[str]] = {key: set() for key in LIST_KEYS}
     for path in sorted(directory.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(data, Mapping) and "stoplist" in data:
-            stoplist.update(_normalise(s) for s in data["stoplist"])
-            continue
-        if isinstance(data, Mapping) and "search_params" in data:
-            search_params.update(str(s).lower() for s in data["search_params"])
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise VocabularyError(f"{path.name}: cannot read: {exc}") from exc
+        listed = [k for k in LIST_KEYS if isinstance(data, Mapping) and k in data]
+        if listed:
+            for key in listed:
+                lists[key].update(parse_list(data, key, path.name))
             continue
         for term in parse_file(data, path.name):
             # A strong reading wins over a weak one for the same words.
             if term.phrase not in terms or (terms[term.phrase].weak and not term.weak):
                 terms[term.phrase] = term
     max_words = max((len(p.split()) for p in terms), default=1)
-    return Vocabulary(terms, frozenset(stoplist), frozenset(search_params), max_words)
+    return Vocabulary(
+        terms,
+        frozenset(lists["stoplist"]),
+        frozenset(lists["search_params"]),
+        max_words,
+        frozenset(lists["deny"]),
+        frozenset(lists["context"]),
+        imported,
+    )

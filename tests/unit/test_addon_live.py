@@ -194,3 +194,28 @@ def test_console_lines_and_comments_carry_no_control_characters() -> None:
         assert not any(ord(ch) < 32 or ord(ch) == 127 for ch in text), repr(text)
     coloured = console_line(analysis, "blocked", colour=True)
     assert coloured.count("\x1b[") == 2 and coloured.startswith("phitrace \x1b[1;31mHIGH")
+
+
+async def test_imported_lists_flag_trackers_outside_the_catalogue(
+    tmp_path: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "house-rules.txt").write_text(
+        "! Title: house rules\n||pixel.unlisted-tracker.example^\n"
+    )
+    monkeypatch.setenv("PHITRACE_LISTS", str(lists))
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(db))
+        addon.running()
+        flow = flow_for(
+            "https://pixel.unlisted-tracker.example/p.gif?u=x",
+            referer="https://www.example.org/conditions/asthma",
+        )
+        addon.request(flow)
+        addon.error(flow)
+        addon.done()
+    assert rows(db, "select vendor from flows") == [("list:house-rules",)]

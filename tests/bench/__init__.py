@@ -1,0 +1,1 @@
+"""Performance benchmarks: ``make bench`` or ``python -m tests.bench`` (not collected by pytest)."""

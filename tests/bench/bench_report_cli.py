@@ -1,0 +1,82 @@
+"""7. Report: ``phitrace report`` on databases of 1k, 10k and 100k findings.
+
+Each database holds one session of real analyses: the corpus's tracker
+requests that carry findings, analysed by the pipeline and written with
+:func:`phitrace.store.write_record` (raw requests included), repeated until
+the session holds the wanted number of findings.  The report command runs as
+a child process; its wall time, peak resident set and output size are shown.
+Issue 9 sets no target for these.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.bench import corpus
+from tests.bench.bench_pipeline import analyzer
+from tests.bench.child import Measured, measure, phitrace_command
+from tests.bench.figures import Figure, failed, info
+from tests.bench.harness import Context
+
+from phitrace.model import Analysis
+from phitrace.store import Record, end_session, open_database, start_session, write_record
+
+TITLE = "7 report"
+TIMEOUT = 300.0
+
+
+def analyses() -> list[Analysis]:
+    """Pipeline results for every corpus request that has findings."""
+    pipeline = analyzer()
+    found = [pipeline.analyse(row.request()) for row in corpus.rows()]
+    return [a for a in found if a.findings and a.recorded]
+
+
+def seed(path: Path, findings: int, source: list[Analysis]) -> int:
+    """A database with one session of at least ``findings`` findings; returns the flow count."""
+    db = open_database(path)
+    session = start_session(db, source="bench", label=f"{findings} findings")
+    written = flows = 0
+    with db.atomic():
+        while written < findings:
+            analysis = source[flows % len(source)]
+            write_record(db, Record(session, analysis, 200), store_bodies=True)
+            written += len(analysis.findings)
+            flows += 1
+    end_session(db, session)
+    db.close()
+    return flows
+
+
+def report(db: Path, out: Path) -> Measured:
+    """Run ``phitrace report`` as a child process."""
+    result = measure(phitrace_command("report", "--db", str(db), "-o", str(out)), timeout=TIMEOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f"phitrace report failed: {result.output[-2000:]}")
+    return result
+
+
+def run(context: Context) -> list[Figure]:
+    workdir = context.scratch("report")
+    sizes = (1_000, 10_000, 100_000) if not context.quick else (1_000, 10_000)
+    source = analyses()
+    figures = []
+    for size in sizes:
+        db = workdir / f"{size}.db"
+        flows = seed(db, size, source)
+        out = workdir / f"{size}.html"
+        label = f"{size // 1000}k findings"
+        try:
+            result = report(db, out)
+        except subprocess.TimeoutExpired:
+            figures.append(failed(TITLE, f"{label}: report took over {TIMEOUT:.0f} s"))
+            break
+        figures += [
+            info(TITLE, f"{label}: time", result.seconds, "s", note=f"{flows:,} flows"),
+            info(TITLE, f"{label}: size", out.stat().st_size / 2**20, "MB"),
+            info(TITLE, f"{label}: peak RSS", result.peak_mb, "MB"),
+        ]
+        os.remove(db)
+    return figures

@@ -1,0 +1,72 @@
+"""Acceptance: precision and recall of health and identifier detection on the labelled set.
+
+Run with ``pytest tests/eval -s`` to see the per-category table.  The suite
+fails below precision 0.95 or recall 0.90 (health and identifiers each).
+"""
+
+from __future__ import annotations
+
+import pytest
+from labelled import Score, corpus_cases, corpus_records, reconstructed, score
+
+from phitrace.pipeline import Analyzer
+from phitrace.signatures import load_catalogue
+from phitrace.vocabulary import load_vocabulary
+
+MIN_PRECISION = 0.95
+MIN_RECALL = 0.90
+
+
+def analyzer() -> Analyzer:
+    # No linker: each labelled request is judged on its own.
+    return Analyzer(load_catalogue(), load_vocabulary(), linker=None)
+
+
+def report(title: str, result: Score) -> None:
+    print(f"\n{title}\n{result.table()}")
+    for miss in result.misses:
+        print(f"  {miss}")
+
+
+def check(result: Score) -> None:
+    for kind in ("health", "identifier"):
+        total = result.total(kind)
+        assert total.tp > 0, f"no {kind} labels were matched at all"
+        assert total.precision >= MIN_PRECISION, f"{kind} precision {total.precision:.2f}"
+        assert total.recall >= MIN_RECALL, f"{kind} recall {total.recall:.2f}"
+
+
+def test_reconstructed_payloads_for_every_seed_data_type() -> None:
+    cases = reconstructed()
+    labelled = {label.split(":")[0] for case in cases for label in case.health}
+    assert labelled >= {
+        "condition",
+        "medication",
+        "procedure",
+        "immunization",
+        "allergy",
+        "lab_test",
+        "appointment",
+        "provider",
+        "health_search",
+        "health_page",
+        "message",
+        "insurance",
+    }
+    result = score(analyzer(), cases)
+    report("reconstructed payloads", result)
+    check(result)
+
+
+@pytest.mark.corpus
+def test_hand_labelled_corpus_requests(corpus) -> None:  # type: ignore[no-untyped-def]
+    result = score(analyzer(), corpus_cases(corpus_records()))
+    report("hand-labelled corpus requests", result)
+    check(result)
+
+
+@pytest.mark.corpus
+def test_both_sets_together(corpus) -> None:  # type: ignore[no-untyped-def]
+    result = score(analyzer(), reconstructed() + corpus_cases(corpus_records()))
+    report("all labelled requests", result)
+    check(result)

@@ -1,0 +1,264 @@
+"""Loopback traffic for the reliability tests: an upstream, tracker requests and a client.
+
+Tracker requests go to real tracker host names over HTTPS through the proxy,
+which answers them itself in sinkhole mode; first-party requests go over
+plain HTTP to :class:`Upstream` on 127.0.0.1.  Each request carries a unique
+``rid`` query parameter so that database rows can be matched to what was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import sqlite3
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+UPSTREAM_BODY = b"upstream ok"
+
+# (method, URL with a {rid} slot, headers, body): each is recognised as a tracker.
+TRACKERS: tuple[tuple[str, str, dict[str, str], bytes], ...] = (
+    (
+        "GET",
+        "https://www.facebook.com/tr/?id=1&ev=PageView&dl=https%3A%2F%2Fwww.example.org"
+        "%2Fconditions%2Fdiabetes&fbp=fb.1.2.3&rid={rid}",
+        {},
+        b"",
+    ),
+    (
+        "POST",
+        "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2&rid={rid}",
+        {"Content-Type": "text/plain"},
+        b"en=page_view\r\nen=view_search_results&ep.search_term=hiv%20test",
+    ),
+    (
+        "POST",
+        "https://www.facebook.com/tr/?rid={rid}",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        b"id=1&ev=Search&cd[search_string]=diabetes&fbp=fb.1.2.3",
+    ),
+    (
+        "GET",
+        "https://bat.bing.com/action/0?ti=1&evt=pageLoad&p=https%3A%2F%2Fwww.example.org"
+        "%2Fconditions%2Fcancer&rid={rid}",
+        {},
+        b"",
+    ),
+)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(UPSTREAM_BODY)))
+        self.end_headers()
+        self.wfile.write(UPSTREAM_BODY)
+        with self.server.lock:
+            self.server.count += 1
+
+    do_GET = do_POST = _answer
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.count = 0
+
+
+class Upstream:
+    """A plain-HTTP server on 127.0.0.1 answering every request with :data:`UPSTREAM_BODY`."""
+
+    def __init__(self) -> None:
+        self._server = _Server()
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def requests(self) -> int:
+        """How many requests it has answered."""
+        return self._server.count
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One request to send through the proxy."""
+
+    rid: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    tracker: bool
+    http2: bool
+
+
+@dataclass
+class Result:
+    """What came back for one planned request."""
+
+    planned: Planned
+    status: int | None = None
+    http_version: str = ""
+    body: bytes = b""
+    received_at: float = 0.0
+    error: str = ""
+
+
+def tracker_request(n: int, *, http2: bool) -> Planned:
+    """The n-th tracker request, cycling through :data:`TRACKERS`."""
+    method, url, headers, body = TRACKERS[n % len(TRACKERS)]
+    rid = f"t{n}"
+    return Planned(rid, method, url.format(rid=rid), headers, body, True, http2)
+
+
+def first_party_request(n: int, upstream: Upstream) -> Planned:
+    """The n-th plain-HTTP request to the loopback upstream."""
+    rid = f"f{n}"
+    if n % 2:
+        return Planned(rid, "GET", f"{upstream.url}/page?rid={rid}", {}, b"", False, False)
+    body = b'{"to": "clinic", "text": "my metformin dose"}'
+    headers = {"Content-Type": "application/json"}
+    return Planned(rid, "POST", f"{upstream.url}/api?rid={rid}", headers, body, False, False)
+
+
+def rid_of(url: str) -> str:
+    """The ``rid`` a request carried, from its recorded URL."""
+    return parse_qs(urlsplit(url).query).get("rid", [""])[0]
+
+
+class _PreferH2(ssl.SSLContext):
+    """Offers h2 before http/1.1: mitmproxy picks the client's first choice."""
+
+    def set_alpn_protocols(self, protocols: Iterable[str]) -> None:
+        super().set_alpn_protocols(sorted(protocols, key=lambda p: p != "h2"))
+
+
+def insecure_context(prefer_h2: bool) -> ssl.SSLContext:
+    """A client TLS context that accepts mitmproxy's certificates without its CA."""
+    context = (
+        _PreferH2(ssl.PROTOCOL_TLS_CLIENT) if prefer_h2 else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    )
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@dataclass
+class Traffic:
+    """The outcome of :func:`send`: every result, and the most requests in flight at once."""
+
+    results: list[Result]
+    peak_in_flight: int
+    seconds: float
+
+
+async def _send(
+    proxy_url: str,
+    planned: list[Planned],
+    concurrency: int,
+    on_result: Callable[[Result], None] | None,
+) -> Traffic:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    queue: asyncio.Queue[Planned] = asyncio.Queue()
+    for item in planned:
+        queue.put_nowait(item)
+    results: list[Result] = []
+    in_flight = peak = 0
+    started = time.monotonic()
+
+    async with (
+        httpx.AsyncClient(
+            proxy=proxy_url, verify=insecure_context(False), limits=limits, timeout=30
+        ) as h1,
+        httpx.AsyncClient(
+            proxy=proxy_url, verify=insecure_context(True), http2=True, limits=limits, timeout=30
+        ) as h2,
+    ):
+
+        async def worker() -> None:
+            nonlocal in_flight, peak
+            while not queue.empty():
+                item = queue.get_nowait()
+                result = Result(item)
+                in_flight += 1
+                peak = max(peak, in_flight)
+                try:
+                    client = h2 if item.http2 else h1
+                    response = await client.request(
+                        item.method, item.url, headers=item.headers, content=item.body
+                    )
+                    result.status = response.status_code
+                    result.http_version = response.http_version
+                    result.body = response.content
+                except httpx.HTTPError as exc:
+                    result.error = f"{type(exc).__name__}: {exc}"
+                finally:
+                    in_flight -= 1
+                result.received_at = time.monotonic()
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Traffic(results, peak, time.monotonic() - started)
+
+
+def send(
+    proxy_url: str,
+    planned: list[Planned],
+    concurrency: int = 64,
+    on_result: Callable[[Result], None] | None = None,
+) -> Traffic:
+    """Send every planned request through the proxy, ``concurrency`` at a time."""
+    return asyncio.run(_send(proxy_url, planned, concurrency, on_result))
+
+
+def rows(db: Path, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
+    """Rows of a query on a database file, read with a separate connection."""
+    conn = sqlite3.connect(db)
+    try:
+        return list(conn.execute(sql, tuple(params)))
+    finally:
+        conn.close()
+
+
+def wait_for_rows(
+    db: Path, sql: str, expected: list[tuple[object, ...]], timeout: float = 15.0
+) -> list[tuple[object, ...]]:
+    """Poll a query until it returns ``expected`` (or time runs out); return the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = rows(db, sql)
+        if found == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

@@ -1,0 +1,149 @@
+"""Crash safety: a clean stop commits every queued flow; SIGKILL costs at most the last batch."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from loopback import Result, rid_of, rows, send, tracker_request
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow, tutils
+
+from phitrace.addon import PhiTrace
+from phitrace.model import Analysis, Finding, Request
+from phitrace.store import Record, Writer, open_database, start_session
+
+pytestmark = pytest.mark.e2e
+
+BATCH_WINDOW = 1.0  # seconds: the most a crash may cost (the writer commits every 0.25 s)
+
+
+def recorded_rids(db: Path) -> list[str]:
+    return [rid_of(str(url)) for (url,) in rows(db, "select url from flows")]
+
+
+def test_sigterm_commits_every_queued_flow(start_proxy) -> None:  # type: ignore[no-untyped-def]
+    proxy = start_proxy("phitrace_sinkhole=true", "flow_detail=0")
+    planned = [tracker_request(n, http2=n % 3 == 0) for n in range(1500)]
+    traffic = send(proxy.url, planned, concurrency=50)
+    ((committed_before,),) = rows(proxy.db, "select count(*) from flows")
+    output = proxy.stop()
+
+    answered = {r.planned.rid for r in traffic.results if r.status in (200, 204)}
+    recorded = recorded_rids(proxy.db)
+    print(
+        f"\nSIGTERM: {len(answered)} answered, {len(answered) - committed_before} still queued "
+        f"at SIGTERM, {len(recorded)} recorded after shutdown"
+    )
+    assert len(answered) == len(planned), output[-2000:]
+    assert sorted(recorded) == sorted(answered)
+    assert rows(proxy.db, "select errors, ended_at is not null from sessions") == [(0, 1)]
+
+
+def test_sigkill_mid_load_leaves_a_sound_database_missing_at_most_the_last_batch(
+    start_proxy,  # type: ignore[no-untyped-def]
+) -> None:
+    proxy = start_proxy("phitrace_sinkhole=true", "flow_detail=0")
+    planned = [tracker_request(n, http2=n % 2 == 0) for n in range(4000)]
+    answered: dict[str, float] = {}
+    killed_at = 0.0
+
+    def kill_when_busy(result: Result) -> None:
+        nonlocal killed_at
+        if result.status in (200, 204) and not killed_at:
+            answered[result.planned.rid] = result.received_at
+            if len(answered) == 800:
+                proxy.process.kill()
+                killed_at = time.monotonic()
+
+    send(proxy.url, planned, concurrency=50, on_result=kill_when_busy)
+    proxy.process.wait(10)
+
+    with sqlite3.connect(proxy.db) as conn:
+        integrity = conn.execute("pragma integrity_check").fetchall()
+    recorded = recorded_rids(proxy.db)
+    lost = set(answered) - set(recorded)
+    window = killed_at - min((answered[rid] for rid in lost), default=killed_at)
+    print(
+        f"\nSIGKILL after {len(answered)} answered: {len(recorded)} recorded, {len(lost)} lost, "
+        f"covering the last {window * 1000:.0f} ms before the kill; integrity {integrity}"
+    )
+    assert killed_at > 0
+    assert integrity == [("ok",)]
+    assert len(recorded) == len(set(recorded))
+    assert set(recorded) <= {p.rid for p in planned}
+    assert window <= BATCH_WINDOW
+    # The database keeps working: the next run opens it and records a new session.
+    assert start_session(open_database(proxy.db), source="proxy") == 2
+
+
+def test_writer_commits_a_record_within_its_interval_without_a_flush(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    session = start_session(open_database(path), source="proxy")
+    writer = Writer(path, interval=0.05)
+    request = Request("GET", "https://www.facebook.com/tr/?id=1")
+    writer.submit(Record(session, Analysis(request, vendor="meta-pixel")))
+    deadline = time.monotonic() + 10
+    while not rows(path, "select 1 from flows") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rows(path, "select vendor from flows") == [("meta-pixel",)]
+    writer.close()
+
+
+GA4 = (
+    "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2"
+    "&dl=https%3A%2F%2Fwww.example.org%2Fconditions%2Fdiabetes&rid={}"
+)
+
+
+def tracker_flow(n: int) -> http.HTTPFlow:
+    host, _, path = GA4.format(n).removeprefix("https://").partition("/")
+    request = tutils.treq(
+        method=b"POST", scheme=b"https", host=host, port=443, path=b"/" + path.encode()
+    )
+    return tflow.tflow(req=request, resp=True)
+
+
+async def test_done_commits_answered_and_unanswered_flows(tmp_path: Path) -> None:
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(db))
+        addon.running()
+        flows = [tracker_flow(n) for n in range(600)]
+        for flow in flows:
+            addon.request(flow)
+        for flow in flows[:500]:
+            addon.response(flow)
+        addon.done()
+    statuses = rows(db, "select status_code is null, count(*) from flows group by 1 order by 1")
+    assert statuses == [(0, 500), (1, 100)]
+    assert rows(db, "select errors, ended_at is not null from sessions") == [(0, 1)]
+
+
+def test_a_record_that_cannot_be_written_costs_only_itself(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    session = start_session(open_database(path), source="proxy")
+    request = Request("GET", "https://www.facebook.com/tr/?id=1")
+    poison = Analysis(request, "meta-pixel", findings=(Finding("health", "condition", "f",
+                      object(), "x", "r"),))  # type: ignore[arg-type]  # fmt: skip
+    writer = Writer(path, interval=5)  # one batch: the poison record shares it with 99 others
+    for n in range(100):
+        writer.submit(Record(session, poison if n == 50 else Analysis(request, "meta-pixel")))
+    writer.close()
+    assert (writer.written, writer.failed) == (99, 1)
+    assert rows(path, "select count(*) from flows") == [(99,)]
+
+
+def test_a_database_that_cannot_be_opened_counts_failures_instead_of_raising(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    writer = Writer(blocker / "p.db")  # a directory that cannot exist
+    for _ in range(10):
+        writer.submit(Record(1, Analysis(Request("GET", "https://www.facebook.com/tr/"))))
+    writer.close()
+    assert (writer.written, writer.failed) == (0, 10)
