@@ -11,10 +11,12 @@ caught here, once per hook, so a bug never breaks traffic.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +27,7 @@ from mitmproxy.utils import vt_codes
 
 from phitrace.blocklist import load_blocklist
 from phitrace.canaries import NO_CANARIES, CanaryError, load_canaries
+from phitrace.decoders.budget import DEFAULT_LIMITS, Limits
 from phitrace.enforce import MODES, redact, should_block
 from phitrace.flows import message_request, to_request
 from phitrace.model import SEVERITIES, Analysis, Request, severity_rank
@@ -32,7 +35,14 @@ from phitrace.pages import PageTracker
 from phitrace.pipeline import Analyzer
 from phitrace.signatures import SignatureError, load_catalogue
 from phitrace.sinkhole import answer
-from phitrace.store import Record, Writer, end_session, open_database, start_session
+from phitrace.store import (
+    STORAGE_MODES,
+    Record,
+    Writer,
+    end_session,
+    open_database,
+    start_session,
+)
 from phitrace.vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
@@ -40,6 +50,82 @@ log = logging.getLogger(__name__)
 MARKS = {"high": ":red_circle:", "medium": ":orange_circle:", "low": ":large_blue_circle:"}
 COLOURS = {"high": "\x1b[1;31m", "medium": "\x1b[33m", "low": "\x1b[36m", "info": ""}
 CONSENT = ("", "none", "accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class LimitOption:
+    """A mitmproxy option that sets one field of the decode :class:`Limits`.
+
+    mitmproxy's ``--set`` parses only text, whole numbers and booleans, so a
+    limit that takes a fraction (``whole=False``) is a text option, parsed here.
+    """
+
+    name: str
+    field: str
+    help: str
+    whole: bool = True
+
+    @property
+    def default(self) -> int | str:
+        """The option's default: the field's default in :data:`DEFAULT_LIMITS`."""
+        value = getattr(DEFAULT_LIMITS, self.field)
+        return int(value) if self.whole else f"{value:g}"
+
+    def parse(self, raw: int | str) -> int | float:
+        """The limit an option value sets; an OptionsError saying why when it is unusable."""
+        if self.whole:
+            if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+                raise exceptions.OptionsError(
+                    f"{self.name} must be a whole number above 0 (default {self.default}), "
+                    f"not {raw!r}"
+                )
+            return raw
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise exceptions.OptionsError(
+                f"{self.name} must be a number above 0 such as {self.default}, not {raw!r}"
+            )
+        return value
+
+
+LIMIT_OPTIONS: tuple[LimitOption, ...] = (
+    LimitOption(
+        "phitrace_max_body_bytes",
+        "max_body_bytes",
+        "Bytes of a request body or WebSocket message that are decoded (also caps the URL "
+        "and Cookie text); the rest is not analysed.",
+    ),
+    LimitOption(
+        "phitrace_max_decompressed_bytes",
+        "max_decompressed_bytes",
+        "Bytes that all decompressions (gzip, brotli, zstd...) of one request may produce "
+        "together.",
+    ),
+    LimitOption(
+        "phitrace_max_ratio",
+        "max_ratio",
+        "Most bytes one decompression may produce per compressed byte (stops "
+        "compression bombs early). A number, e.g. 250 or 62.5.",
+        whole=False,
+    ),
+    LimitOption(
+        "phitrace_max_depth",
+        "max_depth",
+        "Most decoders stacked on one value (e.g. base64 inside JSON inside a form).",
+    ),
+    LimitOption("phitrace_max_fields", "max_fields", "Most fields decoded from one request."),
+    LimitOption(
+        "phitrace_decode_seconds",
+        "max_seconds",
+        "Wall-clock seconds spent decoding one request. Decoding runs on the proxy's event "
+        "loop, so a larger value lets one hostile request hold up all traffic that long.",
+        whole=False,
+    ),
+)
+LIMIT_NAMES = frozenset(option.name for option in LIMIT_OPTIONS)
 
 
 def printable(text: str, limit: int = 500) -> str:
@@ -164,15 +250,36 @@ class PhiTrace:
             "Store raw request headers and bodies as evidence (disable to keep only findings).",
         )
         loader.add_option(
+            "phitrace_storage",
+            str,
+            "full",
+            "What is kept of a flagged flow: full (URLs, values found and, with "
+            "phitrace_store_bodies, the raw request) or redact (URLs cut to their origin, "
+            "values replaced by SHA-256 digests, no raw request).",
+            choices=STORAGE_MODES,
+        )
+        loader.add_option(
             "phitrace_report",
             str,
             "phitrace-report.html",
             "File the phitrace.report command writes.",
         )
+        for limit in LIMIT_OPTIONS:
+            kind = int if limit.whole else str
+            loader.add_option(limit.name, kind, limit.default, limit.help)
 
     def configure(self, updated: set[str]) -> None:
+        # Limits are checked first: a bad value must be refused before anything changes.
+        limits = self._limits() if updated & LIMIT_NAMES or self.analyzer is None else None
         if updated & {"phitrace_signatures", "phitrace_canaries"} or self.analyzer is None:
-            self.analyzer = self._build_analyzer()
+            self.analyzer = self._build_analyzer(limits or self._limits())
+        elif limits is not None:
+            self.analyzer.limits = limits
+        if self.writer is not None and updated & {"phitrace_storage", "phitrace_store_bodies"}:
+            # The writer reads these per batch: a switch to keeping less covers every
+            # record not yet committed, without waiting for the next session.
+            self.writer.storage = ctx.options.phitrace_storage
+            self.writer.store_bodies = ctx.options.phitrace_store_bodies
         if "phitrace_scope" in updated:
             self.scope = tuple(
                 d.strip().lower().lstrip(".")
@@ -189,7 +296,15 @@ class PhiTrace:
             self._close_session()
             self._open_session(ctx.options.phitrace_label)
 
-    def _build_analyzer(self) -> Analyzer:
+    @staticmethod
+    def _limits() -> Limits:
+        """The decode limits the options set, each checked with its option's name."""
+        values: dict[str, Any] = {
+            limit.field: limit.parse(getattr(ctx.options, limit.name)) for limit in LIMIT_OPTIONS
+        }
+        return replace(DEFAULT_LIMITS, **values)
+
+    def _build_analyzer(self, limits: Limits) -> Analyzer:
         extra = [Path(p.strip()) for p in ctx.options.phitrace_signatures.split(",") if p.strip()]
         try:
             catalogue = load_catalogue(extra)
@@ -206,7 +321,7 @@ class PhiTrace:
         # Build the matcher now, before the proxy listens: built lazily, the first
         # tracker request would stall the event loop for seconds.
         vocabulary = load_vocabulary().prepare()
-        return Analyzer(catalogue, vocabulary, canaries, blocklist=load_blocklist())
+        return Analyzer(catalogue, vocabulary, canaries, limits=limits, blocklist=load_blocklist())
 
     # Sessions -----------------------------------------------------------------
 
@@ -239,7 +354,11 @@ class PhiTrace:
         self.errors = 0
         self.counts.clear()
         self.vendors.clear()
-        self.writer = Writer(path, store_bodies=ctx.options.phitrace_store_bodies)
+        self.writer = Writer(
+            path,
+            store_bodies=ctx.options.phitrace_store_bodies,
+            storage=ctx.options.phitrace_storage,
+        )
         log.info(
             "phitrace: recording session %s to %s (%d tracker signatures, mode %s%s)",
             self.session_id,
@@ -426,7 +545,8 @@ class PhiTrace:
 
 
 def _write_report(db_path: Path, target: Path) -> None:
-    from phitrace.report import build_context, render_html, write_private
+    from phitrace.private import write_private
+    from phitrace.report import build_context, render_html
 
     try:
         db = open_database(db_path)

@@ -12,9 +12,9 @@ import sqlite_utils
 from phitrace import __version__
 from phitrace.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.exports import FORMATS
+from phitrace.findings import Findings
 from phitrace.har import HarError
 from phitrace.pipeline import Analyzer
-from phitrace.report import Findings
 from phitrace.scan import ScanResult
 from phitrace.signatures import SignatureError, load_catalogue
 from phitrace.vocabulary import load_vocabulary
@@ -166,6 +166,13 @@ def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Pa
 @signatures_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
 @click.option(
+    "--storage",
+    type=click.Choice(["full", "redact"]),
+    default="full",
+    show_default=True,
+    help="redact: keep only hashes and matched terms (URLs cut to their origin, no raw requests).",
+)
+@click.option(
     "--confdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("~/.mitmproxy"),
@@ -187,6 +194,7 @@ def proxy(
     scopes: tuple[str, ...],
     extra_signatures: tuple[Path, ...],
     no_bodies: bool,
+    storage: str,
     confdir: Path,
     mitmproxy_args: tuple[str, ...],
 ) -> None:
@@ -200,6 +208,7 @@ def proxy(
         "phitrace_mode": mode,
         "phitrace_block_severity": block_severity,
         "phitrace_store_bodies": "false" if no_bodies else "true",
+        "phitrace_storage": storage,
         "phitrace_sinkhole": "true" if sinkhole else "false",
         "confdir": str(confdir),
     }
@@ -302,7 +311,7 @@ def _findings(
     error: type[click.ClickException] = click.ClickException,
 ) -> Findings:
     """Load one session (or all) for a report, an export or the gate."""
-    from phitrace.report import load_findings
+    from phitrace.findings import load_findings
 
     db = _existing_db(db_path, error)
     try:
@@ -335,7 +344,7 @@ def _findings(
 def report(db_path: Path, session: int | None, fmt: str, output: Path | None) -> None:
     """Write a report of flagged flows: self-contained HTML or a machine-readable format."""
     from phitrace.exports import RAW_FORMATS, extension
-    from phitrace.report import write_private
+    from phitrace.private import write_private
 
     findings = _findings(db_path, session, raw=fmt in RAW_FORMATS)
     text = FORMATS[fmt](findings)

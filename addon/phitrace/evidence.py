@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 
 from phitrace import __version__
 from phitrace.exports import to_json
-from phitrace.report import Findings, Leak, RawRequest, url_parts
+from phitrace.findings import Findings, Leak, RawRequest, url_parts
 
 FORMAT = "phitrace-evidence"
 VERSION = 1

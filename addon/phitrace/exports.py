@@ -1,6 +1,6 @@
 """Findings in the formats people and machines read: HTML, JSON, CSV, Markdown, JUnit, SARIF.
 
-Each format is a free function from :class:`~phitrace.report.Findings` to
+Each format is a free function from :class:`~phitrace.findings.Findings` to
 text, and :data:`FORMATS` maps a format's name to its function, so adding a
 format is one function and one line.
 
@@ -29,9 +29,10 @@ from urllib.parse import quote
 import yaml
 
 from phitrace import __version__
+from phitrace.findings import Findings, Leak, url_parts
 from phitrace.gate import FAIL_LEVELS, Group, field_path, fingerprint, group
 from phitrace.model import SEVERITIES
-from phitrace.report import Findings, Leak, context_for, render_html, url_parts
+from phitrace.report import context_for, render_html
 from phitrace.resources import data_dir
 
 ExportFunction = Callable[[Findings], str]

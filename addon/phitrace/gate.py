@@ -23,8 +23,9 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from phitrace import __version__
+from phitrace.findings import Leak
 from phitrace.model import severity_rank
-from phitrace.report import Leak, write_private
+from phitrace.private import write_private
 from phitrace.store import now_iso
 
 FAIL_LEVELS: tuple[str, ...] = ("high", "medium", "low")

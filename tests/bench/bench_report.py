@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from phitrace.exports import FORMATS, RAW_FORMATS
+from phitrace.findings import load_findings
 from phitrace.model import Analysis, Finding, Request
-from phitrace.report import load_findings
 from phitrace.store import Record, open_database, start_session, write_record
 
 VENDORS = [

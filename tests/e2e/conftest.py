@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -194,6 +195,13 @@ def chromium_executable() -> str:
     pytest.fail("Debian's chromium is not installed; run 'make test', which installs it")
 
 
+def _launch(manager: Any, *extra: str) -> Any:
+    """Debian's Chromium, headless with the project's flags, through Playwright."""
+    return manager.chromium.launch(
+        executable_path=chromium_executable(), args=[*CHROMIUM_FLAGS, *extra]
+    )
+
+
 @pytest.fixture
 def browser_for() -> Iterator[object]:
     """Factory: a headless Chromium (via Playwright) whose traffic goes through a proxy."""
@@ -203,14 +211,11 @@ def browser_for() -> Iterator[object]:
     browsers = []
 
     def launch(proxy_url: str):  # type: ignore[no-untyped-def]
-        browser = manager.chromium.launch(
-            executable_path=chromium_executable(),
-            args=[
-                *CHROMIUM_FLAGS,
-                f"--proxy-server={proxy_url}",
-                "--proxy-bypass-list=<-loopback>",
-                "--ignore-certificate-errors",
-            ],
+        browser = _launch(
+            manager,
+            f"--proxy-server={proxy_url}",
+            "--proxy-bypass-list=<-loopback>",
+            "--ignore-certificate-errors",
         )
         browsers.append(browser)
         return browser
@@ -219,6 +224,17 @@ def browser_for() -> Iterator[object]:
     for browser in browsers:
         browser.close()
     manager.stop()
+
+
+@pytest.fixture(scope="module")
+def offline_browser() -> Iterator[Any]:
+    """A headless Chromium without a proxy, shared by a module, for pages opened from files."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as manager:
+        browser = _launch(manager)
+        yield browser
+        browser.close()
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:

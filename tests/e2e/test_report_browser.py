@@ -4,30 +4,20 @@ and the evidence HAR replayed by Playwright's HAR router."""
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from phitrace.evidence import har_document
+from phitrace.findings import load_findings
 from phitrace.model import Analysis, Finding, Request
-from phitrace.report import build_context, load_findings, render_html, write_private
+from phitrace.private import write_private
+from phitrace.report import build_context, render_html
 from phitrace.store import Record, open_database, start_session, write_record
 
 pytestmark = pytest.mark.e2e
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SEVERITY_ORDER = ("high", "medium", "low")
 
 # Each tries to run code: as markup, by closing the data block, or as a link target.
@@ -124,14 +114,8 @@ def hostile_report(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as manager:
-        launched = manager.chromium.launch(executable_path=executable, args=FLAGS)
-        yield launched
-        launched.close()
+def browser(offline_browser: Any) -> Any:
+    return offline_browser
 
 
 class Watched:

@@ -15,8 +15,8 @@ from seeded_db import clinic, finding, new_session, record_flow
 
 from phitrace.cli import main
 from phitrace.evidence import har_document, verify_bundle, write_bundle
+from phitrace.findings import Findings, load_findings
 from phitrace.har import read_har
-from phitrace.report import Findings, load_findings
 from phitrace.store import open_database
 
 HAR_ENTRY_FIELDS = {"startedDateTime", "time", "request", "response", "cache", "timings"}

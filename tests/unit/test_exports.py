@@ -20,7 +20,7 @@ from seeded_db import GENERATED_AT, clinic, finding, new_session, record_flow
 
 from phitrace import __version__
 from phitrace.exports import FORMATS, md_code, to_csv, to_junit, to_markdown, to_sarif
-from phitrace.report import Findings, load_findings
+from phitrace.findings import Findings, load_findings
 from phitrace.store import open_database
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from seeded_db import PERSONA_SHA, clinic, finding, new_session, pixel_flow, record_flow
 
 from phitrace.cli import main
+from phitrace.findings import Leak, load_leaks
 from phitrace.gate import (
     BaselineError,
     check,
@@ -20,7 +21,6 @@ from phitrace.gate import (
     normalise,
     read_baseline,
 )
-from phitrace.report import Leak, load_leaks
 from phitrace.store import open_database
 
 

@@ -15,15 +15,9 @@ from click.testing import CliRunner
 from seeded_db import DIABETES_PAGE, clinic, finding, new_session, record_flow
 
 from phitrace.cli import main
-from phitrace.report import (
-    ReportContext,
-    SessionView,
-    build_context,
-    highlight,
-    render_html,
-    split_field,
-    write_private,
-)
+from phitrace.findings import SessionView, split_field
+from phitrace.private import write_private
+from phitrace.report import ReportContext, build_context, highlight, render_html
 from phitrace.store import open_database
 
 
