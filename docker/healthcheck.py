@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Container health: the proxy is listening and mitmproxy's CA has been written.
+"""Container health: the proxy (and mitmweb's UI) listen and mitmproxy's CA has been written.
+
+The UI's port counts too: mitmweb opens it after the proxy port, and a "healthy" container
+whose published UI port still resets connections would fail whoever opens it first.
 
 The listening socket is read from /proc/net rather than probed: a connection every
 few seconds would fill mitmproxy's event log with connects and disconnects.
@@ -29,18 +32,30 @@ def listening(port: int, tables: tuple[Path, ...]) -> bool:
     return False
 
 
-def problem(port: int, ca: Path) -> str | None:
+PROXY_PORT = 8080
+WEB_PORT = 8081
+TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+
+
+def problem(ports: tuple[int, ...], ca: Path, tables: tuple[Path, ...] = TABLES) -> str | None:
     """Why the container is unhealthy, or None when it is healthy."""
     if not ca.is_file():
         return f"no CA certificate at {ca} yet"
-    if not listening(port, (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))):
-        return f"nothing listens on port {port} yet"
+    for port in ports:
+        if not listening(port, tables):
+            return f"nothing listens on port {port} yet"
     return None
+
+
+def expected_ports(ui: str) -> tuple[int, ...]:
+    """The ports the entry point makes phitrace listen on for this PHITRACE_UI."""
+    return (PROXY_PORT, WEB_PORT) if ui == "web" else (PROXY_PORT,)
 
 
 def main() -> int:
     confdir = Path(os.environ.get("PHITRACE_CONFDIR", "/home/phitrace/.mitmproxy"))
-    reason = problem(8080, confdir / "mitmproxy-ca-cert.pem")
+    ports = expected_ports(os.environ.get("PHITRACE_UI", "web"))
+    reason = problem(ports, confdir / "mitmproxy-ca-cert.pem")
     if reason:
         print(reason, file=sys.stderr)
         return 1

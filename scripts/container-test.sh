@@ -17,7 +17,9 @@
 #
 # Environment: CONTAINER_TEST_ROUNDS (curl rounds, default 5),
 #              CONTAINER_TEST_CACHE (tools and base-image cache, default build/container-test),
+#              CONTAINER_TEST_BUILD_TIMEOUT (seconds for building the images, default 1200),
 #              CONTAINER_TEST_KEEP=1 (keep the temporary folder for inspection).
+# One run at a time per machine (a lock); a run that was killed is cleaned up by the next.
 set -euo pipefail
 
 SCRIPT=$(readlink -f "$0")
@@ -26,11 +28,14 @@ ROOT=$PWD
 ROUNDS=${CONTAINER_TEST_ROUNDS:-5}
 CACHE=${CONTAINER_TEST_CACHE:-$ROOT/build/container-test}
 PROJECT=phitrace-container-test
+# Bounds, so a hung download or browser cannot hold a CI machine: seconds.
+BUILD_TIMEOUT=${CONTAINER_TEST_BUILD_TIMEOUT:-1200}
+LOCK_WAIT=900
 CANARY_EMAIL=robin.canary@example.org
 
 if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
-        exec sudo --preserve-env=CONTAINER_TEST_ROUNDS,CONTAINER_TEST_CACHE,CONTAINER_TEST_KEEP \
+        exec sudo --preserve-env=CONTAINER_TEST_ROUNDS,CONTAINER_TEST_CACHE,CONTAINER_TEST_KEEP,CONTAINER_TEST_BUILD_TIMEOUT \
             bash "$SCRIPT" "$@"
     fi
     echo "container-test: needs root to install packages and start dockerd" >&2
@@ -72,13 +77,24 @@ install_packages() {
     command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
     command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "installing Debian packages: ${missing[*]}"
-        quietly apt-get -o DPkg::Lock::Timeout=600 update -qq
-        quietly env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-            --no-install-recommends "${missing[@]}"
+    [ ${#missing[@]} -gt 0 ] || return 0
+    log "installing Debian packages: ${missing[*]}"
+    # docker.io's maintainer scripts would start the machine's own engine (and leave it
+    # running); policy-rc.d is Debian's switch that tells them not to start services.
+    local policy=/usr/sbin/policy-rc.d made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        made_policy=1
     fi
+    local status=0
+    quietly apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+        quietly env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+            install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+    [ "$made_policy" = 0 ] || rm -f "$policy"
+    return $status
 }
 
 # Pinned: Compose's internal builder (no buildx plugin on Debian's docker.io) is deprecated
@@ -106,9 +122,25 @@ install_tools() {
     log "$(docker compose version), hadolint $("$HADOLINT" --version | awk '{print $NF}')"
 }
 
-compose() {
-    docker compose --project-name "$PROJECT" --project-directory "$ROOT" \
-        -f "$ROOT/docker-compose.yml" "$@"
+COMPOSE=(docker compose --project-name "$PROJECT" --project-directory "$ROOT"
+    -f "$ROOT/docker-compose.yml")
+compose() { "${COMPOSE[@]}" "$@"; }
+
+bounded() { # bounded SECONDS COMMAND...: run COMMAND with a time limit
+    # In the background and waited for: bash runs a trap only between commands, but at once
+    # during a wait, so a cancelled CI job stops the command (see on_signal) and tears down.
+    local limit=$1 status=0
+    shift
+    timeout --kill-after=30 "$limit" "$@" 9>&- &
+    CHILD=$!
+    wait "$CHILD" || status=$?
+    CHILD=
+    return $status
+}
+
+on_signal() {
+    [ -z "${CHILD:-}" ] || kill -TERM "$CHILD" 2>/dev/null
+    exit 130
 }
 
 quietly() { # quietly COMMAND...: keep COMMAND's output in a log, show it only on failure
@@ -122,8 +154,6 @@ quietly() { # quietly COMMAND...: keep COMMAND's output in a log, show it only o
 # --- engine -----------------------------------------------------------------------------
 
 start_engine() {
-    # The engine's default bridge outlives it; remove it afterwards if this run made it.
-    [ -e /sys/class/net/docker0 ] && BRIDGE_WAS_THERE=1 || BRIDGE_WAS_THERE=0
     # An empty configuration of our own, not the machine's /etc/docker/daemon.json. Engines
     # before 23 also write a trust key, by default into /etc/docker: keep it in the folder.
     local major
@@ -133,13 +163,17 @@ start_engine() {
     else
         echo '{}' >"$WORK/daemon.json"
     fi
-    dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/engine" --exec-root "$WORK/exec" \
-        --pidfile "$WORK/dockerd.pid" -H "unix://$WORK/docker.sock" >"$WORK/dockerd.log" 2>&1 &
+    record_host "$WORK/host"
+    # In a session of its own: a signal to the whole job (a CI timeout, Ctrl-C) reaches this
+    # script, whose teardown stops the stack and then the engine, in that order.
+    setsid dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/engine" --exec-root "$WORK/exec" \
+        --pidfile "$WORK/dockerd.pid" -H "unix://$WORK/docker.sock" >"$WORK/dockerd.log" 2>&1 \
+        9>&- &
     DOCKERD_PID=$!
     export DOCKER_HOST=unix://$WORK/docker.sock
     local waited=0
     until docker version >/dev/null 2>&1; do
-        if ! kill -0 "$DOCKERD_PID" 2>/dev/null || [ $waited -ge 60 ]; then
+        if ! engine_running || [ $waited -ge 60 ]; then
             log "dockerd did not start; its log:"
             tail -n 30 "$WORK/dockerd.log" >&2
             return 1
@@ -147,42 +181,201 @@ start_engine() {
         sleep 1
         waited=$((waited + 1))
     done
+    if [ "$(cat "$WORK/dockerd.pid" 2>/dev/null)" != "$DOCKERD_PID" ]; then
+        log "dockerd's pid file does not name the process started ($DOCKERD_PID)"
+        return 1
+    fi
     log "dockerd $(docker version --format '{{.Server.Version}}') running (pid $DOCKERD_PID," \
         "storage driver $(docker info --format '{{.Driver}}'))"
 }
 
-stop_engine() {
-    [ -n "${DOCKERD_PID:-}" ] || return 0
-    kill -TERM "$DOCKERD_PID" 2>/dev/null || return 0
-    local waited=0
-    while kill -0 "$DOCKERD_PID" 2>/dev/null && [ $waited -lt 30 ]; do
-        sleep 1
+alive() { # alive PID: the process exists and has not exited (a child that exited and was
+    # not yet waited for is a zombie, which kill -0 still finds)
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]
+}
+
+engine_running() { [ -n "${DOCKERD_PID:-}" ] && alive "$DOCKERD_PID"; }
+
+stop_pid() { # stop_pid PID: SIGTERM, up to 30 s for it to exit, then SIGKILL
+    local pid=$1 waited=0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    while alive "$pid" && [ $waited -lt 150 ]; do
+        sleep 0.2
         waited=$((waited + 1))
     done
-    kill -KILL "$DOCKERD_PID" 2>/dev/null || true
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    return 0
+}
+
+stop_engine() {
+    [ -n "${DOCKERD_PID:-}" ] || return 0
+    stop_pid "$DOCKERD_PID"
     wait "$DOCKERD_PID" 2>/dev/null || true
-    if [ "${BRIDGE_WAS_THERE:-1}" = 0 ] && command -v ip >/dev/null 2>&1; then
-        ip link delete docker0 2>/dev/null || true
+    DOCKERD_PID=
+}
+
+# --- host state ---------------------------------------------------------------------------
+# Besides its own folders, dockerd changes the host: a bridge per network, firewall chains and
+# rules, IP forwarding. They are recorded before it starts and put back after it stops; the
+# record lives in the run's folder, so a later run can also undo a run that was killed.
+
+bridges() { # the network interfaces an engine makes, one per line
+    ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' |
+        { grep -E '^(docker0|br-[0-9a-f]{12}|veth[0-9a-f]+)$' || true; } | sort
+}
+
+firewall() { # firewall SAVE-COMMAND: the rule set, without counters and comments
+    command -v "$1" >/dev/null 2>&1 || return 0
+    { "$1" 2>/dev/null || true; } | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
+}
+
+record_host() { # record_host DIR
+    mkdir -p "$1"
+    bridges >"$1/links"
+    firewall iptables-save >"$1/iptables"
+    firewall ip6tables-save >"$1/ip6tables"
+    cat /proc/sys/net/ipv4/ip_forward >"$1/ip_forward"
+}
+
+firewall_changes() { # firewall_changes BEFORE NOW: what undoes NOW back to BEFORE, one per line:
+    # D table rule (newest first), F table chain, X table chain, P table chain policy
+    awk -v OFS='\t' '
+        { part = FILENAME == ARGV[1] ? 1 : 2 }
+        /^\*/ { table = substr($0, 2); next }
+        /^:/ {
+            name = substr($1, 2)
+            if (part == 1) policy[table, name] = $2
+            else if (!((table, name) in policy)) {
+                # a new chain, or a built-in one of a table that was not loaded before
+                if ($2 == "-") added[++chains] = table OFS name
+                else if ($2 != "ACCEPT") reset[++resets] = table OFS name " ACCEPT"
+            }
+            else if ($2 != "-" && policy[table, name] != $2) reset[++resets] = table OFS name " " policy[table, name]
+            next
+        }
+        /^-A / {
+            if (part == 1) had[table, $0] = 1
+            else if (!((table, $0) in had)) rules[++count] = table OFS substr($0, 4)
+        }
+        END {
+            for (i = count; i >= 1; i--) print "D", rules[i]
+            for (i = 1; i <= chains; i++) print "F", added[i]
+            for (i = 1; i <= chains; i++) print "X", added[i]
+            for (i = 1; i <= resets; i++) print "P", reset[i]
+        }' "$1" "$2"
+}
+
+undo_firewall() { # undo_firewall TOOL BEFORE-FILE: remove the rules and chains added since
+    local tool=$1 before=$2 now action table rest
+    [ -s "$before" ] && command -v "$tool" >/dev/null 2>&1 || return 0
+    now=$(mktemp)
+    firewall "$tool-save" >"$now"
+    firewall_changes "$before" "$now" | while IFS=$'\t' read -r action table rest; do
+        case $action in
+            # iptables-save quotes its arguments the way a shell reads them.
+            D) eval "\"\$tool\" -w -t \"\$table\" -D $rest" ;;
+            F | X) "$tool" -w -t "$table" "-$action" "$rest" ;;
+            P) read -r -a policy <<<"$rest" && "$tool" -w -t "$table" -P "${policy[@]}" ;;
+        esac
+    done 2>/dev/null || true
+    rm -f "$now"
+}
+
+restore_host() { # restore_host DIR: undo what an engine changed since record_host DIR
+    local dir=$1 link
+    [ -f "$dir/ip_forward" ] || return 0
+    comm -13 "$dir/links" <(bridges) | while read -r link; do
+        ip link delete "$link" 2>/dev/null || true
+    done
+    undo_firewall iptables "$dir/iptables"
+    undo_firewall ip6tables "$dir/ip6tables"
+    if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$(cat "$dir/ip_forward")" ]; then
+        cat "$dir/ip_forward" >/proc/sys/net/ipv4/ip_forward
     fi
+}
+
+host_changes() { # host_changes DIR: what differs from the record, empty when nothing
+    local dir=$1
+    comm -13 "$dir/links" <(bridges) | sed 's/^/interface /'
+    firewall_changes "$dir/iptables" <(firewall iptables-save) | sed 's/^/iptables /'
+    firewall_changes "$dir/ip6tables" <(firewall ip6tables-save) | sed 's/^/ip6tables /'
+    [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$(cat "$dir/ip_forward")" ] ||
+        echo "net.ipv4.ip_forward changed"
+}
+
+processes_under() { # processes_under DIR: PIDs whose command line names DIR (containerd, shims)
+    # Read with mapfile, not grep: a grep would find its own command line.
+    local proc pid args
+    for proc in /proc/[0-9]*; do
+        pid=${proc#/proc/}
+        [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] || continue
+        mapfile -d '' args 2>/dev/null <"$proc/cmdline" || continue
+        [[ " ${args[*]} " == *"$1/"* ]] && echo "$pid"
+    done
+    return 0
+}
+
+mounts_under() { # mounts_under DIR: mount points inside DIR, deepest first
+    awk -v dir="$1/" 'index($2 "/", dir) == 1 {print $2}' /proc/self/mounts | sort -r
+}
+
+release() { # release DIR: stop what still runs from DIR, unmount it, put the host back
+    local dir=$1 pid mount
+    for pid in $(processes_under "$dir"); do stop_pid "$pid"; done
+    mounts_under "$dir" | while read -r mount; do
+        umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || true
+    done
+    restore_host "$dir/host"
+}
+
+reap_stale_runs() { # folders of runs that were killed before their own teardown
+    local dir pid
+    for dir in "$TMP_ROOT"/phitrace-ctr.*; do
+        [ -d "$dir" ] && [ "$dir" != "$WORK" ] || continue
+        pid=$(cat "$dir/dockerd.pid" 2>/dev/null) || pid=
+        log "cleaning up after an earlier run that did not finish: $dir"
+        if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] &&
+            tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$dir/"; then
+            stop_pid "$pid"
+        fi
+        release "$dir"
+        rm -rf "$dir"
+    done
+}
+
+teardown() { # everything this run started or changed; safe to call more than once
+    if engine_running; then
+        compose --profile qa --profile report down --volumes --remove-orphans -t 1 \
+            >/dev/null 2>&1
+    fi
+    stop_engine
+    [ -n "${WORK:-}" ] && release "$WORK"
+}
+
+host_is_clean() { # no engine, process, mount, interface or firewall rule left by this run
+    local left
+    left=$(
+        engine_running && echo "dockerd still running"
+        processes_under "$WORK" | sed 's/^/process /'
+        mounts_under "$WORK" | sed 's/^/mount /'
+        host_changes "$WORK/host"
+    )
+    [ -z "$left" ] || { printf '  left behind: %s\n' "$left" >&2; return 1; }
 }
 
 cleanup() {
     local status=$?
     set +e
     trap - EXIT INT TERM
-    if [ -n "${DOCKERD_PID:-}" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
-        if [ $status -ne 0 ] && [ -n "${DOCKER_CONFIG:-}" ]; then
-            log "last proxy log lines:"
-            compose logs --no-color --tail 40 proxy 2>/dev/null | sed 's/^/  /' >&2
-        fi
-        compose --profile qa --profile report down --volumes --remove-orphans -t 1 \
-            >/dev/null 2>&1
+    # A signal can arrive inside "quietly", whose output goes to a log: back to the terminal.
+    exec 1>&7 2>&8
+    if [ $status -ne 0 ] && engine_running && [ -n "${DOCKER_CONFIG:-}" ]; then
+        log "last proxy log lines:"
+        compose logs --no-color --tail 40 proxy 2>/dev/null | sed 's/^/  /' >&2
     fi
-    stop_engine
+    teardown
     if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
-        # Anything the engine left mounted under the folder, deepest first.
-        awk -v w="$WORK" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r |
-            while read -r mount; do umount -l "$mount" 2>/dev/null; done
         if [ "${CONTAINER_TEST_KEEP:-}" = 1 ]; then
             log "kept $WORK"
         else
@@ -223,7 +416,8 @@ build_stand_in() { # build_stand_in IMAGE: a local image with IMAGE's name, made
     if [ -z "$(find "$tarball" -mtime -7 2>/dev/null)" ]; then
         log "mmdebstrap $suite ($packages)"
         # mmdebstrap picks the output format by the file name: keep the .tar suffix.
-        mmdebstrap --quiet --variant=minbase --include="$packages" "$suite" "$tarball.part.tar"
+        bounded 900 mmdebstrap --quiet --variant=minbase --include="$packages" "$suite" \
+            "$tarball.part.tar"
         mv "$tarball.part.tar" "$tarball"
     fi
     docker import "$tarball" "stand-in/debian:$suite" >/dev/null
@@ -416,15 +610,44 @@ sys.exit(0 if all(results) else 1)
 PY
 }
 
+published_on_loopback() { # both published ports bound to 127.0.0.1, and nothing else
+    local port binding ok=0
+    for port in 8080 8081; do
+        binding=$(compose port proxy "$port")
+        case $binding in
+            127.0.0.1:*) ;;
+            *)
+                echo "  container port $port is published on '$binding'" >&2
+                ok=1
+                ;;
+        esac
+    done
+    return $ok
+}
+
 ca_fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null || sha256sum <"$1"; }
 
 # --- the run ----------------------------------------------------------------------------
 
 main() {
-    WORK=$(mktemp -d -t phitrace-ctr.XXXXXX)
-    trap cleanup EXIT
-    trap 'exit 130' INT TERM
+    TMP_ROOT=${TMPDIR:-/tmp}
     mkdir -p "$CACHE"
+    # One run at a time on a machine: two engines would fight over the same bridge and rules,
+    # and the clean-up of killed runs below must not touch a live one.
+    local lock=$TMP_ROOT/phitrace-container-test.lock
+    [ -d /run/lock ] && lock=/run/lock/phitrace-container-test.lock
+    # Descriptor 9 holds the lock; nothing started below inherits it (9>&-), or an engine left
+    # behind by a killed run would keep the lock and block the run that would clean it up.
+    exec 9>"$lock"
+    if ! flock -w "$LOCK_WAIT" 9; then
+        log "another run has held $lock for ${LOCK_WAIT}s; giving up"
+        exit 1
+    fi
+    WORK=$(mktemp -d "$TMP_ROOT/phitrace-ctr.XXXXXX")
+    exec 7>&1 8>&2
+    trap cleanup EXIT
+    trap on_signal INT TERM
+    reap_stale_runs
 
     phase "tools"
     install_packages
@@ -446,7 +669,8 @@ main() {
     done
 
     phase "build"
-    quietly compose --profile qa --profile report build --progress plain
+    quietly bounded "$BUILD_TIMEOUT" \
+        "${COMPOSE[@]}" --profile qa --profile report build --progress plain
     check_image
 
     phase "curl session"
@@ -454,7 +678,8 @@ main() {
     PHITRACE_WEB_PORT=$(free_port)
     export PHITRACE_PROXY_PORT=$PROXY_PORT PHITRACE_WEB_PORT
     export PHITRACE_LABEL=ci-curl PHITRACE_SINKHOLE=true PHITRACE_WEB_PASSWORD=ci-web-password
-    quietly compose up -d --wait proxy site
+    quietly compose up -d --wait --wait-timeout 180 proxy site
+    check "proxy and web UI published on 127.0.0.1 only" published_on_loopback
     quietly compose cp proxy:/home/phitrace/.mitmproxy/mitmproxy-ca-cert.pem "$WORK/ca.pem"
     check "CA certificate exported from the CA volume" grep -q "BEGIN CERTIFICATE" "$WORK/ca.pem"
     check "mitmweb answers on the published UI port" \
@@ -466,8 +691,8 @@ main() {
     phase "journey session"
     export PHITRACE_LABEL=ci-journey
     local status=0
-    compose --profile qa up --abort-on-container-exit --exit-code-from qa --no-color \
-        </dev/null >"$WORK/journey.log" 2>&1 || status=$?
+    bounded 600 "${COMPOSE[@]}" --profile qa up --abort-on-container-exit \
+        --exit-code-from qa --no-color </dev/null >"$WORK/journey.log" 2>&1 || status=$?
     grep -E '^qa-1 ' "$WORK/journey.log" | sed 's/^/  /' || true
     check "the qa profile's journey completed (exit $status)" test "$status" -eq 0
     JOURNEY_CALLS=$(sed -n 's/.*journey complete: \([0-9]*\) tag calls.*/\1/p' \
@@ -481,7 +706,7 @@ main() {
     phase "report"
     set +e
     # The gate lists every failing finding; the first and last lines tell the story.
-    compose run --rm report </dev/null >"$WORK/report.log" 2>&1
+    bounded 300 "${COMPOSE[@]}" run --rm report </dev/null >"$WORK/report.log" 2>&1
     REPORT_STATUS=$?
     { head -n 3 "$WORK/report.log"; echo "  ..."; grep -v '^[[:space:]]*$' "$WORK/report.log" |
         tail -n 1; } | sed 's/^/  /'
@@ -494,10 +719,10 @@ main() {
     check "database, report and gate in the /data volume" check_results
 
     phase "teardown"
-    quietly compose --profile qa --profile report down --volumes --remove-orphans -t 1
-    stop_engine
-    DOCKERD_PID=
-    rm -rf "$WORK/engine"
+    teardown
+    check "teardown left no engine, process, mount, interface or firewall rule" host_is_clean
+    # The engine's images and layers: gigabytes of small files, removed inside the phase's time.
+    [ "${CONTAINER_TEST_KEEP:-}" = 1 ] || rm -rf "$WORK/engine"
     phase ""
 
     log "timings:"

@@ -126,6 +126,25 @@ LIMIT_OPTIONS: tuple[LimitOption, ...] = (
     ),
 )
 LIMIT_NAMES = frozenset(option.name for option in LIMIT_OPTIONS)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "phitrace_mode": MODES,
+    "phitrace_block_severity": SEVERITIES[:3],
+    "phitrace_consent": CONSENT,
+    "phitrace_storage": STORAGE_MODES,
+}
+
+
+def _check_choices(updated: set[str]) -> None:
+    """Refuse a value outside an option's choices.
+
+    mitmproxy checks choices only for options that have their own command-line
+    flag; ``--set`` and the option editors accept any text.
+    """
+    for name in sorted(updated & CHOICES.keys()):
+        value = getattr(ctx.options, name)
+        if value not in CHOICES[name]:
+            allowed = ", ".join(c for c in CHOICES[name] if c)
+            raise exceptions.OptionsError(f"{name} must be one of {allowed}, not {value!r}")
 
 
 def printable(text: str, limit: int = 500) -> str:
@@ -168,6 +187,22 @@ def in_scope(page: str | None, scope: Sequence[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in scope)
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A flow's request and response as they were before phitrace acted on it."""
+
+    request: Any
+    response: http.Response | None
+    had_metadata: bool
+
+    def restore(self, flow: http.HTTPFlow) -> None:
+        """Put the request and response back, and drop phitrace's half-written verdict."""
+        flow.request.set_state(self.request)
+        flow.response = self.response
+        if not self.had_metadata:
+            flow.metadata.pop("phitrace", None)
+
+
 class PhiTrace:
     """Flag, record and optionally sinkhole, block or redact requests that leak to trackers."""
 
@@ -204,14 +239,14 @@ class PhiTrace:
             "What to do with tracker requests that carry findings: passive (forward them "
             "untouched), block (answer them locally), redact (forward them with sensitive "
             "values removed).",
-            choices=MODES,
+            choices=CHOICES["phitrace_mode"],
         )
         loader.add_option(
             "phitrace_block_severity",
             str,
             "medium",
             "In block and redact modes, act on requests at or above this severity.",
-            choices=SEVERITIES[:3],
+            choices=CHOICES["phitrace_block_severity"],
         )
         loader.add_option(
             "phitrace_signatures",
@@ -234,7 +269,7 @@ class PhiTrace:
             "",
             "What the tester answered the site's consent banner: none, accepted or rejected "
             "(stored on the session).",
-            choices=CONSENT,
+            choices=CHOICES["phitrace_consent"],
         )
         loader.add_option(
             "phitrace_scope",
@@ -256,7 +291,7 @@ class PhiTrace:
             "What is kept of a flagged flow: full (URLs, values found and, with "
             "phitrace_store_bodies, the raw request) or redact (URLs cut to their origin, "
             "values replaced by SHA-256 digests, no raw request).",
-            choices=STORAGE_MODES,
+            choices=CHOICES["phitrace_storage"],
         )
         loader.add_option(
             "phitrace_report",
@@ -269,7 +304,8 @@ class PhiTrace:
             loader.add_option(limit.name, kind, limit.default, limit.help)
 
     def configure(self, updated: set[str]) -> None:
-        # Limits are checked first: a bad value must be refused before anything changes.
+        # Values are checked first: a bad one must be refused before anything changes.
+        _check_choices(updated)
         limits = self._limits() if updated & LIMIT_NAMES or self.analyzer is None else None
         if updated & {"phitrace_signatures", "phitrace_canaries"} or self.analyzer is None:
             self.analyzer = self._build_analyzer(limits or self._limits())
@@ -387,10 +423,24 @@ class PhiTrace:
     # Hooks --------------------------------------------------------------------
 
     def request(self, flow: http.HTTPFlow) -> None:
+        saved: Saved | None = None
         try:
+            saved = self._save(flow)
             self._request(flow)
         except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
-            self._failed(flow, "request")
+            self._failed(flow, "request", saved)
+
+    @staticmethod
+    def _save(flow: http.HTTPFlow) -> Saved | None:
+        """What phitrace may change of a flow, kept in the modes where it can change it.
+
+        A failure half-way through enforcing (a redacted URL set, the body not yet)
+        must not leave a half-changed request: :meth:`_failed` puts this back.
+        Passive mode never touches the request or the response, so nothing is kept.
+        """
+        if ctx.options.phitrace_mode == "passive" and not ctx.options.phitrace_sinkhole:
+            return None
+        return Saved(flow.request.get_state(), flow.response, "phitrace" in flow.metadata)
 
     def _analyse(self, request: Request) -> Analysis | None:
         if self.analyzer is None or not in_scope(request.page_url, self.scope):
@@ -482,14 +532,13 @@ class PhiTrace:
         analysis = self._analyse(message_request(flow, message.content, message.timestamp, page))
         if analysis is None:
             return
-        if ctx.options.phitrace_mode == "block" and should_block(
+        block = ctx.options.phitrace_mode == "block" and should_block(
             analysis, ctx.options.phitrace_block_severity
-        ):
-            message.drop()
-            action = "blocked"
-        else:
-            action = "passive"
+        )
+        action = "blocked" if block else "passive"
         self._show(flow, analysis, action)
+        if block:  # last, so that a failure before it leaves the message alone
+            message.drop()
         self._submit(analysis, 101, action)
 
     def _store(self, flow_id: str, status: int | None) -> None:
@@ -504,12 +553,18 @@ class PhiTrace:
         blocked = action in ("sinkhole", "blocked")
         self.writer.submit(Record(self.session_id, analysis, status, blocked, removed))
 
-    def _failed(self, flow: http.HTTPFlow, hook: str) -> None:
+    def _failed(self, flow: http.HTTPFlow, hook: str, saved: Saved | None = None) -> None:
+        """Count and log an internal error once, with the flow id; undo any change to the flow."""
         self.errors += 1
         self._pending.pop(flow.id, None)
         log.exception(
             "phitrace: internal error in %s hook for flow %s; flow left untouched", hook, flow.id
         )
+        if saved is not None:
+            try:
+                saved.restore(flow)
+            except Exception:  # noqa: BLE001 - already failing: log, never raise into mitmproxy
+                log.exception("phitrace: could not restore flow %s", flow.id)
 
     # Commands -----------------------------------------------------------------
 

@@ -271,9 +271,21 @@ RAW_PLACES = ("url", "url (decoded)", "body")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _haystacks(request: Request, fields: Iterable[Field]) -> list[tuple[str, str]]:
-    """Where to look: decoded fields first (they name the place best), then the raw request."""
-    out = [(f.evidence, f.value) for f in fields if len(f.value) >= 4]
+Place = Field | str
+"""Where a haystack came from: a decoded field, or the name of a raw part of the request."""
+
+
+def _label(place: Place) -> str:
+    return place if isinstance(place, str) else place.evidence
+
+
+def _haystacks(request: Request, fields: Iterable[Field]) -> list[tuple[Place, str]]:
+    """Where to look: decoded fields first (they name the place best), then the raw request.
+
+    Fields are kept as they are and named only when a needle is found in
+    them: naming every field of every request cost more than the search.
+    """
+    out: list[tuple[Place, str]] = [(f, f.value) for f in fields if len(f.value) >= 4]
     out.append(("url", request.url))
     decoded = unquote(unquote(request.url))
     if decoded != request.url:
@@ -287,24 +299,43 @@ def _haystacks(request: Request, fields: Iterable[Field]) -> list[tuple[str, str
     return out
 
 
+@dataclass(frozen=True)
+class _Haystack:
+    """The texts of a request joined by NULs, with where each text starts."""
+
+    texts: list[str]
+    starts: list[int]
+    joined: str
+
+    @classmethod
+    def of(cls, texts: list[str]) -> _Haystack:
+        starts: list[int] = []
+        offset = 0
+        for text in texts:
+            starts.append(offset)
+            offset += len(text) + 1
+        joined = "\x00".join(texts)
+        if not joined.isascii():
+            # Lone surrogates (undecodable bytes kept by surrogateescape) are not UTF-8,
+            # and the matcher takes UTF-8: swap each for one U+FFFD so offsets still hold.
+            joined = _SURROGATE.sub("\ufffd", joined)
+        return cls(texts, starts, joined)
+
+    def folded(self) -> _Haystack:
+        """The same texts in lower case, lowering the joined text once when it is ASCII."""
+        if self.joined.isascii():
+            return _Haystack(self.texts, self.starts, self.joined.lower())
+        return _Haystack.of([text.lower() for text in self.texts])
+
+
 def _search(
-    automaton: Any, group: list[Needle], places: list[tuple[str, str]], fold: bool
-) -> Iterable[tuple[Needle, str, str]]:
+    automaton: Any, group: list[Needle], places: list[tuple[Place, str]], hay: _Haystack, fold: bool
+) -> Iterable[tuple[Needle, Place, str]]:
     """Yield (needle, place, matched text) for every needle in the joined haystacks."""
     if automaton is None:
         return
-    texts = [text.lower() if fold else text for _, text in places]
-    starts: list[int] = []
-    offset = 0
-    for text in texts:
-        starts.append(offset)
-        offset += len(text) + 1
-    joined = "\x00".join(texts)
-    if not joined.isascii():
-        # Lone surrogates (undecodable bytes kept by surrogateescape) are not UTF-8,
-        # and the matcher takes UTF-8: swap each for one U+FFFD so offsets still hold.
-        joined = _SURROGATE.sub("\ufffd", joined)
-    for index, start, end in automaton.find_matches_as_indexes(joined, overlapping=True):
+    starts = hay.starts
+    for index, start, end in automaton.find_matches_as_indexes(hay.joined, overlapping=True):
         slot = bisect_right(starts, start) - 1
         place, original = places[slot]
         local = start - starts[slot]
@@ -320,14 +351,16 @@ def find_canaries(request: Request, fields: Iterable[Field], canaries: Canaries)
         return []
     places = _haystacks(request, fields)
     folded, folded_needles, exact, exact_needles = canaries.automata()
+    raw = _Haystack.of([text for _, text in places])
     hits: dict[tuple[str, str], Finding] = {}
     for group in (
-        _search(folded, folded_needles, places, True),
-        _search(exact, exact_needles, places, False),
+        _search(folded, folded_needles, places, raw.folded(), True),
+        _search(exact, exact_needles, places, raw, False),
     ):
-        for needle, place, text in group:
+        for needle, where, text in group:
             key = (needle.canary, needle.chain)
             current = hits.get(key)
+            place = _label(where)
             if current is None or (current.field == place and len(text) > len(current.value)):
                 hits[key] = Finding(
                     kind="canary",

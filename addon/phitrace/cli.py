@@ -30,6 +30,14 @@ db_option = click.option(
     show_default=True,
     help="SQLite database file.",
 )
+
+storage_option = click.option(
+    "--storage",
+    type=click.Choice(["full", "redact"]),
+    default="full",
+    show_default=True,
+    help="redact: keep only hashes and matched terms (URLs cut to their origin, no raw requests).",
+)
 signatures_option = click.option(
     "--signatures",
     "extra_signatures",
@@ -165,13 +173,7 @@ def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Pa
 )
 @signatures_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
-@click.option(
-    "--storage",
-    type=click.Choice(["full", "redact"]),
-    default="full",
-    show_default=True,
-    help="redact: keep only hashes and matched terms (URLs cut to their origin, no raw requests).",
-)
+@storage_option
 @click.option(
     "--confdir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -237,6 +239,7 @@ def proxy(
 @canaries_option
 @signatures_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
+@storage_option
 def scan(
     paths: tuple[Path, ...],
     db_path: Path,
@@ -244,6 +247,7 @@ def scan(
     canaries: Path | None,
     extra_signatures: tuple[Path, ...],
     no_bodies: bool,
+    storage: str,
 ) -> None:
     """Analyse captures into the database, one session per file.
 
@@ -256,7 +260,7 @@ def scan(
     db = open_database(db_path)
     try:
         for path in paths:
-            result = _scan_one(path, analyzer, db, label, not no_bodies)
+            result = _scan_one(path, analyzer, db, label, not no_bodies, storage)
             click.echo(
                 f"{path}: session {result.session_id}: {result.requests} requests, "
                 f"{result.flows} tracker flows, {result.findings} findings"
@@ -266,7 +270,12 @@ def scan(
 
 
 def _scan_one(
-    path: Path, analyzer: Analyzer, db: sqlite_utils.Database, label: str, bodies: bool
+    path: Path,
+    analyzer: Analyzer,
+    db: sqlite_utils.Database,
+    label: str,
+    bodies: bool,
+    storage: str,
 ) -> ScanResult:
     """Scan one file, with a progress bar when stderr is a terminal."""
     from phitrace.scan import scan_file
@@ -284,7 +293,13 @@ def _scan_one(
 
         try:
             result = scan_file(
-                path, analyzer, db, label=label, store_bodies=bodies, progress=advance
+                path,
+                analyzer,
+                db,
+                label=label,
+                store_bodies=bodies,
+                storage=storage,
+                progress=advance,
             )
         except HarError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -99,6 +99,10 @@ MAX_HEALTH_FINDINGS = 40
 """At most this many health findings per request: site-wide metadata (a schema.org list
 of every service a hospital offers) would otherwise bury what matters."""
 
+_ASSET_IN_PATH = re.compile(
+    r"\.(?:js|css|png|jpe?g|gif|svg|webp|avif|ico|woff2?|ttf|mp4|webm|mp3)(?:[/?#]|$)", re.I
+)
+"""A file name of a resource inside a path-like value (``.../photo.jpg/_jcr_content/...``)."""
 _OPAQUE = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
 _WORDS = re.compile(r"[A-Za-z]{2}")
 _MAX_TEXT = 64 * 1024
@@ -222,6 +226,15 @@ def _code_hits(value: str, leaf: str) -> Iterator[Hit]:
         )
 
 
+def _resource_path(value: str) -> bool:
+    """A path-like value naming an image, script or font: its words describe a file, not a visit.
+
+    Session-replay tools and CDNs send such paths without a scheme (``https/www.…``),
+    so they escape the URL reading that already skips resources.
+    """
+    return "/" in value and " " not in value and bool(_ASSET_IN_PATH.search(value))
+
+
 def field_hits(value: str, role: str | None, leaf: str, vocab: Vocabulary) -> tuple[Hit, ...]:
     """Health hits of one field value, given its role and (normalised) field name."""
     hits: list[Hit] = []
@@ -229,7 +242,10 @@ def field_hits(value: str, role: str | None, leaf: str, vocab: Vocabulary) -> tu
         url = role in URL_ROLES or (
             _looks_like_url(value) and role not in ("search_term", "page_title")
         )
-        hits.extend(_url_hits(value, vocab) if url else _text_hits(value, role, leaf, vocab))
+        if url:
+            hits.extend(_url_hits(value, vocab))
+        elif not _resource_path(value):
+            hits.extend(_text_hits(value, role, leaf, vocab))
     if might_hold_codes(value, leaf):
         hits.extend(_code_hits(value, leaf))
     return tuple(hits)

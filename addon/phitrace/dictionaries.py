@@ -29,10 +29,11 @@ import logging
 import pickle
 import re
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,10 @@ def source_label(data: DataFile) -> str:
     return f"{data.distribution} {version(data)}"
 
 
-_SPLIT = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"[a-z0-9]+")
+_DIGIT = re.compile(r"[0-9]")
+_MIXED = re.compile(r"[a-z][0-9]|[0-9][a-z]")
+_LONG_WORD = re.compile(r"[a-z]{5}")
 
 
 def keep_variant(variant: str, stoplist: frozenset[str]) -> str | None:
@@ -111,26 +115,35 @@ def keep_variant(variant: str, stoplist: frozenset[str]) -> str | None:
 
     Kept: at least one alphabetic word of five or more letters, no word that
     mixes letters and digits, at most six words, and not on the stoplist.
+    Words are runs of ``a-z0-9``, so a letter next to a digit is always a
+    mixed word, and five letters in a row (once mixed words are out) are
+    always inside an alphabetic word: two regex searches decide without a
+    Python loop over the words, which matters for ~180k variants per start.
     """
-    words = [w for w in _SPLIT.split(variant.lower()) if w]
-    if not words or len(words) > 6:
+    lowered = variant.lower()
+    if not _LONG_WORD.search(lowered):
         return None
-    long_word = False
-    for word in words:
-        if word.isalpha():
-            long_word = long_word or len(word) >= 5
-        elif not word.isdigit():
-            return None
-    if not long_word:
+    if _DIGIT.search(lowered) and _MIXED.search(lowered):  # most variants have no digit
+        return None
+    words = _WORD.findall(lowered)
+    if len(words) > 6:
         return None
     phrase = " ".join(words)
     return None if phrase in stoplist else phrase
 
 
-def _load_pickle(path: Path) -> object:
+def _decompress(path: Path) -> bytes:
+    # One call on the whole file: bz2 releases the GIL while it works, so the
+    # two dictionaries decompress side by side (and beside the filtering).
+    return bz2.decompress(path.read_bytes())
+
+
+def _unpickle(raw: bytes) -> dict[str, Any]:
     # Unpickling trusts the pinned dependency exactly as much as importing it would.
-    with bz2.open(path, "rb") as handle:
-        return pickle.load(handle)  # noqa: S301
+    data = pickle.loads(raw)  # noqa: S301
+    if not isinstance(data, dict):
+        raise ValueError("not a dictionary pickle")
+    return data
 
 
 def disease_sensitivity(trees: list[str], canonical: str) -> str:
@@ -150,13 +163,7 @@ def disease_sensitivity(trees: list[str], canonical: str) -> str:
     return "general"
 
 
-def _disease_entries(stoplist: frozenset[str]) -> Iterator[Entry]:
-    path = locate(DISEASES)
-    if path is None:
-        log.warning("phitrace: %s is not installed; disease names limited", DISEASES.distribution)
-        return
-    data = _load_pickle(path)
-    assert isinstance(data, dict)
+def _disease_entries(data: dict[str, Any], stoplist: frozenset[str]) -> Iterator[Entry]:
     source = source_label(DISEASES)
     sensitivity: dict[str, str | None] = {}
     for name, record in data["disease_canonical_to_data"].items():
@@ -175,13 +182,7 @@ def _disease_entries(stoplist: frozenset[str]) -> Iterator[Entry]:
             yield Entry(phrase, canonical, "condition", klass, source)
 
 
-def _drug_entries(stoplist: frozenset[str]) -> Iterator[Entry]:
-    path = locate(DRUGS)
-    if path is None:
-        log.warning("phitrace: %s is not installed; drug names limited", DRUGS.distribution)
-        return
-    data = _load_pickle(path)
-    assert isinstance(data, dict)
+def _drug_entries(data: dict[str, Any], stoplist: frozenset[str]) -> Iterator[Entry]:
     source = source_label(DRUGS)
     for variant, canonicals in data["drug_variant_to_canonical"].items():
         canonical = canonicals[0] if isinstance(canonicals, list) and canonicals else None
@@ -201,12 +202,23 @@ def imported_entries(stoplist: frozenset[str]) -> tuple[Entry, ...]:
     Missing or unreadable packages are logged and skipped: phitrace then runs
     on its curated vocabulary alone rather than failing.
     """
+    loaders = ((DISEASES, _disease_entries), (DRUGS, _drug_entries))
     entries: list[Entry] = []
-    for loader in (_disease_entries, _drug_entries):
-        try:
-            entries.extend(loader(stoplist))
-        except (OSError, EOFError, ValueError, KeyError, AssertionError, pickle.UnpicklingError):
-            log.exception("phitrace: cannot read an imported health dictionary; skipping it")
+    with ThreadPoolExecutor(max_workers=len(loaders)) as pool:
+        pending: dict[DataFile, Future[bytes]] = {}
+        for data, _ in loaders:
+            path = locate(data)
+            if path is None:
+                log.warning("phitrace: %s is not installed; vocabulary limited", data.distribution)
+            else:
+                pending[data] = pool.submit(_decompress, path)
+        for data, loader in loaders:
+            if data not in pending:
+                continue
+            try:
+                entries.extend(loader(_unpickle(pending[data].result()), stoplist))
+            except (OSError, EOFError, ValueError, KeyError, TypeError, pickle.UnpicklingError):
+                log.exception("phitrace: cannot read %s; skipping it", data.distribution)
     return tuple(entries)
 
 

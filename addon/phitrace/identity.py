@@ -210,6 +210,21 @@ def key_parts(path: str) -> tuple[str, str, str]:
     return key, leaf, parent
 
 
+PUBLISHED_DATA = ("json-ld", "jsonld", "microdata", "opengraph", "schema.org")
+"""Markers of a page's own published metadata (Meta's ``cd[JSON-LD]``, ``cd[Microdata]``…).
+
+A hospital's schema.org ``telephone`` or ``address`` names the organisation, not a
+visitor, so fields inside such metadata are not read for identifiers by their names
+or shapes (the signature's own identity fields still count)."""
+
+
+@lru_cache(maxsize=65536)
+def published_metadata(key: str) -> bool:
+    """True when a field key lies inside a page's structured metadata."""
+    lowered = key.lower()
+    return any(marker in lowered for marker in PUBLISHED_DATA)
+
+
 def _is_hash(value: str) -> bool:
     return bool(HEX_HASH.match(value)) and value.lower() not in PLACEHOLDER_HASHES
 
@@ -325,6 +340,8 @@ def detect_identifiers(fields: Iterable[Field], signature: Signature | None) -> 
             continue
         key, leaf, parent = key_parts(field.path)
         role = signature.role_of(key) if signature is not None else None
+        if role in (None, "event_properties", "free_text") and published_metadata(key):
+            continue
         if role is None and leaf not in KEY_CATEGORIES:
             value = field.value
             if "@" not in value and "%40" not in value and "~" not in value:

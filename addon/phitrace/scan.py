@@ -77,6 +77,7 @@ def scan_file(
     *,
     label: str = "",
     store_bodies: bool = True,
+    storage: str = "full",
     batch: int = 500,
     progress: Progress | None = None,
 ) -> ScanResult:
@@ -95,7 +96,7 @@ def scan_file(
     def flush() -> None:
         with db.atomic():
             for record in pending:
-                write_record(db, record, store_bodies)
+                write_record(db, record, store_bodies, storage)
         pending.clear()
 
     for request, status in stream:

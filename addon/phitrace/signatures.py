@@ -407,6 +407,32 @@ def index_key(host: str) -> str:
 
 
 _Candidate = tuple[re.Pattern[str] | None, Signature, Endpoint]
+_Gate = tuple[tuple[str, ...], tuple[bytes, ...] | None, Signature, Endpoint]
+
+HOST_MEMO_SIZE = 16_384
+"""Hosts whose candidate endpoints are remembered; the memo is emptied when full."""
+
+_SIMPLE_URL = re.compile(r"https?://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?")
+"""A URL whose host part has no user info, IPv6 brackets or ``%`` (else no match)."""
+
+
+def split_url(url: str) -> tuple[str, str, str] | None:
+    """(lower-cased host without port, path or ``/``, query) as :func:`urlsplit` gives them.
+
+    Plain ``http``/``https`` URLs in ASCII, without user info, IPv6 brackets
+    or ``%`` in the host, take a single regex match; anything else goes
+    through :func:`urlsplit` so that odd URLs are read exactly as before.
+    None when the URL cannot be parsed.
+    """
+    if url.isascii() and "\t" not in url and "\n" not in url and "\r" not in url:
+        simple = _SIMPLE_URL.match(url)
+        if simple is not None:
+            return simple[1].partition(":")[0].lower(), simple[2] or "/", simple[3] or ""
+    try:
+        parts = urlsplit(url)
+        return parts.hostname or "", parts.path or "/", parts.query
+    except ValueError:
+        return None
 
 
 class Catalogue:
@@ -415,8 +441,9 @@ class Catalogue:
     Each endpoint host is filed under its literal suffix; a request looks up
     every suffix of its own host (``a.b.example.com``, ``b.example.com``,
     ``example.com``), so matching costs a handful of dict lookups however
-    large the catalogue.  Endpoints without hosts (shapes) are tried last,
-    and only those whose path glob fits are asked about parameters or body.
+    large the catalogue, and the endpoints found for a host are remembered.
+    Endpoints without hosts (shapes) are tried last, and only those whose
+    path glob fits are asked about parameters or body.
     """
 
     def __init__(self, signatures: Iterable[Signature]) -> None:
@@ -429,6 +456,7 @@ class Catalogue:
         self._by_suffix: dict[str, list[_Candidate]] = {}
         self._shapes: list[tuple[Signature, Endpoint]] = []
         self._anywhere: list[tuple[Signature, Endpoint]] = []
+        self._by_host: dict[str, tuple[tuple[Signature, Endpoint], ...]] = {}
         for sig in self.signatures:
             for ep in sig.endpoints:
                 if not ep.hosts and any(not g.strip("*") for g in ep.path_globs):
@@ -439,6 +467,7 @@ class Catalogue:
                     glob = compile_glob(host, sep=".") if "*" in host else None
                     self._by_suffix.setdefault(index_key(host), []).append((glob, sig, ep))
         self._index_shapes()
+        self._gate_anywhere()
         self.digest = hashlib.sha256(
             "\n".join(sorted(f"{s.id}:{s.file}" for s in self.signatures)).encode()
         ).hexdigest()[:16]
@@ -446,31 +475,82 @@ class Catalogue:
     def _index_shapes(self) -> None:
         """Index shapes so that most requests are ruled out without a regex.
 
-        A glob ``*<literal>`` can only fit a path ending in the literal's last
-        segment (``*/g/collect`` → ``collect``), so those shapes are filed by
-        that segment.  The rest are gated by one search for their longest
-        literal pieces.
+        A glob ``*<literal>`` fits exactly the paths ending in that literal,
+        so all such tails are checked at once with one ``str.endswith``.  The
+        rest are gated by one search for their longest literal pieces.
         """
-        self._by_last_segment: dict[str, list[int]] = {}
+        tails: dict[str, list[int]] = {}
         others: list[int] = []
         pieces: set[str] = set()
         for index, (_, ep) in enumerate(self._shapes):
             for glob in ep.path_globs:
-                if glob.startswith("*") and "*" not in glob[1:] and "/" in glob:
-                    segment = glob.rsplit("/", 1)[-1]
-                    self._by_last_segment.setdefault(segment, []).append(index)
+                if glob.startswith("*") and "*" not in glob[1:] and len(glob) > 1:
+                    tails.setdefault(glob[1:], []).append(index)
                 else:
                     others.append(index)
                     pieces.add(max(glob.split("*"), key=len))
+        self._tails = tuple((tail, tuple(found)) for tail, found in tails.items())
+        self._any_tail = tuple(tails)
         self._gated = sorted(set(others))
-        gate = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True))
+        gate = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True) if p)
         self._shape_gate = re.compile(gate) if gate else None
+        if any(not p for p in pieces):  # a glob of stars only: every path is a candidate
+            self._shape_gate = re.compile("")
+
+    def _gate_anywhere(self) -> None:
+        """What a request must show before endpoints on any host and any path are asked.
+
+        Such endpoints are tried for every request that nothing else matched,
+        so each is reduced, per request method, to its query-parameter names
+        and body keys, checked as substring searches before anything is parsed.
+        """
+        self._anywhere_by_method: dict[str, tuple[_Gate, ...]] = {}
+
+    def _anywhere_for(self, method: str) -> tuple[_Gate, ...]:
+        gates = self._anywhere_by_method.get(method)
+        if gates is None:
+            upper = method.upper()
+            gates = tuple(
+                (
+                    ep.param_needles,  # type: ignore[attr-defined]
+                    ep.needles if ep.body else None,  # type: ignore[attr-defined]
+                    sig,
+                    ep,
+                )
+                for sig, ep in self._anywhere
+                if not ep.methods or upper in ep.methods
+            )
+            if len(self._anywhere_by_method) < 64:  # methods are few; bound odd ones
+                self._anywhere_by_method[method] = gates
+        return gates
 
     def _shape_candidates(self, path: str) -> list[int]:
-        found = self._by_last_segment.get(path.rsplit("/", 1)[-1], [])
+        found: list[int] = []
+        if path.endswith(self._any_tail):
+            found = [i for tail, indexes in self._tails if path.endswith(tail) for i in indexes]
         if self._shape_gate is not None and self._shape_gate.search(path):
             return sorted({*found, *self._gated})
-        return found
+        return sorted(set(found)) if len(found) > 1 else found
+
+    def _host_candidates(self, host: str) -> tuple[tuple[Signature, Endpoint], ...]:
+        """The host-bound endpoints that may fit ``host``, most specific suffix first."""
+        remembered = self._by_host.get(host)
+        if remembered is not None:
+            return remembered
+        found: list[tuple[Signature, Endpoint]] = []
+        key = host
+        while True:
+            for glob, sig, ep in self._by_suffix.get(key, ()):
+                if glob is None or glob.match(host):
+                    found.append((sig, ep))
+            dot = key.find(".")
+            if dot < 0:
+                break
+            key = key[dot + 1 :]
+        if len(self._by_host) >= HOST_MEMO_SIZE:
+            self._by_host.clear()
+        self._by_host[host] = result = tuple(found)
+        return result
 
     def __len__(self) -> int:
         return len(self.signatures)
@@ -486,35 +566,44 @@ class Catalogue:
         least; shapes (first-party collectors) are tried last.  Never raises
         on a malformed URL or body: such a request simply does not match.
         """
-        try:
-            parts = urlsplit(request.url)
-            host = parts.hostname or ""  # already lower-cased, without port
-        except ValueError:
+        split = split_url(request.url)
+        if split is None:
             return None
-        path = parts.path or "/"
-        lazy = _Lazy(request, parts.query)
-        by_suffix = self._by_suffix
-        key = host
-        while True:
-            candidates = by_suffix.get(key)
-            if candidates:
-                for glob, sig, ep in candidates:
-                    if glob is not None and not glob.match(host):
-                        continue
-                    if lazy.accepts(ep, path):
-                        return Match(sig, ep)
-            dot = key.find(".")
-            if dot < 0:
-                break
-            key = key[dot + 1 :]
-        for index in self._shape_candidates(path):
-            sig, ep = self._shapes[index]
+        host, path, query = split
+        lazy: _Lazy | None = None
+        for sig, ep in self._host_candidates(host):
+            lazy = lazy or _Lazy(request, query)
             if lazy.accepts(ep, path):
                 return Match(sig, ep)
-        for sig, ep in self._anywhere:
+        for index in self._shape_candidates(path):
+            sig, ep = self._shapes[index]
+            lazy = lazy or _Lazy(request, query)
+            if lazy.accepts(ep, path):
+                return Match(sig, ep)
+        return self._match_anywhere(request, path, query, lazy)
+
+    def _match_anywhere(
+        self, request: Request, path: str, query: str, lazy: _Lazy | None
+    ) -> Match | None:
+        for params, needles, sig, ep in self._anywhere_for(request.method):
+            if params and not _has_all(query, params):
+                continue
+            if needles is not None:
+                raw = request.body[:SHAPE_BODY_BYTES]
+                if not raw or not _has_all(raw, needles):
+                    continue
+            lazy = lazy or _Lazy(request, query)
             if lazy.accepts(ep, path):
                 return Match(sig, ep)
         return None
+
+
+def _has_all(text: Any, needles: tuple[Any, ...]) -> bool:
+    """True when every needle occurs in ``text`` (a str or bytes haystack)."""
+    for needle in needles:
+        if needle not in text:
+            return False
+    return True
 
 
 class _Lazy:

@@ -4,15 +4,20 @@ Every request of ``combined-har-requests/requests.jsonl.gz`` is analysed by
 :meth:`phitrace.pipeline.Analyzer.analyse` with the bundled catalogue and
 vocabulary, replayed until each class has run for a few seconds.  Rates are
 per second of CPU time of this one thread, pinned to one core, so a busy
-neighbour on the machine slows the wall clock but not the figure.
+neighbour on the machine slows the wall clock but not the figure.  A busy
+neighbour still costs CPU time (shared caches, a hypervisor taking the core),
+so each pass over the requests is timed on its own and the figure is the
+median pass, with the best pass beside it: interference only ever adds time.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 from tests.bench import corpus
 from tests.bench.figures import Figure, at_least, info
@@ -43,17 +48,24 @@ def one_core() -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def rate(analyzer: Analyzer, requests: Sequence[Request], seconds: float) -> float:
+@dataclass(frozen=True)
+class Rate:
+    """Requests per CPU second: the median pass and the best pass."""
+
+    median: float
+    best: float
+
+
+def rate(analyzer: Analyzer, requests: Sequence[Request], seconds: float) -> Rate:
     """Requests analysed per CPU second, replaying ``requests`` for at least ``seconds``."""
-    done = 0
+    passes: list[float] = []
     started = time.process_time()
-    while True:
+    while not passes or time.process_time() - started < seconds:
+        before = time.process_time()
         for request in requests:
             analyzer.analyse(request)
-        done += len(requests)
-        spent = time.process_time() - started
-        if spent >= seconds:
-            return done / spent
+        passes.append(max(time.process_time() - before, 1e-9))
+    return Rate(len(requests) / statistics.median(passes), len(requests) / min(passes))
 
 
 def analyzer() -> Analyzer:
@@ -63,10 +75,17 @@ def analyzer() -> Analyzer:
 
 def split(analyzer: Analyzer, requests: Sequence[Request]) -> tuple[list[Request], list[Request]]:
     """(tracker, non-tracker) requests, by phitrace's own verdict."""
-    trackers, others = [], []
+    trackers: list[Request] = []
+    others: list[Request] = []
     for request in requests:
         (trackers if analyzer.analyse(request).vendor else others).append(request)
     return trackers, others
+
+
+def rated(bench: str, name: str, measured: Rate, bound: float) -> Figure:
+    """The median rate against its target, the best pass as a note."""
+    figure = at_least(bench, name, measured.median, bound, "/s")
+    return replace(figure, note=f"best pass {measured.best:,.0f}/s")
 
 
 def run(context: Context) -> list[Figure]:
@@ -87,7 +106,7 @@ def run(context: Context) -> list[Figure]:
         info(TITLE, "other requests in corpus", len(others)),
         info(TITLE, "findings per tracker request", findings / max(1, len(trackers))),
         info(TITLE, "load catalogue + vocabulary", load_seconds * 1000, "ms"),
-        at_least(TITLE, "non-tracker flows/s (1 core)", non_tracker, NON_TRACKER_TARGET, "/s"),
-        at_least(TITLE, "tracker flows/s (1 core)", tracker, TRACKER_TARGET, "/s"),
-        info(TITLE, "corpus mix flows/s (1 core)", mixed, "/s"),
+        rated(TITLE, "non-tracker flows/s (1 core)", non_tracker, NON_TRACKER_TARGET),
+        rated(TITLE, "tracker flows/s (1 core)", tracker, TRACKER_TARGET),
+        info(TITLE, "corpus mix flows/s (1 core)", mixed.median, "/s"),
     ]

@@ -63,7 +63,7 @@ def counts(db: Path) -> tuple[int, int]:
 
 def run(context: Context) -> list[Figure]:
     workdir = context.scratch("storage")
-    total = context.size(3000, 400)
+    total = context.size(2000, 400)
     db = workdir / "stored.db"
     lag = {"stored": [], "skipped": []}  # type: dict[str, list[float]]
     times: list[float] = []

@@ -65,6 +65,8 @@ def run_one(module: ModuleType, context: Context) -> list[Figure]:
         figures: list[Figure] = module.run(context)
     except CorpusMissing as exc:
         figures = [failed(module.TITLE, f"skipped: {exc}")]
+    except ImportError as exc:  # e.g. adblock, which only the bench extra installs
+        figures = [failed(module.TITLE, f"skipped: {exc}; run `make install-bench`")]
     except Exception as exc:  # noqa: BLE001 - report and carry on with the other benchmarks
         context.log(traceback.format_exc())
         figures = [failed(module.TITLE, f"error: {type(exc).__name__}: {exc}")]

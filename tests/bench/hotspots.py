@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -138,7 +139,7 @@ def profile_proxy(out: Path, count: int) -> None:
                 )
                 time.sleep(1.0)
                 drive(proxy.port, planned, 50)
-                sampler.send_signal(subprocess.signal.SIGINT)
+                sampler.send_signal(signal.SIGINT)
                 _, err = sampler.communicate(timeout=60)
             finally:
                 proxy.stop()

@@ -3,7 +3,7 @@
 Run: python tests/eval/bench_detection.py
 
 Prints, in CPU seconds of this process on one core: the vocabulary's first
-use (reading the imported dictionaries and building the automaton), then
+use (reading the imported dictionaries and building the phrase matcher), then
 requests per second for each stage (match, decode, health, identifiers,
 canaries) and for the whole pipeline, once with cold memo tables (every
 value seen for the first time) and once warm (a second pass).
@@ -54,7 +54,7 @@ def main() -> None:
     loaded = time.process_time() - start
     built = cpu(vocab.prepare)
     print(
-        f"vocabulary: files {loaded:.2f} s, dictionaries and automaton {built:.2f} s CPU, "
+        f"vocabulary: files {loaded:.2f} s, dictionaries and matcher {built:.2f} s CPU, "
         f"{vocab.size:,} phrases"
     )
     canaries = parse_canaries({"canaries": PERSONA})

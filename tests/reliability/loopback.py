@@ -72,6 +72,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(UPSTREAM_BODY)
         with self.server.lock:
             self.server.count += 1
+            self.server.paths.append(self.path)
 
     do_GET = do_POST = _answer
 
@@ -84,6 +85,7 @@ class _Server(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.count = 0
+        self.paths: list[str] = []
 
 
 class Upstream:
@@ -103,6 +105,12 @@ class Upstream:
     def requests(self) -> int:
         """How many requests it has answered."""
         return self._server.count
+
+    @property
+    def paths(self) -> list[str]:
+        """The request target (path and query) of every request, as it arrived."""
+        with self._server.lock:
+            return list(self._server.paths)
 
     def close(self) -> None:
         self._server.shutdown()
@@ -220,7 +228,9 @@ async def _send(
                     result.status = response.status_code
                     result.http_version = response.http_version
                     result.body = response.content
-                except httpx.HTTPError as exc:
+                except Exception as exc:  # recorded, not hidden: callers check every error
+                    # A proxy stopped mid-request can surface as anyio.EndOfStream,
+                    # which httpx does not wrap in its own errors.
                     result.error = f"{type(exc).__name__}: {exc}"
                 finally:
                     in_flight -= 1
@@ -262,3 +272,20 @@ def wait_for_rows(
         if found == expected or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def wait_for_session(db: Path, timeout: float = 30.0) -> None:
+    """Block until the proxy has opened its recording session in ``db``.
+
+    mitmproxy accepts connections before phitrace's ``running`` hook has created
+    the tables, so a reader started at once could find an empty database.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if rows(db, "select count(*) from sessions where ended_at is null") == [(1,)]:
+                return
+        except sqlite3.OperationalError:  # the file or its tables do not exist yet
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"no open session in {db} after {timeout}s")

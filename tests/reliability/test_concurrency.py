@@ -7,10 +7,11 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from loopback import Traffic, rows, send, tracker_request
+from loopback import Traffic, rows, send, tracker_request, wait_for_session
 
 pytestmark = pytest.mark.e2e
 
@@ -41,10 +42,12 @@ def datasette_count(db: Path) -> int:
 def test_report_sqlite_and_datasette_read_while_the_proxy_writes(
     start_proxy,  # type: ignore[no-untyped-def]
     tmp_path: Path,
+    figures: Callable[[str], None],
 ) -> None:
     pytest.importorskip("datasette")
     proxy = start_proxy("phitrace_sinkhole=true", "flow_detail=0")
     db = proxy.db
+    wait_for_session(db)  # as a tester does: readers start once the session is logged
     planned = [tracker_request(n, http2=n % 2 == 0) for n in range(1000)]
     done: list[Traffic] = []
     sender = threading.Thread(target=lambda: done.append(send(proxy.url, planned, 50)))
@@ -69,8 +72,8 @@ def test_report_sqlite_and_datasette_read_while_the_proxy_writes(
 
     final = rows(db, "select count(*) from flows")[0][0]
     busy = [r for r in reports if r[1] > r[0]]
-    print(
-        f"\nconcurrency: {len(reports)} reports ({len(busy)} while flows were being written), "
+    figures(
+        f"concurrency: {len(reports)} reports ({len(busy)} while flows were being written), "
         f"{len(counts)} sqlite3/Datasette reads, {final} flows at the end"
     )
     assert [code for _, _, code, _ in reports] == [0] * len(reports), reports[-1][3]

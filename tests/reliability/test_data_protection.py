@@ -13,9 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from loopback import insecure_context, rows, wait_for_rows
-from mitmproxy.test import taddons
 
-from phitrace.addon import PhiTrace
 from phitrace.cli import main
 from phitrace.model import Analysis, Finding, Request
 from phitrace.store import Record, Writer, open_database, start_session
@@ -159,15 +157,23 @@ def test_redact_storage_keeps_only_hashes_and_matched_terms(tmp_path: Path) -> N
     assert MARKER.encode() not in stored and EMAIL.encode() not in stored
 
 
-async def test_redact_storage_can_be_chosen_for_the_proxy(tmp_path: Path) -> None:
-    addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        if "phitrace_storage" not in tctx.options:
-            pytest.skip("the addon does not offer phitrace_storage yet")
-        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_storage="redact")
-        addon.running()
-        assert addon.writer is not None and addon.writer.storage == "redact"
-        addon.done()
+@pytest.mark.e2e
+def test_a_proxy_in_redact_storage_mode_writes_no_captured_value_to_disk(
+    start_proxy,  # type: ignore[no-untyped-def]
+) -> None:
+    proxy = start_proxy("phitrace_sinkhole=true", "phitrace_storage=redact")
+    body = f"en=page_view&ep.note={MARKER}body&uid={EMAIL}".encode()
+    with httpx.Client(proxy=proxy.url, verify=insecure_context(False), timeout=20) as client:
+        assert client.post(HIT, content=body).status_code in (200, 204)
+    output = proxy.stop()
+    assert rows(proxy.db, "select url, vendor from flows") == [
+        ("https://region1.google-analytics.com/", "google-analytics")
+    ], output[-2000:]
+    matched = rows(proxy.db, "select matched, substr(value, 1, 7) from findings")
+    assert ("diabetes", "sha256:") in matched
+    assert rows(proxy.db, "select count(*) from requests") == [(0,)]
+    stored = file_bytes(proxy.db)
+    assert MARKER.encode() not in stored and EMAIL.encode() not in stored
 
 
 # Purge ---------------------------------------------------------------------------------------

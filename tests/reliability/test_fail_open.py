@@ -1,7 +1,8 @@
-"""Fail open: a failure in any pipeline stage never reaches the client, and is counted."""
+"""Fail open: a failure in any stage never reaches the client or the server, and is counted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,38 +13,61 @@ pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).resolve().parent
 FAULTS = HERE / "addons" / "fault_injection.py"
-STAGES = ("match", "decode", "detect", "assess", "store")
+STAGES = ("match", "decode", "detect", "assess", "enforce", "show", "store")
 ROUNDS = 3
 # GA4 through a first-party tagging server: a tracker request the loopback upstream answers.
 HIT = (
-    "{upstream}/g/collect?v=2&tid=G-1&cid=1.2&dl=https%3A%2F%2Fwww.example.org"
+    "/g/collect?v=2&tid=G-1&cid=1.2&dl=https%3A%2F%2Fwww.example.org"
     "%2Fconditions%2Fdiabetes&phitrace_fault={stage}&rid={stage}-{n}"
 )
 
 
-def test_a_failing_stage_leaves_the_flow_to_its_server_and_counts_in_the_session(
+@pytest.mark.parametrize("mode", ["passive", "redact"])
+def test_a_failing_stage_leaves_the_flow_as_sent_and_counts_in_the_session(
     start_proxy,  # type: ignore[no-untyped-def]
     upstream: Upstream,
+    figures: Callable[[str], None],
+    mode: str,
 ) -> None:
-    proxy = start_proxy(args=("-s", str(FAULTS)))
+    proxy = start_proxy(f"phitrace_mode={mode}", args=("-s", str(FAULTS)))
+    sent: dict[str, str] = {}
     answers = {}
     with httpx.Client(proxy=proxy.url, timeout=20) as client:
         # Interleaved, so that failing and healthy records share the writer's batches.
         for n in range(ROUNDS):
             for stage in (*STAGES, "none"):
-                response = client.get(HIT.format(upstream=upstream.url, stage=stage, n=n))
+                path = HIT.format(stage=stage, n=n)
+                response = client.get(upstream.url + path)
+                sent[f"{stage}-{n}"] = path
                 answers[f"{stage}-{n}"] = (response.status_code, response.content)
     output = proxy.stop()
 
+    # In passive mode the rewrite is never called, so its fault never fires; in redact
+    # mode only requests whose request hook completes are rewritten (the store stage
+    # fails later, on the writer thread).
+    failing = [s for s in STAGES if mode == "redact" or s != "enforce"]
+    changed = {"none", "store"} if mode == "redact" else set()
+    arrived = {rid_of(path): path for path in upstream.paths}
     ((errors,),) = rows(proxy.db, "select errors from sessions")
     recorded = sorted(rid_of(str(url)) for (url,) in rows(proxy.db, "select url from flows"))
-    print(f"\nfail open: {len(answers)} requests, {errors} internal errors counted")
+    figures(
+        f"fail open ({mode}): {len(answers)} requests, faults in {len(failing)} stages, "
+        f"{errors} internal errors counted, {len(recorded)} flows recorded"
+    )
     assert set(answers.values()) == {(200, UPSTREAM_BODY)}
-    assert upstream.requests == len(answers)
-    assert errors == len(STAGES) * ROUNDS
-    assert recorded == [f"none-{n}" for n in range(ROUNDS)]
+    assert arrived.keys() == sent.keys()
+    for rid, path in sent.items():
+        stage = rid.split("-")[0]
+        if stage in changed:
+            assert "diabetes" not in arrived[rid], (rid, arrived[rid])
+        else:  # exactly as the client sent it, even after a failure half-way through redacting
+            assert arrived[rid] == path, (rid, arrived[rid])
+    assert errors == len(failing) * ROUNDS
+    healthy = [s for s in ("none", "enforce") if s not in failing]
+    assert recorded == sorted(f"{s}-{n}" for s in healthy for n in range(ROUNDS))
     # Each failure in the request hook is logged once, with the flow's id.
-    assert output.count("internal error in request hook for flow") == 4 * ROUNDS
-    for stage in STAGES[:4]:
+    in_request_hook = [s for s in failing if s != "store"]
+    assert output.count("internal error in request hook for flow") == len(in_request_hook) * ROUNDS
+    for stage in in_request_hook:
         assert output.count(f"InjectedFault: injected failure in the {stage} stage") == ROUNDS
     assert "could not store 1 of" in output

@@ -221,8 +221,13 @@ def requests(draw: st.DrawFn) -> Request:
     return Request(method, draw(urls), headers + extra, body, 1_700_000_000.0)
 
 
-def run_target(name: str, target: Callable[..., None], strategy: st.SearchStrategy) -> None:
-    """Run one fuzz target for EXAMPLES examples and print how many ran."""
+def run_target(
+    name: str,
+    target: Callable[..., None],
+    strategy: st.SearchStrategy,
+    figures: Callable[[str], None],
+) -> None:
+    """Run one fuzz target for EXAMPLES examples and report how many ran."""
     ran = 0
 
     @FUZZ
@@ -233,7 +238,7 @@ def run_target(name: str, target: Callable[..., None], strategy: st.SearchStrate
         target(example)
 
     fuzz()
-    print(f"\nfuzz {name}: {ran} examples, no escaped exception, no limit overrun")
+    figures(f"fuzz {name}: {ran} examples, no escaped exception, no limit overrun")
     assert ran >= EXAMPLES
 
 
@@ -244,13 +249,17 @@ def analyse_and_store(request: Request, storage: str = "full") -> None:
         harness.store(analysis, storage)
 
 
-def test_hostile_requests_never_escape_the_pipeline_or_overrun_its_limits() -> None:
+def test_hostile_requests_never_escape_the_pipeline_or_overrun_its_limits(
+    figures: Callable[[str], None],
+) -> None:
     cases = st.tuples(requests(), st.sampled_from(STORAGE_MODES))
-    run_target("pipeline requests", lambda case: analyse_and_store(*case), cases)
+    run_target("pipeline requests", lambda case: analyse_and_store(*case), cases, figures)
 
 
-def test_the_atheris_harness_target_holds_on_random_inputs() -> None:
-    run_target("harness bytes", harness.one_input, st.binary(max_size=4096))
+def test_the_atheris_harness_target_holds_on_random_inputs(
+    figures: Callable[[str], None],
+) -> None:
+    run_target("harness bytes", harness.one_input, st.binary(max_size=4096), figures)
 
 
 OVERSIZED: dict[str, Callable[[], bytes]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from loopback import (
@@ -31,7 +32,11 @@ def plan(upstream: Upstream) -> list[Planned]:
     return planned
 
 
-def test_mixed_load_loses_and_duplicates_no_tracker_flow(start_proxy, upstream: Upstream) -> None:  # type: ignore[no-untyped-def]
+def test_mixed_load_loses_and_duplicates_no_tracker_flow(
+    start_proxy,  # type: ignore[no-untyped-def]
+    upstream: Upstream,
+    figures: Callable[[str], None],
+) -> None:
     proxy = start_proxy("phitrace_sinkhole=true", "flow_detail=0")
     planned = plan(upstream)
     traffic = send(proxy.url, planned, CONCURRENCY)
@@ -42,8 +47,8 @@ def test_mixed_load_loses_and_duplicates_no_tracker_flow(start_proxy, upstream: 
     recorded = Counter(rid_of(str(url)) for (url,) in rows(proxy.db, "select url from flows"))
     sent = {p.rid for p in planned if p.tracker}
     ((errors, ended),) = rows(proxy.db, "select errors, ended_at from sessions")
-    print(
-        f"\nload: {len(traffic.results)} requests ({TRACKER_REQUESTS} tracker, "
+    figures(
+        f"load: {len(traffic.results)} requests ({TRACKER_REQUESTS} tracker, "
         f"{FIRST_PARTY_REQUESTS} first-party) in {traffic.seconds:.1f} s "
         f"({len(traffic.results) / traffic.seconds:.0f}/s), peak {traffic.peak_in_flight} "
         f"in flight, {dict(versions)}; tracker flows recorded {sum(recorded.values())} "

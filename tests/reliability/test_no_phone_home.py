@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def test_sinkholed_tracker_traffic_causes_no_outbound_connection(
     start_proxy,  # type: ignore[no-untyped-def]
     upstream: Upstream,
     tmp_path: Path,
+    figures: Callable[[str], None],
 ) -> None:
     log = tmp_path / "connections.jsonl"
     db = tmp_path / "audit.db"
@@ -48,8 +50,8 @@ def test_sinkholed_tracker_traffic_causes_no_outbound_connection(
 
     events = [json.loads(line) for line in log.read_text().splitlines()]
     outbound = [e for e in events if not is_loopback(e["host"])]
-    print(
-        f"\nno phone-home: {len(traffic.results)} requests, {len(events)} connection attempts "
+    figures(
+        f"no phone-home: {len(traffic.results)} requests, {len(events)} connection attempts "
         f"and lookups by the proxy, {len(outbound)} beyond loopback"
     )
     assert all(r.status in (200, 204) for r in traffic.results)

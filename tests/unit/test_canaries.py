@@ -11,15 +11,20 @@ from urllib.parse import quote
 import pytest
 
 from phitrace.canaries import (
+    ENCODERS,
     NO_CANARIES,
     Canaries,
     CanaryError,
     embedded_base64,
     find_canaries,
+    forms,
     load_canaries,
     parse_canaries,
 )
 from phitrace.model import Field, Request
+from phitrace.pipeline import Analyzer
+from phitrace.signatures import load_catalogue
+from phitrace.vocabulary import load_vocabulary
 
 EMAIL = "Jane.Canary@Example.org"
 PERSONA = {
@@ -189,3 +194,70 @@ def test_undecodable_bytes_beside_a_canary_do_not_hide_it(canaries: Canaries) ->
     url = "https://t.example/p?x=\udcff\udc80&em=" + quote(EMAIL)
     found = {(f.category, f.matched) for f in find_canaries(Request("GET", url), [], canaries)}
     assert ("email", "raw") in found
+
+
+ENCODE = {name: encode for name, encode, _ in ENCODERS}
+
+
+def apply_chain(chain: str, value: str) -> str:
+    """Recompute the text a chain such as ``sha256(url(lower(trim)))`` names, from the value."""
+    encoders: list[str] = []
+    rest = chain
+    while True:
+        head, bracket, inner = rest.partition("(")
+        if not bracket or head not in ENCODE:
+            break
+        encoders.append(head)
+        rest = inner.removesuffix(")")
+    text = forms(value)[rest][0]
+    for name in reversed(encoders):
+        text = ENCODE[name](text)
+    return text
+
+
+def test_apply_chain_recomputes_named_chains() -> None:
+    assert apply_chain("raw", EMAIL) == EMAIL
+    assert apply_chain("lower(trim)", EMAIL) == LOWER
+    assert apply_chain("sha256(lower(trim))", EMAIL) == sha256(LOWER)
+    assert apply_chain("url(base64(raw))", EMAIL) == quote(b64(EMAIL.encode()), safe="")
+
+
+LAYERS = [(outer, inner) for outer in ENCODE for inner in [None, *ENCODE]]
+
+
+@pytest.mark.parametrize("form", ["raw", "lower(trim)"])
+@pytest.mark.parametrize(("outer", "inner"), LAYERS, ids=[f"{o}-{i}" for o, i in LAYERS])
+def test_every_encoder_and_every_two_layer_combination_is_found(
+    canaries: Canaries, form: str, outer: str, inner: str | None
+) -> None:
+    value = forms(EMAIL)[form][0]
+    planted = ENCODE[outer](value if inner is None else ENCODE[inner](value))
+    found = find_canaries(Request("GET", f"https://t.example/c?x={planted}&y=1"), [], canaries)
+    # Identical texts are named by their simplest chain (url(hex(x)) is hex(x)), and
+    # text that is not base64 matches whatever its case (url(raw) names url(lower(trim))):
+    # so the check is that some reported chain recomputes what was sent.
+    assert any(
+        f.category == "email" and same(apply_chain(f.matched, EMAIL), planted, f.matched)
+        for f in found
+    ), [(f.field, f.matched) for f in found]
+
+
+def same(expected: str, sent: str, chain: str) -> bool:
+    outer = chain.split("(")[0]
+    exact = next((cased for name, _, cased in ENCODERS if name == outer), False)
+    return expected == sent if exact else expected.lower() == sent.lower()
+
+
+def test_meta_advanced_matching_hashes_are_canaries_and_hashed_identifiers() -> None:
+    persona = parse_canaries({"canaries": {"email": EMAIL, "phone": "+1 (555) 555-0123"}})
+    analyzer = Analyzer(load_catalogue(), load_vocabulary(), persona, linker=None)
+    url = (
+        "https://www.facebook.com/tr/?id=1&ev=Lead&dl=https%3A%2F%2Fclinic.example%2F"
+        f"&ud[em]={sha256(LOWER)}&ud[ph]={sha256('15555550123')}&fbp=fb.1.1.2"
+    )
+    analysis = analyzer.analyse(Request("GET", url))
+    found = {(f.kind, f.category, f.matched) for f in analysis.findings}
+    assert ("canary", "email", "sha256(lower(trim))") in found
+    assert ("canary", "phone", "sha256(cc_digits)") in found
+    categories = {f.category for f in analysis.findings if f.kind == "identifier"}
+    assert {"hashed_email", "hashed_phone"} <= categories

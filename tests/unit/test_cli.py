@@ -124,3 +124,16 @@ def test_signature_commands(tmp_path: Path) -> None:
     tested = runner.invoke(main, ["signatures", "test"])
     assert tested.exit_code == 0, tested.output
     assert " 0 failed" in tested.output
+
+
+def test_scan_with_redacted_storage_keeps_no_captured_value(tmp_path: Path) -> None:
+    har = tmp_path / "capture.har"
+    har.write_text(json.dumps(HAR))
+    db = tmp_path / "p.db"
+    result = CliRunner().invoke(main, ["scan", str(har), "--db", str(db), "--storage", "redact"])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from findings").fetchone()[0] > 0
+        assert conn.execute("select count(*) from requests").fetchone()[0] == 0
+        dump = "\n".join(conn.iterdump())
+    assert "conditions/asthma" not in dump and "conditions%2Fasthma" not in dump

@@ -185,8 +185,30 @@ def test_healthcheck_finds_listening_sockets_only(
 
 
 def test_healthcheck_waits_for_the_ca(tmp_path: Path) -> None:
-    reason = _healthcheck().problem(8080, tmp_path / "mitmproxy-ca-cert.pem")
+    reason = _healthcheck().problem((8080,), tmp_path / "mitmproxy-ca-cert.pem")
     assert reason is not None and "CA" in reason
+
+
+def test_healthcheck_waits_for_the_web_ui_port(tmp_path: Path) -> None:
+    """mitmweb opens its UI after the proxy port: healthy only once both listen."""
+    health = _healthcheck()
+    table = tmp_path / "tcp"
+    table.write_text(TCP_TABLE)  # 8080 listens, 8081 does not
+    ca = tmp_path / "mitmproxy-ca-cert.pem"
+    ca.write_text("certificate")
+    web = health.expected_ports("web")
+    reason = health.problem(web, ca, (table,))
+    assert reason is not None and "8081" in reason
+    assert health.problem(health.expected_ports("none"), ca, (table,)) is None
+
+
+def test_healthcheck_is_healthy_when_every_port_listens(tmp_path: Path) -> None:
+    table = tmp_path / "tcp"
+    table.write_text(TCP_TABLE + TCP_TABLE.splitlines()[1].replace(":1F90", ":1F91") + "\n")
+    ca = tmp_path / "mitmproxy-ca-cert.pem"
+    ca.write_text("certificate")
+    health = _healthcheck()
+    assert health.problem(health.expected_ports("web"), ca, (table,)) is None
 
 
 def test_every_compose_setting_is_documented() -> None:

@@ -297,6 +297,37 @@ def test_brotli_and_raw_deflate_are_found_without_a_header() -> None:
         assert trail(decoded, "body.page") == (name, "json")
 
 
+@pytest.mark.parametrize("header", [(), (("Content-Encoding", "zstd"),)])
+def test_zstd_bodies_with_or_without_content_encoding(header: tuple[tuple[str, str], ...]) -> None:
+    import zstandard
+
+    batch = [{"type": "view", "view": {"url": "https://x.org/telehealth/visit"}}]
+    body = zstandard.ZstdCompressor().compress(json.dumps(batch).encode())
+    decoded = decode_request(post("https://rum.example.net/v1/input", body, *header))
+    assert value(decoded, "body[0].view.url") == "https://x.org/telehealth/visit"
+    assert trail(decoded, "body[0].view.url") == ("zstd", "json")
+
+
+def test_raw_deflate_sent_as_content_encoding_deflate_is_still_read() -> None:
+    # RFC 9110 says "deflate" means zlib, but some clients send headerless deflate.
+    body = _raw_deflate(b'{"page": "https://x.org/hepatitis"}')
+    decoded = decode_request(post("https://t.example/c", body, ("Content-Encoding", "deflate")))
+    assert value(decoded, "body.page") == "https://x.org/hepatitis"
+    assert trail(decoded, "body.page") == ("deflate", "json")
+
+
+def test_amplitude_form_field_holding_a_json_array_of_events() -> None:
+    events = [
+        {"event_type": "Viewed Page", "event_properties": {"path": "/conditions/hiv"}},
+        {"event_type": "Clicked", "event_properties": {"label": "Book appointment"}},
+    ]
+    body = f"client=0123abcd&e={quote(json.dumps(events))}&upload_time=1700000000000"
+    decoded = decode_request(post("https://api2.amplitude.com/", body))
+    assert value(decoded, "body.e[0].event_properties.path") == "/conditions/hiv"
+    assert value(decoded, "body.e[1].event_properties.label") == "Book appointment"
+    assert trail(decoded, "body.e[1].event_type") == ("form", "json")
+
+
 def _raw_deflate(data: bytes) -> bytes:
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     return packer.compress(data) + packer.flush()

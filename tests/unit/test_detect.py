@@ -117,6 +117,18 @@ def test_non_health_pages_and_resources_are_not_health_data(
     assert hits(vocab, sig, ("query.dl", url)) == set()
 
 
+def test_resource_paths_without_a_scheme_are_not_read_for_words(
+    vocab: Vocabulary, sig: Signature
+) -> None:
+    # Session-replay proxies list a page's images as "https/host/path"; a photo's file
+    # name describes the photo, not the visit.
+    image = "https/www.charity.example/content/dam/yemen-malnutrition-child.jpg/_jcr_content/x.png"
+    assert hits(vocab, sig, ("body[0].data.items[8]", image)) == set()
+    assert hits(vocab, sig, ("body.topic", "malnutrition in adults")) == {
+        ("condition", "malnutrition")
+    }
+
+
 def test_opaque_tokens_are_not_read_for_words(vocab: Vocabulary, sig: Signature) -> None:
     blob = "yN9ButVW11zFT9jnRApMpb79wjDOwiaaBOY/CUl/090f599k34gcTC4P92sfXtzfNLoFVvhc"
     assert opaque(blob) and not opaque("type-2-diabetes-treatment-options")

@@ -153,3 +153,23 @@ def test_every_category_found_is_a_contract_category(sig: Signature) -> None:
         ("body.member_id", "XJH123456789"),
     )
     assert {c for c, _ in everything} <= set(IDENTIFIER_CATEGORIES)
+
+
+def test_a_pages_published_metadata_names_the_organisation_not_a_visitor(
+    sig: Signature,
+) -> None:
+    # Meta's Microdata event forwards the page's schema.org block: the hospital's own
+    # telephone and street address are not a person's identifiers.
+    published = found(
+        sig,
+        ("body.cd[JSON-LD][0].telephone", "626-256-4673"),
+        ("body.cd[JSON-LD][0].address.streetAddress", "1500 East Duarte Road, Duarte, CA"),
+        ("body.cd[JSON-LD][0].address.postalCode", "91010"),
+        ("body.cd[OpenGraph].og:email", "info@hospital.example"),
+    )
+    assert published == set()
+    # The same names in a visitor's form data still are.
+    assert found(sig, ("body.telephone", "626-256-4673"), ("body.zip", "91010")) == {
+        ("phone", "phone:key"),
+        ("postal_address", "postcode:key"),
+    }

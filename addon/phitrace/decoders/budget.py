@@ -97,8 +97,7 @@ class Budget:
         limits = self.limits
         if len(self.fields) >= limits.max_fields:
             raise self.stop(f"more than {limits.max_fields} fields")
-        if time.perf_counter() > self.deadline:
-            raise self.stop(f"decoding took longer than {limits.max_seconds}s")
+        self.tick()
         if len(value) > limits.max_value_chars:
             value = value[: limits.max_value_chars]
         if len(path) > limits.max_path_chars:

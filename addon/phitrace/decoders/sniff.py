@@ -150,7 +150,10 @@ class Decoder:
         self._lzstring(path, text, trail)
 
     def _spaced(self, path: str, text: str, trail: Trail) -> None:
-        """Values with spaces: lz-string UTF-16, or base64 whose ``+`` a form turned into spaces."""
+        """Values with spaces: lz-string UTF-16, or base64 or lz-string whose ``+`` became a space.
+
+        Form decoding reads ``+`` as a space, and trackers put such values in URLs unescaped.
+        """
         if lzstring.looks_utf16(text):
             self._lz_result(lzstring.decompress_from_utf16, text, path, trail)
             return
@@ -158,12 +161,15 @@ class Decoder:
         if text.count(" ") * 16 > len(text) or not _mixed_case(text):
             return
         candidate = text.replace(" ", "+")
-        if candidate.isascii() and base64_variant(candidate) == "base64":
+        if not candidate.isascii():
+            return
+        if base64_variant(candidate) == "base64":
             data = unbase64(candidate, "base64")
             if data is not None and worth_decoding(data):
                 self._decoded(data, path, trail, "base64")
                 return
-            self._lzstring(path, candidate, trail)
+        # lz-string's URI-safe alphabet has both "+" and "-", so it is not base64.
+        self._lzstring(path, candidate, trail)
 
     def _decoded(self, data: bytes, path: str, trail: Trail, name: str) -> None:
         if self._deeper(trail):
@@ -271,11 +277,11 @@ class Decoder:
         if "=" in text and (
             envelopes.looks_like_form(text) if top else envelopes.looks_like_nested_form(text)
         ):
-            pairs = envelopes.form_pairs(text)
-            if pairs and self._deeper(trail):
-                for key, val in pairs:
+            # Text holding "=" always yields a pair, so this is form data.
+            if self._deeper(trail):
+                for key, val in envelopes.form_pairs(text):
                     self.value(f"{path}.{key}", val, trail + ("form",))
-            return bool(pairs)
+            return True
         return False
 
     def _batch(self, text: str, path: str, trail: Trail) -> bool:

@@ -49,7 +49,7 @@ class LoopLag:
             finally:
                 commits.extend((started, time.perf_counter()))
 
-        store.Writer._commit = timed  # type: ignore[method-assign]
+        store.Writer._commit = timed  # type: ignore[method-assign,assignment]
 
     def running(self) -> None:
         if self._task is None:

@@ -1,9 +1,9 @@
 """Test-only mitmproxy script: makes one phitrace pipeline stage raise for chosen requests.
 
 Load it after phitrace (a second ``-s``).  A request whose URL carries
-``phitrace_fault=STAGE`` (match, decode, detect, assess or store) makes that
-stage raise :class:`InjectedFault` while phitrace handles it; every other
-request goes through the real code.  phitrace itself knows nothing of this:
+``phitrace_fault=STAGE`` (match, decode, detect, assess, enforce, show or store)
+makes that stage raise :class:`InjectedFault` while phitrace handles it; every
+other request goes through the real code.  phitrace itself knows nothing of this:
 the script replaces the stage functions in phitrace's modules from outside.
 """
 
@@ -13,12 +13,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import phitrace.addon as addon
 import phitrace.pipeline as pipeline
 import phitrace.signatures as signatures
 import phitrace.store as store
 from phitrace.model import Request
 
-STAGES = ("match", "decode", "detect", "assess", "store")
+STAGES = ("match", "decode", "detect", "assess", "enforce", "show", "store")
 
 
 class InjectedFault(RuntimeError):
@@ -68,6 +69,10 @@ def install() -> None:
     pipeline.decode_request = _wrap("decode", pipeline.decode_request, lambda request, *_: request)
     pipeline.detect_health = _wrap("detect", pipeline.detect_health, lambda *_: _current())
     pipeline.assess = _wrap("assess", pipeline.assess, lambda *_, **__: _current())
+    # Redact mode's rewrite, and the verdict shown in mitmweb and on the console (which
+    # runs after the flow has been changed).
+    addon.redact = _wrap("enforce", addon.redact, lambda request, *_: request)
+    addon.summary = _wrap("show", addon.summary, lambda analysis: analysis.request)
     store.write_records = _wrap(
         "store",
         store.write_records,
