@@ -24,7 +24,7 @@ from phitrace.codes import find_codes, might_hold_codes
 from phitrace.identity import EMAIL, HEX_HASH, PHONE, PLACEHOLDER_HASHES, detect_identifiers
 from phitrace.identity import key_parts as _key_parts
 from phitrace.model import Field, Finding
-from phitrace.signatures import Signature
+from phitrace.signatures import CONTENT_ROLES, Signature
 from phitrace.vocabulary import Term, Vocabulary, search_key, tokens
 
 __all__ = [
@@ -39,17 +39,7 @@ __all__ = [
 ]
 
 URL_ROLES = frozenset({"page_url", "referrer"})
-CONTEXT_ROLES = frozenset(
-    {
-        "page_url",
-        "referrer",
-        "page_title",
-        "search_term",
-        "event_name",
-        "event_properties",
-        "free_text",
-    }
-)
+CONTEXT_ROLES = frozenset(CONTENT_ROLES)
 """Roles where weak terms ("appointments", "pharmacy") count."""
 
 MESSAGE_KEYS = frozenset(

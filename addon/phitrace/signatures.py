@@ -36,7 +36,7 @@ TRACKER_CATEGORIES: tuple[str, ...] = (
     "other",
 )
 
-FIELD_ROLES: tuple[str, ...] = (
+CONTENT_ROLES: tuple[str, ...] = (
     "page_url",
     "referrer",
     "page_title",
@@ -44,6 +44,11 @@ FIELD_ROLES: tuple[str, ...] = (
     "event_name",
     "event_properties",
     "free_text",
+)
+"""Field roles whose values say what the visitor saw, sought or wrote."""
+
+FIELD_ROLES: tuple[str, ...] = (
+    *CONTENT_ROLES,
     "user_id",
     "client_id",
     "cookie_id",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from labelled import Score, corpus_cases, corpus_records, reconstructed, score
 
+from phitrace.model import HEALTH_CATEGORIES
 from phitrace.pipeline import Analyzer
 from phitrace.signatures import load_catalogue
 from phitrace.vocabulary import load_vocabulary
@@ -39,20 +40,7 @@ def check(result: Score) -> None:
 def test_reconstructed_payloads_for_every_seed_data_type() -> None:
     cases = reconstructed()
     labelled = {label.split(":")[0] for case in cases for label in case.health}
-    assert labelled >= {
-        "condition",
-        "medication",
-        "procedure",
-        "immunization",
-        "allergy",
-        "lab_test",
-        "appointment",
-        "provider",
-        "health_search",
-        "health_page",
-        "message",
-        "insurance",
-    }
+    assert labelled >= set(HEALTH_CATEGORIES)
     result = score(analyzer(), cases)
     report("reconstructed payloads", result)
     check(result)
