@@ -449,8 +449,7 @@ class PhiTrace:
         return analysis if analysis.recorded else None
 
     def _request(self, flow: http.HTTPFlow) -> None:
-        page = self.pages.page_for(flow.request.pretty_url, flow.request.headers.items(multi=True))
-        analysis = self._analyse(to_request(flow, page))
+        analysis = self._analyse(to_request(flow, self.pages))
         if analysis is None:
             return
         action = self._enforce(flow, analysis)
@@ -501,7 +500,8 @@ class PhiTrace:
         if severity_rank(severity) <= severity_rank("low"):
             flow.marked = MARKS[severity]
             flow.comment = summary(analysis)
-            log.log(ALERT, console_line(analysis, action, self._colour))
+            if log.isEnabledFor(ALERT):
+                log.log(ALERT, console_line(analysis, action, self._colour))
 
     def response(self, flow: http.HTTPFlow) -> None:
         try:

@@ -8,21 +8,28 @@ from pathlib import Path
 from mitmproxy import http, io
 
 from phitrace.model import Request
+from phitrace.pages import PageTracker
 
 WEBSOCKET_METHOD = "WEBSOCKET"
 """The method recorded for a WebSocket message, analysed like a request body."""
 
 
-def to_request(flow: http.HTTPFlow, page_url: str | None = None) -> Request:
-    """Copy what phitrace needs out of a flow's request (content-encoding undone)."""
+def to_request(flow: http.HTTPFlow, pages: PageTracker | None = None) -> Request:
+    """Copy what phitrace needs out of a flow's request (content-encoding undone).
+
+    With ``pages``, the page the request came from is worked out too, from the
+    same URL and headers (mitmproxy rebuilds ``pretty_url`` on every access).
+    """
     req = flow.request
+    url = req.pretty_url
+    headers = tuple(req.headers.items(multi=True))
     return Request(
         method=req.method,
-        url=req.pretty_url,
-        headers=tuple(req.headers.items(multi=True)),
+        url=url,
+        headers=headers,
         body=req.get_content(strict=False) or b"",
         timestamp=req.timestamp_start,
-        page_url=page_url,
+        page_url=pages.page_for(url, headers) if pages is not None else None,
     )
 
 

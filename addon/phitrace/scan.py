@@ -48,9 +48,10 @@ def _flow_file_requests(
     pages = PageTracker()
     try:
         for index, (flow, offset) in enumerate(read_flow_file(path)):
-            page = pages.page_for(flow.request.pretty_url, flow.request.headers.items(multi=True))
+            request = to_request(flow, pages)
+            page = request.page_url
             status = flow.response.status_code if flow.response else None
-            yield to_request(flow, page), status
+            yield request, status
             if flow.websocket is not None:
                 for message in flow.websocket.messages:
                     if message.from_client:
