@@ -425,8 +425,10 @@ class PhiTrace:
     def request(self, flow: http.HTTPFlow) -> None:
         saved: Saved | None = None
         try:
-            saved = self._save(flow)
-            self._request(flow)
+            analysis = self._analyse(to_request(flow, self.pages))
+            if analysis is not None:
+                saved = self._save(flow)
+                self._flag(flow, analysis)
         except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
             self._failed(flow, "request", saved)
 
@@ -436,7 +438,8 @@ class PhiTrace:
 
         A failure half-way through enforcing (a redacted URL set, the body not yet)
         must not leave a half-changed request: :meth:`_failed` puts this back.
-        Passive mode never touches the request or the response, so nothing is kept.
+        Nothing is changed before a flow is flagged, so only flagged flows are
+        copied, and passive mode never touches the request or the response at all.
         """
         if ctx.options.phitrace_mode == "passive" and not ctx.options.phitrace_sinkhole:
             return None
@@ -448,10 +451,8 @@ class PhiTrace:
         analysis = self.analyzer.analyse(request)
         return analysis if analysis.recorded else None
 
-    def _request(self, flow: http.HTTPFlow) -> None:
-        analysis = self._analyse(to_request(flow, self.pages))
-        if analysis is None:
-            return
+    def _flag(self, flow: http.HTTPFlow, analysis: Analysis) -> None:
+        """Act on a flagged flow as the mode says, mark it, and keep it for storage."""
         action = self._enforce(flow, analysis)
         removed = tuple(flow.metadata.get("phitrace", {}).get("redacted", ()))
         self._pending[flow.id] = (analysis, action, removed)
