@@ -14,7 +14,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,28 +24,10 @@ from urllib.parse import urlsplit
 
 from tests.bench.corpus import Row
 from tests.bench.figures import REPO
+from tests.ports import free_port, wait_for_port
 
 UPSTREAM_BODY = b"<!doctype html><title>first party</title>" + b"x" * 2000
 ADDONS = Path(__file__).resolve().parent / "addons"
-
-
-def free_port() -> int:
-    """Ask the kernel for a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 60.0) -> None:
-    """Block until something accepts connections on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
 # Upstream ---------------------------------------------------------------------
@@ -85,7 +66,7 @@ class Upstream:
         self.port = free_port()
         command = [sys.executable, "-m", "tests.bench.loopback", str(self.port)]
         self._process = subprocess.Popen(command, cwd=REPO)
-        wait_for_port(self.port)
+        wait_for_port(self.port, timeout=60.0)
 
     def close(self) -> None:
         self._process.terminate()
@@ -294,7 +275,7 @@ class Mitmdump:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
-            wait_for_port(self.port)
+            wait_for_port(self.port, timeout=60.0)
         except TimeoutError:
             self.stop()
             raise RuntimeError("mitmdump did not start:\n" + self.output()) from None
