@@ -24,35 +24,17 @@ from tests.bench import corpus
 from tests.bench.figures import Figure, at_least, info
 from tests.bench.harness import Context
 
+from phitrace.blocklist import resource_type
 from phitrace.model import Request
 from phitrace.signatures import load_catalogue
 
 ORDER = 3
 TITLE = "3 matching vs Brave"
 
-_TYPES = {
-    "js": "script",
-    "mjs": "script",
-    "css": "stylesheet",
-    "gif": "image",
-    "png": "image",
-    "jpg": "image",
-    "jpeg": "image",
-    "webp": "image",
-    "svg": "image",
-    "ico": "image",
-    "woff": "font",
-    "woff2": "font",
-    "ttf": "font",
-    "html": "subdocument",
-}
-
 
 def request_type(url: str) -> str:
-    """adblock-rust's resource type, guessed from the URL's extension (the list has no types)."""
-    path = urlsplit(url).path
-    extension = path.rsplit(".", 1)[1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    return _TYPES.get(extension, "other")
+    """adblock-rust's resource type for a bare URL (lists give none), as phitrace guesses it."""
+    return resource_type(Request("GET", url, (), b"", 0.0))
 
 
 def with_pages(urls: Sequence[str]) -> list[tuple[str, str]]:
