@@ -192,12 +192,14 @@ class Saved:
     """A flow's request and response as they were before phitrace acted on it."""
 
     request: Any
+    """The request's state, or None when the mode never changes the request."""
     response: http.Response | None
     had_metadata: bool
 
     def restore(self, flow: http.HTTPFlow) -> None:
         """Put the request and response back, and drop phitrace's half-written verdict."""
-        flow.request.set_state(self.request)
+        if self.request is not None:
+            flow.request.set_state(self.request)
         flow.response = self.response
         if not self.had_metadata:
             flow.metadata.pop("phitrace", None)
@@ -441,9 +443,12 @@ class PhiTrace:
         Nothing is changed before a flow is flagged, so only flagged flows are
         copied, and passive mode never touches the request or the response at all.
         """
-        if ctx.options.phitrace_mode == "passive" and not ctx.options.phitrace_sinkhole:
+        mode = ctx.options.phitrace_mode
+        if mode == "passive" and not ctx.options.phitrace_sinkhole:
             return None
-        return Saved(flow.request.get_state(), flow.response, "phitrace" in flow.metadata)
+        # Sinkhole and block only set a response; redact alone rewrites the request.
+        request = flow.request.get_state() if mode == "redact" else None
+        return Saved(request, flow.response, "phitrace" in flow.metadata)
 
     def _analyse(self, request: Request) -> Analysis | None:
         if self.analyzer is None or not in_scope(request.page_url, self.scope):

@@ -141,6 +141,32 @@ async def test_an_error_inside_phitrace_never_reaches_the_flow(tmp_path: Path, c
         addon.done()
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{"phitrace_sinkhole": True}, {"phitrace_mode": "block", "phitrace_block_severity": "low"}],
+)
+async def test_a_failure_after_answering_takes_the_answer_back(
+    tmp_path: Path, settings: dict[str, object]
+) -> None:
+    addon = PhiTrace()
+    with taddons.context(addon, Proxyserver()) as tctx:
+        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), **settings)
+        addon.running()
+
+        def explode(*args: object) -> None:
+            raise RuntimeError("boom")
+
+        addon._show = explode  # type: ignore[method-assign]
+        flow = tracker_flow()
+        before = flow.request.get_state()
+        addon.request(flow)
+        assert flow.response is None, "the local answer must not outlive the failure"
+        assert flow.request.get_state() == before
+        assert "phitrace" not in flow.metadata
+        assert addon.errors == 1
+        addon.done()
+
+
 async def test_bad_signature_option_is_rejected_with_the_file_and_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(
