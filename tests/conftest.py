@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def corpus_dir() -> Path:
-    """The shared real-world corpus (PHITRACE_CORPUS, else ../shared/corpus)."""
-    return Path(os.environ.get("PHITRACE_CORPUS", REPO.parent / "shared" / "corpus"))
+from tests.shared_corpus import corpus_dir
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,7 @@ def shapes() -> dict[str, Request]:
 
 def run(context: Context) -> list[Figure]:
     pipeline = analyzer()
-    requests = [row.request() for row in corpus.rows()]
+    requests = corpus.rows()
     trackers = [r for r in requests if pipeline.catalogue.match(r) is not None]
     seconds = 0.5 if context.quick else 3.0
     figures = [info(TITLE, "tracker requests in corpus", len(trackers))]

@@ -16,21 +16,14 @@ Each side gets pre-built inputs, so only the lookups are timed.
 from __future__ import annotations
 
 import argparse
-import gzip
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
+
+from tests.bench import corpus
 
 from phitrace.blocklist import BlockList, network_rules
 from phitrace.model import Request
 from phitrace.signatures import load_catalogue
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _corpus() -> Path:
-    return Path(os.environ.get("PHITRACE_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
 def _rate(check: Callable[[], int], items: int, seconds: float) -> tuple[float, int]:
@@ -53,10 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per matcher")
     args = parser.parse_args()
-    data = _corpus() / "adblock-rust-test-data"
-    with gzip.open(data / "top500-sitelist.txt.gz", "rt") as handle:
-        urls = [line.strip() for line in handle if line.strip()]
-    rules = network_rules(gzip.decompress((data / "easyprivacy.txt.gz").read_bytes()).decode())
+    urls = corpus.sitelist()
+    rules = network_rules(corpus.easyprivacy())
     requests = [Request("GET", url) for url in urls]
     source = "https://www.example.org/"
     rows: list[tuple[str, float, float, int]] = []

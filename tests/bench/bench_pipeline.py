@@ -89,7 +89,7 @@ def rated(bench: str, name: str, measured: Rate, bound: float) -> Figure:
 
 
 def run(context: Context) -> list[Figure]:
-    requests = [row.request() for row in corpus.rows()]
+    requests = corpus.rows()
     started = time.process_time()
     pipeline = analyzer()
     load_seconds = time.process_time() - started

@@ -72,8 +72,8 @@ def load(upstream_port: int, count: int) -> list[Planned]:
 
     catalogue = load_catalogue()
     rows = corpus.rows()
-    trackers = [r for r in rows if catalogue.match(r.request()) is not None]
-    others = [r for r in rows if catalogue.match(r.request()) is None]
+    trackers = [r for r in rows if catalogue.match(r) is not None]
+    others = [r for r in rows if catalogue.match(r) is None]
     return plan(trackers, others, upstream_port, count)
 
 

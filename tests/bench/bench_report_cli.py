@@ -30,7 +30,7 @@ TIMEOUT = 300.0
 def analyses() -> list[Analysis]:
     """Pipeline results for every corpus request that has findings."""
     pipeline = analyzer()
-    found = [pipeline.analyse(row.request()) for row in corpus.rows()]
+    found = [pipeline.analyse(request) for request in corpus.rows()]
     return [a for a in found if a.findings and a.recorded]
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.bench.figures import REPO
+from tests.shared_corpus import (
+    CorpusMissing,
+    corpus_dir,
+    corpus_file,
+    record_request,
+    request_records,
+)
 
 from phitrace.model import Request
 
-REQUESTS = "combined-har-requests/requests.jsonl.gz"
 SITELIST = "adblock-rust-test-data/top500-sitelist.txt.gz"
 EASYPRIVACY = "adblock-rust-test-data/easyprivacy.txt.gz"
 HAR_FOLDERS = (
@@ -24,51 +27,9 @@ HAR_FOLDERS = (
 )
 
 
-class CorpusMissing(RuntimeError):
-    """The shared corpus (or one of its files) is not where PHITRACE_CORPUS points."""
-
-
-def corpus_dir() -> Path:
-    """The shared real-world corpus (PHITRACE_CORPUS, else ../shared/corpus)."""
-    return Path(os.environ.get("PHITRACE_CORPUS", REPO.parent / "shared" / "corpus"))
-
-
-def corpus_file(relative: str) -> Path:
-    """A file of the corpus; :class:`CorpusMissing` when it is absent."""
-    path = corpus_dir() / relative
-    if not path.exists():
-        raise CorpusMissing(f"{path} not found; set PHITRACE_CORPUS")
-    return path
-
-
-@dataclass(frozen=True)
-class Row:
-    """One request of the combined HAR index, with what a browser would have sent."""
-
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    page_url: str | None
-
-    def request(self) -> Request:
-        return Request(self.method, self.url, self.headers, self.body, 0.0, self.page_url)
-
-
-def _row(record: dict[str, Any]) -> Row:
-    headers: list[tuple[str, str]] = []
-    if record.get("referer"):
-        headers.append(("Referer", record["referer"]))
-    if record.get("request_content_type"):
-        headers.append(("Content-Type", record["request_content_type"]))
-    body = (record.get("post_data") or "").encode("utf-8", "surrogateescape")
-    return Row(record["method"], record["url"], tuple(headers), body, record.get("page_url"))
-
-
-def rows() -> list[Row]:
-    """Every request of ``combined-har-requests/requests.jsonl.gz``, in file order."""
-    with gzip.open(corpus_file(REQUESTS), "rt", encoding="utf-8") as handle:
-        return [_row(json.loads(line)) for line in handle if line.strip()]
+def rows() -> list[Request]:
+    """Every request of the combined request index, in file order."""
+    return [record_request(record) for record in request_records()]
 
 
 def sitelist() -> list[str]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from tests.bench.corpus import CorpusMissing
 from tests.bench.figures import Figure, failed
+from tests.shared_corpus import CorpusMissing
 
 
 @dataclass(frozen=True)

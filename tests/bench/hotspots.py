@@ -37,7 +37,7 @@ def profile_pipeline(out: Path, seconds: float) -> None:
     from tests.bench.bench_pipeline import analyzer, split
 
     pipeline = analyzer()
-    requests = [row.request() for row in corpus.rows()]
+    requests = corpus.rows()
     trackers, others = split(pipeline, requests)
     for name, chosen in (("non-tracker", others), ("tracker", trackers)):
         profiler = Profiler(interval=0.0005)

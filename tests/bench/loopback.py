@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.bench.corpus import Row
 from tests.bench.figures import REPO
 from tests.ports import free_port, wait_for_port
+
+from phitrace.model import Request
 
 UPSTREAM_BODY = b"<!doctype html><title>first party</title>" + b"x" * 2000
 ADDONS = Path(__file__).resolve().parent / "addons"
@@ -107,8 +108,8 @@ def as_http(url: str) -> str:
 
 
 def plan(
-    trackers: Sequence[Row],
-    first_party: Sequence[Row],
+    trackers: Sequence[Request],
+    first_party: Sequence[Request],
     upstream_port: int,
     count: int,
     tracker_share: float = 0.3,

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from labelled import corpus_record_request, corpus_records  # noqa: E402
+from tests.shared_corpus import record_request, request_records  # noqa: E402
 
 from phitrace.canaries import NO_CANARIES, Canaries, find_canaries, parse_canaries  # noqa: E402
 from phitrace.decode import decode_request  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
     print(f"canaries: {len(canaries.needles):,} needles in {cpu(canaries.automata):.3f} s CPU")
 
     catalogue = load_catalogue()
-    requests = [corpus_record_request(r) for r in corpus_records()]
+    requests = [record_request(r) for r in request_records()]
     trackers = [r for r in requests if catalogue.match(r) is not None]
     print(f"corpus: {len(requests):,} requests, {len(trackers):,} to trackers")
     decoded = []

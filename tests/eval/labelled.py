@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.shared_corpus import record_request
 
 from phitrace.model import Analysis, Request
 from phitrace.pipeline import Analyzer
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-REQUESTS = "combined-har-requests/requests.jsonl.gz"
-
-
-def corpus_dir() -> Path:
-    """The shared corpus (PHITRACE_CORPUS, else ../shared/corpus)."""
-    return Path(os.environ.get("PHITRACE_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
 @dataclass(frozen=True)
@@ -62,25 +53,6 @@ def reconstructed() -> list[Case]:
     return [_case(e["name"], _request(e["request"]), e) for e in data["requests"]]
 
 
-def corpus_record_request(record: dict[str, Any]) -> Request:
-    """A corpus index record as the request a browser sent."""
-    headers: list[tuple[str, str]] = []
-    if record.get("referer"):
-        headers.append(("Referer", record["referer"]))
-    if record.get("request_content_type"):
-        headers.append(("Content-Type", record["request_content_type"]))
-    body = (record.get("post_data") or "").encode("utf-8", "surrogateescape")
-    return Request(
-        record["method"], record["url"], tuple(headers), body, 0.0, record.get("page_url")
-    )
-
-
-def corpus_records() -> list[dict[str, Any]]:
-    """Every record of the combined HAR index (raises FileNotFoundError without the corpus)."""
-    with gzip.open(corpus_dir() / REQUESTS, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def corpus_cases(records: list[dict[str, Any]]) -> list[Case]:
     """The hand-labelled corpus requests."""
     data = yaml.safe_load((HERE / "corpus-labels.yaml").read_text(encoding="utf-8"))
@@ -88,7 +60,7 @@ def corpus_cases(records: list[dict[str, Any]]) -> list[Case]:
     for entry in data["requests"]:
         record = records[entry["line"] - 1]
         name = f"corpus line {entry['line']} ({record['file']}): {entry.get('note', '')}"
-        cases.append(_case(name, corpus_record_request(record), entry))
+        cases.append(_case(name, record_request(record), entry))
     return cases
 
 

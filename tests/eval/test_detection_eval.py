@@ -7,7 +7,8 @@ fails below precision 0.95 or recall 0.90 (health and identifiers each).
 from __future__ import annotations
 
 import pytest
-from labelled import Score, corpus_cases, corpus_records, reconstructed, score
+from labelled import Score, corpus_cases, reconstructed, score
+from tests.shared_corpus import request_records
 
 from phitrace.model import HEALTH_CATEGORIES
 from phitrace.pipeline import Analyzer
@@ -48,13 +49,13 @@ def test_reconstructed_payloads_for_every_seed_data_type() -> None:
 
 @pytest.mark.corpus
 def test_hand_labelled_corpus_requests(corpus) -> None:  # type: ignore[no-untyped-def]
-    result = score(analyzer(), corpus_cases(corpus_records()))
+    result = score(analyzer(), corpus_cases(request_records()))
     report("hand-labelled corpus requests", result)
     check(result)
 
 
 @pytest.mark.corpus
 def test_both_sets_together(corpus) -> None:  # type: ignore[no-untyped-def]
-    result = score(analyzer(), reconstructed() + corpus_cases(corpus_records()))
+    result = score(analyzer(), reconstructed() + corpus_cases(request_records()))
     report("all labelled requests", result)
     check(result)

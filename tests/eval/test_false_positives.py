@@ -17,7 +17,7 @@ from itertools import product
 from urllib.parse import quote
 
 import pytest
-from labelled import corpus_dir, corpus_record_request, corpus_records
+from tests.shared_corpus import corpus_dir, record_request, request_records
 
 from phitrace.decode import decode_request
 from phitrace.detect import detect_health
@@ -48,8 +48,8 @@ def test_first_party_and_non_tracker_requests(corpus, vocab: Vocabulary) -> None
     analyzer = Analyzer(catalogue, vocab, linker=None)
     total = hits = reported = 0
     examples: list[str] = []
-    for record in corpus_records():
-        request = corpus_record_request(record)
+    for record in request_records():
+        request = record_request(record)
         if catalogue.match(request) is not None:
             continue
         total += 1
