@@ -12,7 +12,8 @@ import sqlite_utils
 from phitrace import __version__
 from phitrace.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.exports import FORMATS
-from phitrace.findings import Findings
+from phitrace.findings import Findings, Leak
+from phitrace.gate import FAIL_LEVELS
 from phitrace.har import HarError
 from phitrace.pipeline import Analyzer
 from phitrace.scan import ScanResult
@@ -66,13 +67,11 @@ def _analyzer(
     return Analyzer(catalogue, load_vocabulary(), needles, blocklist=blocklist)
 
 
-def _existing_db(
-    path: Path, error: type[click.ClickException] = click.ClickException
-) -> sqlite_utils.Database:
+def _existing_db(path: Path) -> sqlite_utils.Database:
     from phitrace.store import open_database
 
     if not path.exists():
-        raise error(
+        raise click.ClickException(
             f"no database at {path} — record one with 'phitrace proxy' or 'phitrace scan', "
             "or pass --db"
         )
@@ -318,23 +317,35 @@ class CannotCheck(click.ClickException):
     exit_code = 2
 
 
-def _findings(
-    db_path: Path,
-    session: int | None,
-    *,
-    raw: bool = False,
-    error: type[click.ClickException] = click.ClickException,
-) -> Findings:
-    """Load one session (or all) for a report, an export or the gate."""
+def _session_db(db_path: Path, session: int | None) -> sqlite_utils.Database:
+    """The database at ``db_path``, checked to hold ``session`` (when one is named)."""
+    db = _existing_db(db_path)
+    if session is not None and not db.table("sessions").count_where("id = ?", [session]):
+        db.close()
+        raise click.ClickException(
+            f"no session {session} in {db_path} — list sessions with datasette or sqlite3"
+        )
+    return db
+
+
+def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findings:
+    """Load one session (or all) for a report or an export."""
     from phitrace.findings import load_findings
 
-    db = _existing_db(db_path, error)
+    db = _session_db(db_path, session)
     try:
-        if session is not None and not db.table("sessions").count_where("id = ?", [session]):
-            raise error(
-                f"no session {session} in {db_path} — list sessions with datasette or sqlite3"
-            )
         return load_findings(db, session, raw=raw)
+    finally:
+        db.close()
+
+
+def _leaks(db_path: Path, session: int | None) -> list[Leak]:
+    """Only the findings of one session (or all): what the gate compares, without the flows."""
+    from phitrace.findings import load_leaks
+
+    db = _session_db(db_path, session)
+    try:
+        return load_leaks(db, session)
     finally:
         db.close()
 
@@ -391,8 +402,8 @@ def purge(
         missing = sorted(set(sessions) - set(ids))
         if missing:
             raise click.ClickException(f"no session {missing[0]} in {db_path} — nothing deleted")
-        counts = count_sessions(db, ids)
         if ids and not yes:
+            counts = count_sessions(db, ids)
             click.confirm(
                 f"Delete {counts.sessions} session(s), {counts.flows} flows and "
                 f"{counts.findings} findings from {db_path}?",
@@ -486,7 +497,7 @@ def signatures_import(path: Path, name: str | None) -> None:
 @session_option
 @click.option(
     "--fail-on",
-    type=click.Choice(["high", "medium", "low"]),
+    type=click.Choice(list(FAIL_LEVELS)),
     default="medium",
     show_default=True,
     help="Fail on findings at or above this severity.",
@@ -508,7 +519,11 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
         accepted = read_baseline(baseline) if baseline else frozenset()
     except BaselineError as exc:
         raise CannotCheck(str(exc)) from exc
-    result = check(_findings(db_path, session, error=CannotCheck).leaks, fail_on, accepted)
+    try:
+        leaks = _leaks(db_path, session)
+    except click.ClickException as exc:
+        raise CannotCheck(exc.message) from exc
+    result = check(leaks, fail_on, accepted)
     for item in result.failing:
         click.echo(describe(item))
     verdict = "FAILED" if result.failing else "passed"
@@ -534,9 +549,9 @@ def baseline_command(db_path: Path, session: int | None, output: Path) -> None:
     """Accept the current findings: write their fingerprints for check --baseline."""
     from phitrace.gate import write_baseline
 
-    findings = _findings(db_path, session)
-    count = write_baseline(output, findings.leaks)
-    click.echo(f"wrote {output}: {count} accepted leak(s) from {len(findings.leaks)} finding(s)")
+    leaks = _leaks(db_path, session)
+    count = write_baseline(output, leaks)
+    click.echo(f"wrote {output}: {count} accepted leak(s) from {len(leaks)} finding(s)")
 
 
 @main.command("diff")
@@ -567,7 +582,7 @@ def diff_command(
     if not databases and (old_session is None or new_session is None):
         raise click.UsageError("without OLD.db NEW.db, give --old-session and --new-session")
     old_db, new_db = databases or (db_path, db_path)
-    result = diff(_findings(old_db, old_session).leaks, _findings(new_db, new_session).leaks)
+    result = diff(_leaks(old_db, old_session), _leaks(new_db, new_session))
     click.echo(diff_text(result) if fmt == "text" else diff_json(result), nl=fmt == "text")
 
 
@@ -593,7 +608,7 @@ def export_evidence(db_path: Path, session: int | None, output: Path) -> None:
 
     findings = _findings(db_path, session, raw=True)
     digest = write_bundle(findings, output)
-    flows = len({leak.flow_id for leak in findings.leaks})
+    flows = len(findings.flagged_flow_ids)
     click.echo(f"wrote {output}: {flows} flows, {len(findings.leaks)} findings")
     click.echo(f"manifest sha256: {digest}")
 

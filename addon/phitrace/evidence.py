@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
-import os
 import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 from phitrace import __version__
 from phitrace.exports import to_json
 from phitrace.findings import Findings, Leak, RawRequest, url_parts
+from phitrace.private import write_private
 
 FORMAT = "phitrace-evidence"
 VERSION = 1
@@ -177,7 +178,7 @@ def sha256(data: bytes) -> str:
 
 def manifest(findings: Findings, files: dict[str, bytes]) -> dict[str, Any]:
     """The manifest: versions, sessions, counts, and the digest of every file."""
-    flows = {leak.flow_id for leak in findings.leaks}
+    flows = findings.flagged_flow_ids
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -230,14 +231,14 @@ def write_bundle(findings: Findings, path: Path) -> str:
     """Write the bundle (mode 0600, entries 0600) and return the manifest's SHA-256."""
     files = bundle_files(findings)
     when = _zip_time(findings.generated_at)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as bundle:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=when)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o100600 & 0xFFFF) << 16
             bundle.writestr(info, data)
-    os.chmod(path, 0o600)
+    write_private(path, buffer.getvalue())
     return sha256(files[MANIFEST_NAME])
 
 

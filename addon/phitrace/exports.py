@@ -29,9 +29,8 @@ from urllib.parse import quote
 import yaml
 
 from phitrace import __version__
-from phitrace.findings import Findings, Leak, url_parts
+from phitrace.findings import Findings, Leak, url_parts, without_query
 from phitrace.gate import FAIL_LEVELS, Group, field_path, fingerprint, group
-from phitrace.model import SEVERITIES
 from phitrace.report import context_for, render_html
 from phitrace.resources import data_dir
 
@@ -107,13 +106,6 @@ def dump_json(document: dict[str, Any], rows: list[Any]) -> str:
     return head.replace(marker, body, 1) + "\n"
 
 
-def _counts(findings: Findings) -> dict[str, int]:
-    counts = dict.fromkeys(SEVERITIES, 0)
-    for leak in findings.leaks:
-        counts[leak.severity] = counts.get(leak.severity, 0) + 1
-    return counts
-
-
 def to_html(findings: Findings) -> str:
     """The self-contained HTML report."""
     return render_html(context_for(findings))
@@ -129,9 +121,9 @@ def to_json(findings: Findings) -> str:
         "sessions": [asdict(s) for s in findings.sessions],
         "summary": {
             "findings": len(findings.leaks),
-            "by_severity": _counts(findings),
+            "by_severity": findings.severity_counts,
             "tracker_flows": findings.total_flows,
-            "flagged_flows": len({leak.flow_id for leak in findings.leaks}),
+            "flagged_flows": len(findings.flagged_flow_ids),
         },
         "findings": ROWS,
     }
@@ -194,7 +186,7 @@ def _md_sessions(findings: Findings) -> list[str]:
 
 def to_markdown(findings: Findings) -> str:
     """A summary for a pull-request comment: counts, then one table row per distinct leak."""
-    counts = _counts(findings)
+    counts = findings.severity_counts
     groups = group(findings.leaks)
     if groups:
         title = " · ".join(f"{ICONS[s]} {n} {s}" for s, n in counts.items() if n)
@@ -315,8 +307,7 @@ def _rule(kind: str, category: str) -> dict[str, Any]:
 
 def _page_uri(leak: Leak) -> str:
     # Origin and path only: a query string can carry what the page was about.
-    parts = url_parts(leak.page_url or leak.url)
-    base = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+    base = without_query(url_parts(leak.page_url or leak.url))
     return quote(base or "unknown-page", safe=":/@!$&'()*+,;=%~-._")
 
 
@@ -379,8 +370,8 @@ FORMATS: dict[str, ExportFunction] = {
 }
 """Export formats by name (``phitrace report --format NAME``)."""
 
-EXTENSIONS = {"html": "html", "json": "json", "csv": "csv", "md": "md", "junit": "xml"}
-"""File extensions of the default output names (``sarif`` is ``.sarif``)."""
+EXTENSIONS = {"junit": "xml"}
+"""File extensions of default output names that differ from the format's name."""
 
 RAW_FORMATS = frozenset({"html"})
 """Formats that show stored raw requests, so need them loaded."""

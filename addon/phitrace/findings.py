@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import sqlite_utils
 
+from phitrace.model import SEVERITIES
 from phitrace.store import now_iso
 
 FINDING_COLUMNS = (
@@ -42,6 +43,11 @@ def url_parts(url: str) -> SplitResult:
         return urlsplit(url)
     except ValueError:
         return urlsplit("")
+
+
+def without_query(parts: SplitResult) -> str:
+    """Origin and path of a split URL, without query or fragment (just the path if relative)."""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,7 @@ class Leak:
         """The page without query or fragment (how reports group pages); empty when unknown."""
         if not self.page_url:
             return ""
-        parts = self._page
-        return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+        return without_query(self._page)
 
     @property
     def vendor_label(self) -> str:
@@ -157,6 +162,19 @@ class Findings:
     """Per vendor: (display name, tracker category)."""
     total_flows: int = 0
     generated_at: str = field(default_factory=now_iso)
+
+    @property
+    def severity_counts(self) -> dict[str, int]:
+        """Findings per severity, every known severity present (zero when none)."""
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for leak in self.leaks:
+            counts[leak.severity] = counts.get(leak.severity, 0) + 1
+        return counts
+
+    @property
+    def flagged_flow_ids(self) -> set[int]:
+        """The flows that have at least one finding."""
+        return {leak.flow_id for leak in self.leaks}
 
 
 def split_field(evidence: str) -> tuple[str, str]:

@@ -153,7 +153,6 @@ def read_baseline(path: Path) -> frozenset[str]:
 class CheckResult:
     """What :func:`check` found."""
 
-    fail_on: str
     failing: list[Group] = field(default_factory=list)
     """Groups at or above the level that the baseline does not accept."""
     accepted: int = 0
@@ -174,7 +173,7 @@ def check(
     if fail_on not in FAIL_LEVELS:
         raise ValueError(f"unknown level {fail_on!r}; expected one of {FAIL_LEVELS}")
     limit = severity_rank(fail_on)
-    result = CheckResult(fail_on)
+    result = CheckResult()
     serious = [leak for leak in leaks if severity_rank(leak.severity) <= limit]
     result.below = len(leaks) - len(serious)
     for item in group(serious):
@@ -220,9 +219,9 @@ def describe(item: Group) -> str:
 def diff_text(result: Diff) -> str:
     """The diff for a terminal: a count line, then one line per leak by state."""
     lines = [f"{len(result.new)} new, {len(result.fixed)} fixed, {len(result.unchanged)} unchanged"]
-    for state, items in (("new", result.new), ("fixed", result.fixed)):
+    states = (("new", result.new), ("fixed", result.fixed), ("unchanged", result.unchanged))
+    for state, items in states:
         lines += [f"{state:<9} {describe(g)}" for g in items]
-    lines += [f"{'unchanged':<9} {describe(g)}" for g in result.unchanged]
     return "\n".join(lines)
 
 

@@ -348,12 +348,17 @@ def _category_order(categories: Iterable[str]) -> list[str]:
     return sorted(set(categories), key=lambda c: (known.get(c, len(known)), c))
 
 
-def _filters(leaks: Sequence[Leak], vendors: Sequence[VendorView]) -> dict[str, list[Any]]:
+def _filters(
+    leaks: Sequence[Leak],
+    vendors: Sequence[VendorView],
+    counts: dict[str, int],
+    categories: Sequence[str],
+) -> dict[str, list[Any]]:
     pages: Counter[str] = Counter(leak.page_key for leak in leaks)
     return {
-        "severity": [(s, s) for s in SEVERITIES if any(leak.severity == s for leak in leaks)],
+        "severity": [(s, s) for s in SEVERITIES if counts[s]],
         "vendor": [(v.vendor, v.name) for v in vendors if v.findings],
-        "category": [(c, c) for c in _category_order(leak.category for leak in leaks)],
+        "category": [(c, c) for c in categories],
         "page": [(p, p or "unknown page") for p, _ in pages.most_common(PAGE_OPTIONS)],
     }
 
@@ -406,11 +411,10 @@ def _data(findings: Findings) -> dict[str, Any]:
 def context_for(findings: Findings) -> ReportContext:
     """Turn loaded findings into the report's context."""
     leaks = findings.leaks
-    counts = dict.fromkeys(SEVERITIES, 0)
-    for leak in leaks:
-        counts[leak.severity] = counts.get(leak.severity, 0) + 1
+    counts = findings.severity_counts
     vendors = vendor_views(findings)
-    flagged = len({leak.flow_id for leak in leaks})
+    flagged = len(findings.flagged_flow_ids)
+    categories = _category_order(leak.category for leak in leaks)
     charted = [v for v in vendors if v.findings][:12]
     return ReportContext(
         generated_at=findings.generated_at,
@@ -419,11 +423,11 @@ def context_for(findings: Findings) -> ReportContext:
         severity_counts=counts,
         quiet_flows=findings.total_flows - flagged,
         vendors=vendors,
-        matrix=matrix(leaks, vendors, _category_order(leak.category for leak in leaks)),
+        matrix=matrix(leaks, vendors, categories),
         top_pages=top_pages(leaks),
         severity_chart=bar_chart([(s, {s: n}) for s, n in counts.items() if n]),
         vendor_chart=bar_chart([(v.name, dict(v.severities)) for v in charted]),
-        filters=_filters(leaks, vendors),
+        filters=_filters(leaks, vendors, counts, categories),
         data=_data(findings),
         total_flows=findings.total_flows,
         total_findings=len(leaks),
