@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 BARE_QUERY_CHARS = 8
 """A query piece without ``=`` this long is also read as a value (``query``)."""
 
-_C1_CONTROL = re.compile("[\x80-\x9f]")
+_C1_CONTROL = re.compile(rb"\xc2[\x80-\x9f]")
+"""U+0080–U+009F (C1 control characters) as UTF-8 bytes."""
 _SOCKET_IO = re.compile(rb"\d{1,4}(?=[\[{])")
 
 
@@ -88,13 +89,11 @@ def _repair_latin1(body: bytes) -> bytes | None:
     Their bytes come back as UTF-8 of U+0000–U+00FF, with C1 control characters
     that real text never holds; encoding the text as latin-1 restores them.
     """
-    if body.isascii():
+    if body.isascii() or _C1_CONTROL.search(body) is None:
         return None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-    if _C1_CONTROL.search(text) is None:
         return None
     try:
         return text.encode("latin-1")

@@ -13,11 +13,11 @@ import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 import sqlite_utils
 
-from phitrace.model import SEVERITIES
+from phitrace.model import SEVERITIES, url_parts
 from phitrace.store import now_iso
 
 FINDING_COLUMNS = (
@@ -35,14 +35,6 @@ FINDING_COLUMNS = (
     "rule",
 )
 FLOW_COLUMNS = ("page", "page_key", "method", "url", "sha256", "raw", "vendor_label", "status")
-
-
-def url_parts(url: str) -> SplitResult:
-    """``urlsplit`` that never raises: a malformed captured URL reads as empty parts."""
-    try:
-        return urlsplit(url)
-    except ValueError:
-        return urlsplit("")
 
 
 def without_query(parts: SplitResult) -> str:

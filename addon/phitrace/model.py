@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 HEALTH_CATEGORIES: tuple[str, ...] = (
     "condition",
@@ -55,7 +55,16 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
-def _wire(text: str) -> bytes:
+def url_parts(url: str) -> SplitResult:
+    """``urlsplit`` that never raises: a malformed URL (e.g. an unbalanced IPv6 bracket
+    from a hostile Host header) reads as empty parts."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return urlsplit("")
+
+
+def wire_bytes(text: str) -> bytes:
     """The bytes a text stood for: bytes mitmproxy could not decode come back as they were."""
     try:
         return text.encode("utf-8", "surrogateescape")
@@ -81,18 +90,12 @@ class Request:
     @property
     def host(self) -> str:
         """The lower-cased host name, without port ("" when the URL cannot be parsed)."""
-        try:
-            return (urlsplit(self.url).hostname or "").lower()
-        except ValueError:  # e.g. an unbalanced IPv6 bracket from a hostile Host header
-            return ""
+        return (url_parts(self.url).hostname or "").lower()
 
     @property
     def path(self) -> str:
         """The URL path (``/`` when empty or when the URL cannot be parsed)."""
-        try:
-            return urlsplit(self.url).path or "/"
-        except ValueError:
-            return "/"
+        return url_parts(self.url).path or "/"
 
     def header(self, name: str) -> str | None:
         """Return the first header called ``name`` (case-insensitive), or None."""
@@ -105,9 +108,9 @@ class Request:
     def sha256(self) -> str:
         """Digest of the request line, headers and body: the evidence fingerprint."""
         digest = hashlib.sha256()
-        digest.update(_wire(f"{self.method} {self.url}\r\n"))
+        digest.update(wire_bytes(f"{self.method} {self.url}\r\n"))
         for key, value in self.headers:
-            digest.update(_wire(f"{key}: {value}\r\n"))
+            digest.update(wire_bytes(f"{key}: {value}\r\n"))
         digest.update(b"\r\n")
         digest.update(self.body)
         return digest.hexdigest()

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from phitrace import __version__
-from phitrace.model import Analysis
+from phitrace.model import Analysis, wire_bytes
 
 log = logging.getLogger(__name__)
 
@@ -278,11 +278,7 @@ def digest(value: str | None) -> str | None:
     """``sha256:`` and the hex digest of a value's UTF-8 bytes (the redacted form)."""
     if value is None:
         return None
-    try:
-        data = value.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # lone surrogates that stand for no byte (JSON escapes)
-        data = value.encode("utf-8", "surrogatepass")
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + hashlib.sha256(wire_bytes(value)).hexdigest()
 
 
 def redact_rows(flow: Row, findings: Sequence[Row]) -> tuple[Row, list[Row]]:

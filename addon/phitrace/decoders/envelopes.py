@@ -25,6 +25,7 @@ XSSI_PREFIXES = (")]}'", "for(;;);", "while(1);", "/**/")
 """Prefixes that stop a JSON response from running as a script."""
 
 SENTRY_HEADER_KEYS = ("event_id", "sent_at", "dsn", "sdk", "trace")
+_SENTRY_HEADER_MARKS = tuple(f'"{key}"'.encode() for key in SENTRY_HEADER_KEYS)
 SENTRY_HEADER_BYTES = 16 * 1024
 """An envelope header line is small; longer first lines are not looked at."""
 
@@ -45,13 +46,14 @@ def parse_json(text: str | bytes) -> Any | None:
 
 def looks_like_form(text: str) -> bool:
     """A lenient test for a whole body of ``k=v&k2=v2``: no spaces, an ``=`` up front."""
-    if "=" not in text or text[:1] in ("{", "[", "<"):
+    if text[:1] in ("{", "[", "<"):
         return False
     head = text[:200]
-    if "=" not in head or " " in head or "\n" in head or head.index("=") >= 64:
+    equals = head.find("=")
+    if equals < 0 or equals >= 64 or " " in head or "\n" in head:
         return False
     # Base64 ends in "=" padding: one run of "=" at the very end is not a form.
-    return "&" in text or text.rstrip("=") != text[: text.index("=")]
+    return "&" in text or text.rstrip("=") != text[:equals]
 
 
 def looks_like_nested_form(text: str) -> bool:
@@ -195,9 +197,12 @@ def sentry_envelope(data: bytes, max_items: int) -> tuple[dict[str, Any], list[I
     (with a ``type`` and, for binary payloads, a ``length``) and a payload.
     """
     end = data.find(b"\n", 0, SENTRY_HEADER_BYTES)
-    if end < 0 or not any(f'"{key}"'.encode() in data[:end] for key in SENTRY_HEADER_KEYS):
+    if end < 0:
         return None
-    first, rest = data[:end], data[end + 1 :]
+    first = data[:end]
+    if not any(mark in first for mark in _SENTRY_HEADER_MARKS):
+        return None
+    rest = data[end + 1 :]
     header = parse_json(first)
     if not isinstance(header, dict) or not any(key in header for key in SENTRY_HEADER_KEYS):
         return None

@@ -217,9 +217,7 @@ class Decoder:
 
     def walk(self, node: Any, path: str, trail: Trail) -> None:
         """Record every leaf of a parsed JSON document, in document order."""
-        if isinstance(node, str):
-            self.value(path, node, trail)
-        elif isinstance(node, (dict, list)):
+        if isinstance(node, (dict, list)):
             # Nesting is counted across documents embedded in one another, so
             # the Python stack stays shallow whatever the payload.
             if self._nesting >= self.limits.max_nesting:

@@ -154,5 +154,5 @@ def worth_decoding(data: bytes) -> bool:
         return False
     if data[:1] in (b"{", b"[") or compression.sniff(data) is not None:
         return True
-    text = readable(data)
-    return text is not None and plausible_text(text)
+    text = readable(data)  # non-empty and free of control characters when not None
+    return text is not None and _LETTER.search(text) is not None
