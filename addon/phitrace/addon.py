@@ -168,15 +168,19 @@ def summary(analysis: Analysis) -> str:
     return printable(f"{analysis.vendor or 'third party'} [{analysis.severity}]: {text}")
 
 
-def console_line(analysis: Analysis, action: str, colour: bool) -> str:
-    """The concise console line for a flagged flow, coloured by severity on a terminal."""
+def console_line(analysis: Analysis, action: str, colour: bool, text: str | None = None) -> str:
+    """The concise console line for a flagged flow, coloured by severity on a terminal.
+
+    ``text`` is the flow's :func:`summary` when the caller has already made it.
+    """
     severity = analysis.severity or "info"
     tag = f"{severity.upper():<6}"
     if colour and COLOURS.get(severity):
         tag = f"{COLOURS[severity]}{tag}\x1b[0m"
     url = printable(analysis.request.url, 120)
     suffix = f" ({action})" if action != "passive" else ""
-    return f"phitrace {tag} {summary(analysis)} <- {url}{suffix}"
+    text = summary(analysis) if text is None else text
+    return f"phitrace {tag} {text} <- {url}{suffix}"
 
 
 def in_scope(page: str | None, scope: Sequence[str]) -> bool:
@@ -308,11 +312,10 @@ class PhiTrace:
     def configure(self, updated: set[str]) -> None:
         # Values are checked first: a bad one must be refused before anything changes.
         _check_choices(updated)
-        limits = self._limits() if updated & LIMIT_NAMES or self.analyzer is None else None
         if updated & {"phitrace_signatures", "phitrace_canaries"} or self.analyzer is None:
-            self.analyzer = self._build_analyzer(limits or self._limits())
-        elif limits is not None:
-            self.analyzer.limits = limits
+            self.analyzer = self._build_analyzer(self._limits())
+        elif updated & LIMIT_NAMES:
+            self.analyzer.limits = self._limits()
         if self.writer is not None and updated & {"phitrace_storage", "phitrace_store_bodies"}:
             # The writer reads these per batch: a switch to keeping less covers every
             # record not yet committed, without waiting for the next session.
@@ -505,9 +508,9 @@ class PhiTrace:
         self.vendors[analysis.vendor or "third party"] += 1
         if severity_rank(severity) <= severity_rank("low"):
             flow.marked = MARKS[severity]
-            flow.comment = summary(analysis)
+            flow.comment = text = summary(analysis)
             if log.isEnabledFor(ALERT):
-                log.log(ALERT, console_line(analysis, action, self._colour))
+                log.log(ALERT, console_line(analysis, action, self._colour, text))
 
     def response(self, flow: http.HTTPFlow) -> None:
         try:
@@ -534,8 +537,8 @@ class PhiTrace:
         message = flow.websocket.messages[-1]
         if not message.from_client:
             return
-        page = self.pages.page_for(flow.request.pretty_url, flow.request.headers.items(multi=True))
-        analysis = self._analyse(message_request(flow, message.content, message.timestamp, page))
+        handshake = to_request(flow, self.pages)
+        analysis = self._analyse(message_request(handshake, message.content, message.timestamp))
         if analysis is None:
             return
         block = ctx.options.phitrace_mode == "block" and should_block(

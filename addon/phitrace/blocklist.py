@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phitrace.model import Request
+from phitrace.model import Request, utf8_safe
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,6 @@ def _read(path: Path) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _utf8(text: str) -> str:
-    """``text`` with any lone surrogate replaced by its backslash escape."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _engine(rules: Sequence[str]) -> Any:
     try:
         import adblock
@@ -192,8 +187,8 @@ class BlockList:
         """The first list whose rules block ``url`` loaded by ``source_url``, if any."""
         if not (url.isascii() and source_url.isascii()):
             # The engine takes UTF-8; undecodable bytes (lone surrogates) become escapes.
-            url = _utf8(url)
-            source_url = _utf8(source_url)
+            url = utf8_safe(url)
+            source_url = utf8_safe(source_url)
         for name, engine in self._engines:
             result = engine.check_network_urls(url, source_url, request_type)
             if result.matched:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from mitmproxy import http, io
@@ -33,19 +34,9 @@ def to_request(flow: http.HTTPFlow, pages: PageTracker | None = None) -> Request
     )
 
 
-def message_request(
-    flow: http.HTTPFlow, content: bytes, timestamp: float, page_url: str | None = None
-) -> Request:
+def message_request(handshake: Request, content: bytes, timestamp: float) -> Request:
     """A client-to-server WebSocket message as a request: the handshake plus the message."""
-    req = flow.request
-    return Request(
-        method=WEBSOCKET_METHOD,
-        url=req.pretty_url,
-        headers=tuple(req.headers.items(multi=True)),
-        body=content,
-        timestamp=timestamp,
-        page_url=page_url,
-    )
+    return replace(handshake, method=WEBSOCKET_METHOD, body=content, timestamp=timestamp)
 
 
 def read_flow_file(path: Path) -> Iterator[tuple[http.HTTPFlow, int]]:

@@ -64,6 +64,18 @@ def url_parts(url: str) -> SplitResult:
         return urlsplit("")
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with any lone surrogate (an undecodable byte) replaced by its backslash escape.
+
+    SQLite and Brave's engine take UTF-8, which cannot hold lone surrogates.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def wire_bytes(text: str) -> bytes:
     """The bytes a text stood for: bytes mitmproxy could not decode come back as they were."""
     try:

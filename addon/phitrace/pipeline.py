@@ -85,12 +85,9 @@ class Analyzer:
         decoded = decode_request(request, self.limits)
         signature = match.signature if match else None
         findings = []
-        if signature is not None:
+        if match is not None or listed is not None:
             findings += detect_health(decoded.fields, signature, self.vocabulary)
             findings += detect_identifiers(decoded.fields, signature)
-        elif listed is not None:
-            findings += detect_health(decoded.fields, None, self.vocabulary)
-            findings += detect_identifiers(decoded.fields, None)
         findings += find_canaries(request, decoded.fields, self.canaries)
         if signature is None and listed is None and not findings:
             return Analysis(request=request)

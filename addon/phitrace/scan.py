@@ -49,13 +49,12 @@ def _flow_file_requests(
     try:
         for index, (flow, offset) in enumerate(read_flow_file(path)):
             request = to_request(flow, pages)
-            page = request.page_url
             status = flow.response.status_code if flow.response else None
             yield request, status
             if flow.websocket is not None:
                 for message in flow.websocket.messages:
                     if message.from_client:
-                        yield message_request(flow, message.content, message.timestamp, page), 101
+                        yield message_request(request, message.content, message.timestamp), 101
             if progress is not None and index % 200 == 0:
                 progress(offset)
     except (ValueError, KeyError, OSError) as exc:

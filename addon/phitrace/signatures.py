@@ -123,8 +123,11 @@ def body_document(body: bytes) -> Mapping[str, Any] | None:
         try:
             doc: Any = json.loads(text)
         except (ValueError, RecursionError):
+            first, newline, _ = text.partition("\n")
+            if not newline:  # the first line is the whole text, which just failed
+                return None
             try:
-                doc = json.loads(text.split("\n", 1)[0])
+                doc = json.loads(first)
             except (ValueError, RecursionError):
                 return None
         if isinstance(doc, list):
@@ -166,31 +169,26 @@ class Endpoint:
     def accepts(
         self,
         request: Request,
-        query: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
-        body: Mapping[str, Any] | Callable[[], Mapping[str, Any] | None] | None = None,
+        query: Callable[[], Mapping[str, str]],
+        body: Callable[[], Mapping[str, Any] | None],
         *,
-        path: str | None = None,
+        path: str,
     ) -> bool:
-        """True when method, path, query parameters and body keys fit this endpoint.
+        """True when path, query parameters and body keys fit this endpoint.
 
-        ``query`` and ``body`` may be given parsed or as functions that parse
-        them, so that they are only parsed when an endpoint asks.
+        The caller has checked the method.  ``query`` and ``body`` are functions
+        that parse them, so that they are only parsed when an endpoint asks.
         """
-        if self.methods and request.method.upper() not in self.methods:
-            return False
-        path = request.path if path is None else path
         if self.paths and not any(p.match(path) for p in self.paths):
             return False
-        if self.params and not _fits(query() if callable(query) else query, self.params):
+        if self.params and not _fits(query(), self.params):
             return False
         if not self.body:
             return True
         raw = request.body[:SHAPE_BODY_BYTES]
         if not raw or not all(n in raw for n in self.needles):  # type: ignore[attr-defined]
             return False
-        if body is None:
-            body = body_document(request.body)
-        return _fits(body() if callable(body) else body, self.body)
+        return _fits(body(), self.body)
 
 
 def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, re.Pattern[str]], ...]) -> bool:
@@ -472,7 +470,8 @@ class Catalogue:
                     glob = compile_glob(host, sep=".") if "*" in host else None
                     self._by_suffix.setdefault(index_key(host), []).append((glob, sig, ep))
         self._index_shapes()
-        self._gate_anywhere()
+        self._anywhere_by_method: dict[str, tuple[_Gate, ...]] = {}
+        """Per method, the any-host endpoints reduced to gates (see :meth:`_anywhere_for`)."""
         self.digest = hashlib.sha256(
             "\n".join(sorted(f"{s.id}:{s.file}" for s in self.signatures)).encode()
         ).hexdigest()[:16]
@@ -502,16 +501,13 @@ class Catalogue:
         if any(not p for p in pieces):  # a glob of stars only: every path is a candidate
             self._shape_gate = re.compile("")
 
-    def _gate_anywhere(self) -> None:
+    def _anywhere_for(self, method: str) -> tuple[_Gate, ...]:
         """What a request must show before endpoints on any host and any path are asked.
 
         Such endpoints are tried for every request that nothing else matched,
         so each is reduced, per request method, to its query-parameter names
         and body keys, checked as substring searches before anything is parsed.
         """
-        self._anywhere_by_method: dict[str, tuple[_Gate, ...]] = {}
-
-    def _anywhere_for(self, method: str) -> tuple[_Gate, ...]:
         gates = self._anywhere_by_method.get(method)
         if gates is None:
             upper = method.upper()
@@ -590,11 +586,13 @@ class Catalogue:
     def _match_anywhere(
         self, request: Request, path: str, query: str, lazy: _Lazy | None
     ) -> Match | None:
+        raw: bytes | None = None
         for params, needles, sig, ep in self._anywhere_for(request.method):
             if params and not _has_all(query, params):
                 continue
             if needles is not None:
-                raw = request.body[:SHAPE_BODY_BYTES]
+                if raw is None:
+                    raw = request.body[:SHAPE_BODY_BYTES]
                 if not raw or not _has_all(raw, needles):
                     continue
             lazy = lazy or _Lazy(request, query)

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from phitrace import __version__
-from phitrace.model import Analysis, wire_bytes
+from phitrace.model import Analysis, utf8_safe, wire_bytes
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +211,7 @@ Row = dict[str, Any]
 
 def _text(value: str | None) -> str | None:
     """Text SQLite can store: lone surrogates (undecodable bytes) become escapes."""
-    if value is None:
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+    return None if value is None else utf8_safe(value)
 
 
 def flow_row(record: Record) -> Row:
@@ -237,7 +231,7 @@ def flow_row(record: Record) -> Row:
         "status_code": record.status_code,
         "request_sha256": req.sha256(),
         "blocked": int(record.blocked),
-        "redacted": _text(json.dumps(list(record.redacted))) if record.redacted else None,
+        "redacted": json.dumps(list(record.redacted)) if record.redacted else None,
         "severity": a.severity,
         "endpoint_role": a.endpoint_role,
         "truncated": _text(a.truncated),
@@ -293,10 +287,15 @@ def redact_rows(flow: Row, findings: Sequence[Row]) -> tuple[Row, list[Row]]:
     return kept, [{**f, "value": digest(f["value"])} for f in findings]
 
 
-def _prepared(record: Record, storage: str) -> tuple[Row, list[Row], bool]:
-    """The rows for a record in a storage mode, and whether its raw request may be kept."""
+def check_storage(storage: str) -> None:
+    """Refuse a storage mode phitrace does not know, naming the ones it does."""
     if storage not in STORAGE_MODES:
         raise ValueError(f"unknown storage mode {storage!r}; expected one of {STORAGE_MODES}")
+
+
+def _prepared(record: Record, storage: str) -> tuple[Row, list[Row], bool]:
+    """The rows for a record in a storage mode, and whether its raw request may be kept."""
+    check_storage(storage)
     flow, findings = flow_row(record), finding_rows(record)
     if storage == "redact":
         return *redact_rows(flow, findings), False
@@ -391,8 +390,7 @@ class Writer:
         max_batch: int = 500,
         interval: float = 0.25,
     ) -> None:
-        if storage not in STORAGE_MODES:
-            raise ValueError(f"unknown storage mode {storage!r}; expected one of {STORAGE_MODES}")
+        check_storage(storage)
         self.path = Path(path)
         self.store_bodies = store_bodies
         self.storage = storage
