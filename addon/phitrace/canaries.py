@@ -154,8 +154,9 @@ def needles_for(name: str, value: str) -> list[Needle]:
         if key not in found:
             found[key] = Needle(name, key[0], chain, case_sensitive)
 
-    layered: list[tuple[str, str, bool]] = []
-    for form_name, (form, plain) in forms(value).items():
+    all_forms = forms(value)
+    layered: list[tuple[str, str]] = []
+    for form_name, (form, plain) in all_forms.items():
         if plain:
             add(form, form_name, False)
         for enc_name, encode, sensitive in ENCODERS:
@@ -164,11 +165,11 @@ def needles_for(name: str, value: str) -> list[Needle]:
             first = encode(form)
             chain = f"{enc_name}({form_name})"
             add(first, chain, sensitive)
-            layered.append((first, chain, sensitive))
-    for text, chain, _ in layered:
+            layered.append((first, chain))
+    for text, chain in layered:
         for enc_name, encode, sensitive in ENCODERS:
             add(encode(text), f"{enc_name}({chain})", sensitive)
-    for form_name, (form, plain) in forms(value).items():
+    for form_name, (form, plain) in all_forms.items():
         if plain:
             for enc_name, aligned in (("base64", False), ("base64url", True)):
                 for text in embedded_base64(form, url=aligned):

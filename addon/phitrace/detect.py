@@ -21,18 +21,14 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from phitrace.codes import find_codes, might_hold_codes
-from phitrace.identity import EMAIL, HEX_HASH, PHONE, PLACEHOLDER_HASHES, detect_identifiers
+from phitrace.identity import detect_identifiers
 from phitrace.identity import key_parts as _key_parts
 from phitrace.model import Field, Finding
 from phitrace.signatures import CONTENT_ROLES, Signature
 from phitrace.vocabulary import Term, Vocabulary, search_key, tokens
 
 __all__ = [
-    "EMAIL",
-    "HEX_HASH",
     "MAX_HEALTH_FINDINGS",
-    "PHONE",
-    "PLACEHOLDER_HASHES",
     "detect_health",
     "detect_identifiers",
     "url_terms",

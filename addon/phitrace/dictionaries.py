@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -99,6 +99,7 @@ def version(data: DataFile) -> str:
         return "?"
 
 
+@cache
 def source_label(data: DataFile) -> str:
     """How findings name where a term came from, e.g. ``simple-icd-10-cm 1.5.0``."""
     return f"{data.distribution} {version(data)}"

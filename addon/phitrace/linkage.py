@@ -125,9 +125,8 @@ class Linker:
                 return Link(vendor, via, identifiers=tuple(others))
             return None
         personal = here_ids - PSEUDONYMOUS
-        new_health = [h for h in prior_health if h not in here_health]
-        if personal and new_health:
-            return Link(vendor, via, health=tuple(new_health))
+        if personal and prior_health:  # here_health is empty on this path
+            return Link(vendor, via, health=tuple(prior_health))
         return None
 
     def _remember(

@@ -18,9 +18,8 @@ and its sentence is stored as the reason of every finding of the request:
 6. ``info``: a tracker was contacted and nothing sensitive was found.
 
 Health data is a finding of kind ``health``, or a canary whose name says it
-is a planted health fact (``drug``, ``condition``, ``search``…).  Identifier
-findings of a request without health data are ``low`` whatever the request's
-severity.
+is a planted health fact (``drug``, ``condition``, ``search``…).  Every
+finding of a request carries the request's severity.
 """
 
 from __future__ import annotations
@@ -122,12 +121,8 @@ def assess(
 ) -> tuple[str, list[Finding]]:
     """Give every finding its severity and reason; return the flow's severity too."""
     severity, reason = flow_severity(findings, tracker_category, linked=linked)
-    has_health = any(_is_health(f) for f in findings)
     assessed = []
     for f in findings:
-        level = (
-            "low" if f.kind == "identifier" and not has_health and severity != "high" else severity
-        )
         assessed.append(
             Finding(
                 f.kind,
@@ -136,7 +131,7 @@ def assess(
                 f.value,
                 f.matched,
                 f.rule,
-                level,
+                severity,
                 f"{f.reason}; {reason}",
             )
         )

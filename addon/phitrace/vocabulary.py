@@ -167,7 +167,6 @@ class Vocabulary:
     terms: Mapping[str, Term]
     stoplist: frozenset[str]
     search_params: frozenset[str]
-    max_words: int
     deny: frozenset[str] = frozenset()
     context: frozenset[str] = frozenset()
     imported: bool = False
@@ -197,7 +196,6 @@ class Vocabulary:
                 if matcher is None:
                     matcher = self._build()
                     self._state["matcher"] = matcher
-                    self._state["cache"] = {}
         return matcher
 
     def _build(self) -> _Matcher:
@@ -235,7 +233,7 @@ class Vocabulary:
         if not text:
             return []
         matcher = self._matcher()
-        cache: dict[tuple[str, bool], tuple[Term, ...]] = self._state["cache"]
+        cache: dict[tuple[str, bool], tuple[Term, ...]] = self.memo("find")
         key = (text, allow_weak)
         hit = cache.get(key)
         if hit is None:
@@ -390,12 +388,10 @@ def _load(directory: Path, imported: bool) -> Vocabulary:
             # A strong reading wins over a weak one for the same words.
             if term.phrase not in terms or (terms[term.phrase].weak and not term.weak):
                 terms[term.phrase] = term
-    max_words = max((len(p.split()) for p in terms), default=1)
     return Vocabulary(
         terms,
         frozenset(lists["stoplist"]),
         frozenset(lists["search_params"]),
-        max_words,
         frozenset(lists["deny"]),
         frozenset(lists["context"]),
         imported,
