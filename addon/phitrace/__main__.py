@@ -1,5 +1,5 @@
 """Allow ``python -m phitrace``."""
 
-from phitrace.cli import main
+from phitrace.cli.main import main
 
 main()

@@ -1,5 +1,5 @@
 """Entry point for ``mitmdump -s "$(phitrace addon-path)"``: loads the phitrace addon."""
 
-from phitrace.addon import PhiTrace
+from phitrace.proxy.addon import PhiTrace
 
 addons = [PhiTrace()]

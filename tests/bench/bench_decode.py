@@ -24,14 +24,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from phitrace.decode import lzstring
+from phitrace.decode.request import decode_request
+from phitrace.model import Request
 from tests.bench import corpus
 from tests.bench.bench_pipeline import analyzer, one_core
 from tests.bench.figures import Figure, at_least, info, machine, table
 from tests.bench.harness import Context
-
-from phitrace.decode import decode_request
-from phitrace.decoders import lzstring
-from phitrace.model import Request
 
 TITLE = "decode"
 TRACKER_TARGET = 5_000

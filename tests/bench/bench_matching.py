@@ -19,11 +19,10 @@ import argparse
 import time
 from collections.abc import Callable
 
-from tests.bench import corpus
-
-from phitrace.blocklist import BlockList, network_rules
+from phitrace.catalogue.lists import BlockList, network_rules
+from phitrace.catalogue.signatures import load_catalogue
 from phitrace.model import Request
-from phitrace.signatures import load_catalogue
+from tests.bench import corpus
 
 
 def _rate(check: Callable[[], int], items: int, seconds: float) -> tuple[float, int]:

@@ -18,12 +18,12 @@ import time
 from dataclasses import replace
 
 import psutil
+
+from phitrace.cli.main import ADDON_SCRIPT
 from tests.bench.bench_proxy_overhead import load
 from tests.bench.figures import Figure, at_most, info
 from tests.bench.harness import Context
 from tests.bench.loopback import Mitmdump, Planned, Upstream, drive
-
-from phitrace.cli import ADDON_SCRIPT
 
 TITLE = "5 memory"
 GROWTH_MB = 50.0

@@ -1,7 +1,7 @@
 """2. Core pipeline: match + decode + detect + assess over every corpus request, no proxy.
 
 Every request of ``combined-har-requests/requests.jsonl.gz`` is analysed by
-:meth:`phitrace.pipeline.Analyzer.analyse` with the bundled catalogue and
+:meth:`phitrace.analyzer.Analyzer.analyse` with the bundled catalogue and
 vocabulary, replayed until each class has run for a few seconds.  Rates are
 per second of CPU time of this one thread, pinned to one core, so a busy
 neighbour on the machine slows the wall clock but not the figure.  A busy
@@ -19,14 +19,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from phitrace.analyzer import Analyzer
+from phitrace.catalogue.signatures import load_catalogue
+from phitrace.detect.vocabulary import load_vocabulary
+from phitrace.model import Request
 from tests.bench import corpus
 from tests.bench.figures import Figure, at_least, info
 from tests.bench.harness import Context
-
-from phitrace.model import Request
-from phitrace.pipeline import Analyzer
-from phitrace.signatures import load_catalogue
-from phitrace.vocabulary import load_vocabulary
 
 ORDER = 2
 TITLE = "2 core pipeline"

@@ -20,13 +20,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from phitrace.catalogue.signatures import load_catalogue
+from phitrace.cli.main import ADDON_SCRIPT
 from tests.bench import corpus
 from tests.bench.figures import Figure, at_least, at_most, info
 from tests.bench.harness import Context
 from tests.bench.loopback import ADDONS, Mitmdump, Outcome, Planned, Upstream, drive, percentile
-
-from phitrace.cli import ADDON_SCRIPT
-from phitrace.signatures import load_catalogue
 
 ORDER = 1
 TITLE = "1 proxy overhead"

@@ -2,7 +2,7 @@
 
 Run: python tests/bench/bench_report.py [--sizes 1000,10000,100000] [--browser]
 
-For each size it builds a database through phitrace.store (five findings per
+For each size it builds a database through phitrace.store.database (five findings per
 flow, raw requests stored), then prints the time (wall clock and CPU) to load
 the findings and render each format, and each output's size.  With --browser
 it also opens the HTML report in headless Chromium (Debian's
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from phitrace.exports import FORMATS, RAW_FORMATS
-from phitrace.findings import load_findings
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store import Record, open_database, start_session, write_record
+from phitrace.report.formats import FORMATS, RAW_FORMATS
+from phitrace.store.database import Record, open_database, start_session, write_record
+from phitrace.store.reader import load_findings
 
 VENDORS = [
     ("meta-pixel", "Meta Pixel", "advertising"),

@@ -2,7 +2,7 @@
 
 Each database holds one session of real analyses: the corpus's tracker
 requests that carry findings, analysed by the pipeline and written with
-:func:`phitrace.store.write_record` (raw requests included), repeated until
+:func:`phitrace.store.database.write_record` (raw requests included), repeated until
 the session holds the wanted number of findings.  The report command runs as
 a child process; its wall time, peak resident set and output size are shown.
 Issue 9 sets no target for these.
@@ -14,14 +14,13 @@ import os
 import subprocess
 from pathlib import Path
 
+from phitrace.model import Analysis
+from phitrace.store.database import Record, end_session, open_database, start_session, write_record
 from tests.bench import corpus
 from tests.bench.bench_pipeline import analyzer
 from tests.bench.child import Measured, measure, phitrace_command
 from tests.bench.figures import Figure, failed, info
 from tests.bench.harness import Context
-
-from phitrace.model import Analysis
-from phitrace.store import Record, end_session, open_database, start_session, write_record
 
 TITLE = "7 report"
 TIMEOUT = 300.0

@@ -20,12 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+from phitrace.cli.main import ADDON_SCRIPT
 from tests.bench.bench_proxy_overhead import chunked, load
 from tests.bench.figures import Figure, at_most, info
 from tests.bench.harness import Context
 from tests.bench.loopback import ADDONS, Mitmdump, Upstream, drive, percentile
-
-from phitrace.cli import ADDON_SCRIPT
 
 TITLE = "4 storage"
 STATS_URL = "http://bench-stats.invalid/"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from phitrace.model import Request
 from tests.shared_corpus import (
     CorpusMissing,
     corpus_dir,
@@ -15,8 +16,6 @@ from tests.shared_corpus import (
     record_request,
     request_records,
 )
-
-from phitrace.model import Request
 
 SITELIST = "adblock-rust-test-data/top500-sitelist.txt.gz"
 EASYPRIVACY = "adblock-rust-test-data/easyprivacy.txt.gz"

@@ -33,6 +33,7 @@ SAMPLE_RATE = 200
 def profile_pipeline(out: Path, seconds: float) -> None:
     from pyinstrument import Profiler
     from pyinstrument.renderers import ConsoleRenderer
+
     from tests.bench import corpus
     from tests.bench.bench_pipeline import analyzer, split
 
@@ -105,10 +106,9 @@ def summarise_spy(raw: Path) -> str:
 
 
 def profile_proxy(out: Path, count: int) -> None:
+    from phitrace.cli.main import ADDON_SCRIPT
     from tests.bench.bench_proxy_overhead import load
     from tests.bench.loopback import Mitmdump, Upstream, drive
-
-    from phitrace.cli import ADDON_SCRIPT
 
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     work = Path(tempfile.mkdtemp(prefix="phitrace-hotspots-"))

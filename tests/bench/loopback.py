@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from phitrace.model import Request
 from tests.bench.figures import REPO
 from tests.ports import free_port, wait_for_port
-
-from phitrace.model import Request
 
 UPSTREAM_BODY = b"<!doctype html><title>first party</title>" + b"x" * 2000
 ADDONS = Path(__file__).resolve().parent / "addons"

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from phitrace.blocklist import BlockList, network_rules
+from phitrace.catalogue.lists import BlockList, network_rules
+from phitrace.catalogue.signatures import Catalogue, Match, load_catalogue
 from phitrace.model import Request
-from phitrace.signatures import Catalogue, Match, load_catalogue
 
 pytestmark = pytest.mark.corpus
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from phitrace.blocklist import BlockList
+from phitrace.catalogue.lists import BlockList
 
 pytestmark = pytest.mark.corpus
 

@@ -23,9 +23,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from phitrace.decode import DEFAULT_LIMITS, decode_request, field_key
+from phitrace.catalogue.signatures import Catalogue, Signature, load_catalogue
+from phitrace.decode.request import DEFAULT_LIMITS, decode_request, field_key
 from phitrace.model import Decoded, Field, Request
-from phitrace.signatures import Catalogue, Signature, load_catalogue
 
 pytestmark = pytest.mark.corpus
 

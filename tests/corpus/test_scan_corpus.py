@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from phitrace.cli import main
+from phitrace.cli.main import main
 
 HAR = "pixel-inspector-home-health-tests-2023/hars/oraquick.har.gz"
 

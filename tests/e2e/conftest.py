@@ -111,7 +111,7 @@ def tool_path(tool: str = "mitmdump") -> str:
 @pytest.fixture
 def start_proxy(tmp_path: Path) -> Iterator[object]:
     """Factory: start mitmdump + phitrace with extra --set options; stopped at teardown."""
-    from phitrace.cli import ADDON_SCRIPT
+    from phitrace.cli.main import ADDON_SCRIPT
 
     started: list[Proxy] = []
 

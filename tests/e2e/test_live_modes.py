@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from phitrace.cli import main
+from phitrace.cli.main import main
 
 pytestmark = pytest.mark.e2e
 ADDONS = Path(__file__).resolve().parent / "addons"
@@ -180,7 +180,7 @@ def test_replaying_a_flow_file_through_mitmdump_records_the_same_findings(
 ) -> None:
     import subprocess
 
-    from phitrace.cli import ADDON_SCRIPT
+    from phitrace.cli.main import ADDON_SCRIPT
 
     from_file = tmp_path / "flows.mitm"
     proxy = start_proxy("phitrace_sinkhole=true", f"save_stream_file={from_file}")

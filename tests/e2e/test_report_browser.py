@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from phitrace.evidence import har_document
-from phitrace.findings import load_findings
 from phitrace.model import Analysis, Finding, Request
-from phitrace.private import write_private
-from phitrace.report import build_context, render_html
-from phitrace.store import Record, open_database, start_session, write_record
+from phitrace.report.evidence import har_document
+from phitrace.report.html import build_context, render_html
+from phitrace.store.database import Record, open_database, start_session, write_record
+from phitrace.store.private import write_private
+from phitrace.store.reader import load_findings
 
 pytestmark = pytest.mark.e2e
 

@@ -20,13 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.shared_corpus import record_request, request_records  # noqa: E402
 
-from phitrace.canaries import NO_CANARIES, Canaries, find_canaries, parse_canaries  # noqa: E402
-from phitrace.decode import decode_request  # noqa: E402
-from phitrace.detect import detect_health, detect_identifiers  # noqa: E402
+from phitrace.analyzer import Analyzer  # noqa: E402
+from phitrace.catalogue.signatures import load_catalogue  # noqa: E402
+from phitrace.decode.request import decode_request  # noqa: E402
+from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries, parse_canaries  # noqa: E402
+from phitrace.detect.health import detect_health, detect_identifiers  # noqa: E402
+from phitrace.detect.vocabulary import Vocabulary, load_vocabulary  # noqa: E402
 from phitrace.model import Request  # noqa: E402
-from phitrace.pipeline import Analyzer  # noqa: E402
-from phitrace.signatures import load_catalogue  # noqa: E402
-from phitrace.vocabulary import Vocabulary, load_vocabulary  # noqa: E402
 
 PERSONA = {"email": "jane.canary@example.org", "phone": "+1 555 555 0123", "name": "Jane Canary"}
 

@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from tests.shared_corpus import record_request
 
+from phitrace.analyzer import Analyzer
 from phitrace.model import Analysis, Request
-from phitrace.pipeline import Analyzer
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,10 +10,10 @@ import pytest
 from labelled import Score, corpus_cases, reconstructed, score
 from tests.shared_corpus import request_records
 
+from phitrace.analyzer import Analyzer
+from phitrace.catalogue.signatures import load_catalogue
+from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import HEALTH_CATEGORIES
-from phitrace.pipeline import Analyzer
-from phitrace.signatures import load_catalogue
-from phitrace.vocabulary import load_vocabulary
 
 MIN_PRECISION = 0.95
 MIN_RECALL = 0.90

@@ -19,12 +19,12 @@ from urllib.parse import quote
 import pytest
 from tests.shared_corpus import corpus_dir, record_request, request_records
 
-from phitrace.decode import decode_request
-from phitrace.detect import detect_health
+from phitrace.analyzer import Analyzer
+from phitrace.catalogue.signatures import load_catalogue
+from phitrace.decode.request import decode_request
+from phitrace.detect.health import detect_health
+from phitrace.detect.vocabulary import Vocabulary, load_vocabulary
 from phitrace.model import Field, Request
-from phitrace.pipeline import Analyzer
-from phitrace.signatures import load_catalogue
-from phitrace.vocabulary import Vocabulary, load_vocabulary
 
 MAX_RATE = 0.01
 

@@ -26,8 +26,11 @@ import brotli
 import sqlite_utils
 import zstandard
 
-from phitrace.canaries import parse_canaries
-from phitrace.decode import Limits
+from phitrace.analyzer import Analyzer
+from phitrace.catalogue.signatures import load_catalogue
+from phitrace.decode.request import Limits
+from phitrace.detect.canaries import parse_canaries
+from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import (
     HEALTH_CATEGORIES,
     IDENTIFIER_CATEGORIES,
@@ -36,9 +39,7 @@ from phitrace.model import (
     Analysis,
     Request,
 )
-from phitrace.pipeline import Analyzer
-from phitrace.signatures import load_catalogue
-from phitrace.store import (
+from phitrace.store.database import (
     STORAGE_MODES,
     Record,
     ensure_schema,
@@ -46,7 +47,6 @@ from phitrace.store import (
     write_record,
     write_records,
 )
-from phitrace.vocabulary import load_vocabulary
 
 CANARIES = {"email": "jane.canary@example.org", "drug": "Metformin", "phone": "+1 555 555 0123"}
 METHODS = ("GET", "POST", "OPTIONS", "PUT", "HEAD", "get", "", "P\x00ST")

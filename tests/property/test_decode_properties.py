@@ -25,9 +25,9 @@ import zstandard
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from phitrace.decode import DEFAULT_LIMITS, Limits, decode_message, decode_request
-from phitrace.decoders import compression, envelopes, lzstring, protobuf, sniff, textcodecs
-from phitrace.decoders.budget import Budget
+from phitrace.decode import compression, envelopes, lzstring, protobuf, sniff, textcodecs
+from phitrace.decode.budget import Budget
+from phitrace.decode.request import DEFAULT_LIMITS, Limits, decode_message, decode_request
 from phitrace.model import Decoded, Request
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"

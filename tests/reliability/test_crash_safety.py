@@ -12,9 +12,9 @@ from loopback import Result, rid_of, rows, send, tracker_request
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
 
-from phitrace.addon import PhiTrace
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store import Record, Writer, open_database, start_session
+from phitrace.proxy.addon import PhiTrace
+from phitrace.store.database import Record, Writer, open_database, start_session
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from loopback import insecure_context, rows, wait_for_rows
 
-from phitrace.cli import main
+from phitrace.cli.main import main
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store import Record, Writer, open_database, start_session
+from phitrace.store.database import Record, Writer, open_database, start_session
 
 MARKER = "zq7marker"
 EMAIL = "jane.canary@example.org"

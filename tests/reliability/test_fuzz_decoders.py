@@ -33,9 +33,9 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phitrace.decode import decode_message
-from phitrace.decoders import compression, envelopes, lzstring, protobuf, textcodecs
-from phitrace.decoders.budget import Budget, Limits, Stop
+from phitrace.decode import compression, envelopes, lzstring, protobuf, textcodecs
+from phitrace.decode.budget import Budget, Limits, Stop
+from phitrace.decode.request import decode_message
 
 EXAMPLES = int(os.environ.get("PHITRACE_FUZZ_EXAMPLES", "10000"))
 FUZZ = settings(

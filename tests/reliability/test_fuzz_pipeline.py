@@ -1,6 +1,6 @@
 """Fuzzing the whole pure pipeline: hostile requests never raise and never overrun a limit.
 
-Requests go through :class:`~phitrace.pipeline.Analyzer` with the real
+Requests go through :class:`~phitrace.analyzer.Analyzer` with the real
 catalogue, vocabulary and a set of canaries (so non-tracker requests are
 decoded too), then into the store in both storage modes.  Each target runs
 ``PHITRACE_FUZZ_EXAMPLES`` examples (10,000 by default; ``make fuzz`` runs
@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phitrace.model import Request
-from phitrace.store import STORAGE_MODES
+from phitrace.store.database import STORAGE_MODES
 
 EXAMPLES = int(os.environ.get("PHITRACE_FUZZ_EXAMPLES", "10000"))
 HARNESS = Path(__file__).resolve().parent.parent / "fuzz" / "fuzz_pipeline.py"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from loopback import Upstream, first_party_request, rows, send, tracker_request
 
-from phitrace.cli import ADDON_SCRIPT
+from phitrace.cli.main import ADDON_SCRIPT
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mitmproxy.test import taddons, tflow, tutils
 
-from phitrace.addon import COLOURS, PhiTrace, console_line, summary
 from phitrace.model import Analysis, Finding, Request
+from phitrace.proxy.addon import COLOURS, PhiTrace, console_line, summary
 
 HOSTILE = {
     "clear screen": "\x1b[2J\x1b[H",

@@ -12,8 +12,8 @@ from typing import Any
 
 from mitmproxy import ctx, http
 
+from phitrace.act.sinkhole import answer
 from phitrace.model import Request
-from phitrace.sinkhole import answer
 
 
 class PlainSinkhole:

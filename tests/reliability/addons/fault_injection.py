@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import phitrace.addon as addon
-import phitrace.pipeline as pipeline
-import phitrace.signatures as signatures
-import phitrace.store as store
+import phitrace.analyzer as pipeline
+import phitrace.catalogue.signatures as signatures
+import phitrace.proxy.addon as addon
+import phitrace.store.database as store
 from phitrace.model import Request
 
 STAGES = ("match", "decode", "detect", "assess", "enforce", "show", "store")

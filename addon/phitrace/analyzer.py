@@ -1,0 +1,109 @@
+"""The pure analysis pipeline: match → decode → detect → assess.
+
+:class:`Analyzer` holds the parsed signatures, vocabulary and canaries and
+turns one :class:`~phitrace.model.Request` into an
+:class:`~phitrace.model.Analysis`.  It does no I/O, so the proxy addon, the
+HAR scanner and the benchmarks all share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from phitrace.assess.linkage import Linker
+from phitrace.assess.severity import assess
+from phitrace.catalogue.lists import BlockList
+from phitrace.catalogue.signatures import Catalogue, Signature
+from phitrace.decode.request import DEFAULT_LIMITS, Limits, decode_request, field_key
+from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries
+from phitrace.detect.health import detect_health, detect_identifiers
+from phitrace.detect.vocabulary import Vocabulary
+from phitrace.model import Analysis, Field, Request
+
+
+def page_url_of(
+    request: Request, fields: tuple[Field, ...], signature: Signature | None
+) -> str | None:
+    """The page a request came from: as captured, else as the payload says, else Referer."""
+    if request.page_url:
+        return request.page_url
+    if signature is not None:
+        for f in fields:
+            if signature.role_of(field_key(f.path)) == "page_url" and f.value.startswith("http"):
+                return f.value
+    return request.header("referer")
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "nhs", "or", "ne"})
+
+
+def site_of(host: str) -> str:
+    """An approximation of the registrable domain (``www.example.co.uk`` → ``example.co.uk``)."""
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def is_third_party(request: Request) -> bool:
+    """True when the request leaves the site of the page it came from.
+
+    The site under audit receiving what a tester typed is expected; canaries
+    matter where a third party receives them.  Without a known page (a page
+    load itself) a request is first-party.
+    """
+    page = request.page_url or request.header("referer") or request.header("origin")
+    if not page:
+        return False
+    try:
+        page_host = urlsplit(page).hostname or ""
+    except ValueError:  # a hostile Referer or Origin, e.g. an unbalanced IPv6 bracket
+        page_host = ""
+    return site_of(page_host) != site_of(request.host)
+
+
+@dataclass
+class Analyzer:
+    """Everything needed to analyse requests, parsed once."""
+
+    catalogue: Catalogue
+    vocabulary: Vocabulary
+    canaries: Canaries = NO_CANARIES
+    limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
+    blocklist: BlockList | None = None
+    """Imported Adblock Plus lists, consulted only when the catalogue misses."""
+    linker: Linker | None = field(default_factory=Linker)
+    """Session memory linking a vendor's ids across requests; ``clear()`` it per session."""
+
+    def analyse(self, request: Request) -> Analysis:
+        """Analyse one request.  Non-tracker requests are only searched for canaries."""
+        match = self.catalogue.match(request)
+        listed = self.blocklist.match(request) if match is None and self.blocklist else None
+        if match is None and listed is None and not (self.canaries and is_third_party(request)):
+            return Analysis(request=request)
+        decoded = decode_request(request, self.limits)
+        signature = match.signature if match else None
+        findings = []
+        if match is not None or listed is not None:
+            findings += detect_health(decoded.fields, signature, self.vocabulary)
+            findings += detect_identifiers(decoded.fields, signature)
+        findings += find_canaries(request, decoded.fields, self.canaries)
+        if signature is None and listed is None and not findings:
+            return Analysis(request=request)
+        category = signature.category if signature else "other" if listed else None
+        vendor = signature.id if signature else listed.vendor if listed else None
+        link = self.linker.observe(vendor, findings) if self.linker is not None else None
+        severity, assessed = assess(findings, category, linked=link or False)
+        return Analysis(
+            request=request,
+            vendor=vendor,
+            vendor_name=signature.name if signature else listed.label if listed else None,
+            tracker_category=category,
+            page_url=page_url_of(request, decoded.fields, signature),
+            fields=decoded.fields,
+            findings=tuple(assessed),
+            severity=severity,
+            truncated=decoded.truncated,
+            endpoint_role=match.endpoint.role if match else None,
+        )

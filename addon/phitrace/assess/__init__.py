@@ -1,0 +1,1 @@
+"""Assess: how serious a request's findings are, and what links them across a session."""

@@ -1,0 +1,1 @@
+"""Capture: turn live flows, HAR captures and flow files into phitrace requests."""

@@ -1,0 +1,1 @@
+"""Catalogue: tracker signatures, their matcher, lint, test vectors and imported lists."""

@@ -1,0 +1,1 @@
+"""The ``phitrace`` command line: a thin layer over the stages."""

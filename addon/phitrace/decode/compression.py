@@ -1,0 +1,180 @@
+"""Bounded decompression: gzip, zlib, raw deflate, brotli and zstd.
+
+Every decompressor is incremental and asked for at most the output the
+budget allows, so a compression bomb costs at most that much memory and
+time.  Trackers rarely say what they compressed (Clarity and PostHog send
+raw gzip as ``text/plain``), so formats are recognised by their magic bytes;
+raw deflate and brotli have none and are only tried on bodies that are not
+text.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import zstandard
+
+from phitrace.decode.budget import Budget
+
+try:  # brotlicffi 1.2 can cap the output of one call; the brotli module cannot.
+    import brotlicffi
+except ImportError:  # pragma: no cover - brotlicffi is a declared dependency
+    brotlicffi = None
+
+CHUNK = 64 * 1024
+"""Output asked of a decompressor per step, between deadline checks."""
+
+ZSTD_MAX_WINDOW = 1 << 23
+"""Largest zstd window accepted: a frame cannot make us allocate more."""
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass(frozen=True)
+class Inflated:
+    """The output of one decompression: ``complete`` unless cut or corrupt."""
+
+    data: bytes
+    complete: bool
+
+
+def _is_zlib(head: bytes) -> bool:
+    """A zlib header: deflate method, window at most 32 KiB, check bits valid."""
+    if len(head) < 2:
+        return False
+    cmf, flg = head[0], head[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and ((cmf << 8) | flg) % 31 == 0
+
+
+def sniff(data: bytes) -> str | None:
+    """Name the compression a blob starts with (gzip, zstd, zlib), or None."""
+    if data[:3] == GZIP_MAGIC:
+        return "gzip"
+    if data[:4] == ZSTD_MAGIC:
+        return "zstd"
+    if _is_zlib(data):
+        return "zlib"
+    return None
+
+
+def _inflate(data: bytes, wbits: int, budget: Budget) -> Inflated | None:
+    room, reason = budget.room(len(data))
+    out: list[bytes] = []
+    size = 0
+    complete = False
+    pending = data
+    try:
+        while pending:
+            stream = zlib.decompressobj(wbits)
+            while not stream.eof:
+                budget.tick()
+                if size >= room:
+                    budget.note(reason)
+                    return Inflated(b"".join(out), False)
+                piece = stream.decompress(pending, min(CHUNK, room - size))
+                pending = stream.unconsumed_tail
+                out.append(piece)
+                size += len(piece)
+                budget.spend(len(piece))
+                if not piece:
+                    break
+            complete = stream.eof
+            pending = stream.unused_data
+            # Only gzip has several members; anything else after the end is ignored.
+            if not complete or wbits != 31 or pending[:3] != GZIP_MAGIC:
+                break
+    except zlib.error:
+        if not out:
+            return None
+        complete = False
+    return Inflated(b"".join(out), complete)
+
+
+def _zstd(data: bytes, budget: Budget) -> Inflated | None:
+    room, reason = budget.room(len(data))
+    out: list[bytes] = []
+    size = 0
+    try:
+        decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        with decompressor.stream_reader(data, read_across_frames=True) as reader:
+            while True:
+                budget.tick()
+                if size >= room:
+                    budget.note(reason)
+                    return Inflated(b"".join(out), False)
+                piece = reader.read(min(CHUNK, room - size))
+                if not piece:
+                    break
+                out.append(piece)
+                size += len(piece)
+                budget.spend(len(piece))
+    except zstandard.ZstdError:
+        if not out:
+            return None
+        return Inflated(b"".join(out), False)
+    return Inflated(b"".join(out), True)
+
+
+def _brotli(data: bytes, budget: Budget) -> Inflated | None:
+    if brotlicffi is None:  # pragma: no cover - see the import
+        return None
+    room, reason = budget.room(len(data))
+    out: list[bytes] = []
+    size = 0
+    decompressor = brotlicffi.Decompressor()
+    try:
+        piece = decompressor.process(data, output_buffer_limit=min(CHUNK, room))
+        while True:
+            out.append(piece)
+            size += len(piece)
+            budget.spend(len(piece))
+            if decompressor.is_finished() or decompressor.can_accept_more_data():
+                break
+            budget.tick()
+            if size >= room:
+                budget.note(reason)
+                return Inflated(b"".join(out), False)
+            piece = decompressor.process(b"", output_buffer_limit=min(CHUNK, room - size))
+    except brotlicffi.error:
+        if not out:
+            return None
+        return Inflated(b"".join(out), False)
+    return Inflated(b"".join(out), decompressor.is_finished())
+
+
+DECOMPRESSORS: dict[str, Callable[[bytes, Budget], Inflated | None]] = {
+    "gzip": lambda data, budget: _inflate(data, 31, budget),
+    "zlib": lambda data, budget: _inflate(data, 15, budget),
+    "deflate": lambda data, budget: _inflate(data, -15, budget),
+    "brotli": _brotli,
+    "zstd": _zstd,
+}
+"""Decompressor per trail name; each returns None when the data is not that format."""
+
+HEADERLESS = ("deflate", "brotli")
+"""Formats without magic bytes, tried on binary bodies that nothing else explains."""
+
+CONTENT_ENCODINGS = {
+    "gzip": "gzip",
+    "x-gzip": "gzip",
+    "deflate": "zlib",
+    "br": "brotli",
+    "zstd": "zstd",
+}
+"""``Content-Encoding`` tokens and the decompressor they suggest trying first."""
+
+
+def decompress(name: str, data: bytes, budget: Budget) -> Inflated | None:
+    """Decompress ``data`` as ``name`` within the budget; None if it is not that format.
+
+    With the request's budget already spent, nothing is decompressed: the
+    result is empty and incomplete, and the limit is noted.
+    """
+    room, reason = budget.room(len(data))
+    if room <= 0:
+        budget.note(reason)
+        return Inflated(b"", False)
+    return DECOMPRESSORS[name](data, budget)

@@ -1,0 +1,1 @@
+"""Detect: health data, identifiers, medical codes, vocabularies and canaries in decoded fields."""

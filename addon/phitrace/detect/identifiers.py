@@ -1,0 +1,354 @@
+"""Find identifiers in a request's decoded fields.
+
+Three sources of evidence, strongest first:
+
+1. the signature's field map (``ud[em]`` is a hashed e-mail for Meta, ``cid``
+   a client id for Google Analytics);
+2. the field's own name, as forms and JSON payloads spell it (``email``,
+   ``phone``, ``dob``, ``member_id``; Meta-style advanced-matching keys such as
+   ``user_data.fn`` inside a user-data object);
+3. the value's shape wherever it appears: an e-mail address, or Google's
+   enhanced-conversions ``tv.1~em.<base64url SHA-256>`` string.
+
+A value is only reported when it has the expected shape (a phone field must
+hold a phone number, a hashed field a 32/40/64/128-hex digest that is not the
+hash of an empty or placeholder value).  All functions are pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from urllib.parse import unquote
+
+from phitrace.catalogue.signatures import Signature
+from phitrace.decode.request import field_key
+from phitrace.model import Field, Finding
+
+EMAIL = re.compile(
+    r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}"
+)
+HEX_HASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$", re.I)
+SHA256_B64URL = re.compile(r"^[A-Za-z0-9_-]{43}=?$")
+PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{8,18}[0-9]$")
+IPV4 = re.compile(r"^(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}$")
+IPV6 = re.compile(r"^(?=.*:)[0-9a-f:]{2,39}$", re.I)
+DATE = re.compile(
+    r"^(?:(?:19|20)\d\d[-/.]?(?:0[1-9]|1[0-2])[-/.]?(?:0[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?:19|20)\d\d"
+    r"|(?:0?[1-9]|[12]\d|3[01])[-/.](?:0?[1-9]|1[0-2])[-/.](?:19|20)\d\d)$"
+)
+PERSON_NAME = re.compile(r"^[^\W\d_][^\W\d_ .'-]*(?:[ .'-]+[^\W\d_][^\W\d_.'-]*){0,4}\.?$")
+POSTCODE = re.compile(
+    r"^(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)$", re.I
+)
+STREET = re.compile(r"^\d{1,6}[A-Za-z]?\s+\S+(?:\s+\S+){1,8}$")
+MEMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{3,39}$")
+GOOGLE_USER_DATA = re.compile(r"(?:^|~)(em|ph)\.([A-Za-z0-9_-]{43})(?=~|$)")
+
+# Hashes of values that identify nobody: the empty string, "test", "1", "null", "undefined".
+PLACEHOLDER_HASHES = frozenset(
+    {
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+        "74234e98afe7498fb5daf1f36ac2d78acc339464f950703b8c019892f982b90b",
+        "eb045d78d273107348b0300c01d29b7552d622abbc6faf81b3ec55359aa9950c",
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    }
+)
+PLACEHOLDERS = frozenset(
+    {
+        "",
+        "0",
+        "-1",
+        "null",
+        "none",
+        "undefined",
+        "nan",
+        "false",
+        "true",
+        "anonymous",
+        "guest",
+        "unknown",
+        "n/a",
+        "na",
+        "[redacted]",
+        "redacted",
+        "not_given",
+        "not set",
+        "(not set)",
+    }
+)
+FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "js", "css", "ico"})
+
+# Field names (normalised: lower case, no separators) and what they carry.
+KEY_CATEGORIES: dict[str, str] = {
+    **dict.fromkeys(
+        ("email", "emailaddress", "useremail", "customeremail", "mail", "contactemail", "em"),
+        "email",
+    ),
+    **dict.fromkeys(
+        (
+            "phone",
+            "phonenumber",
+            "tel",
+            "telephone",
+            "mobile",
+            "mobilephone",
+            "cell",
+            "cellphone",
+            "homephone",
+            "ph",
+        ),
+        "phone",
+    ),
+    **dict.fromkeys(
+        (
+            "firstname",
+            "fname",
+            "lastname",
+            "lname",
+            "fullname",
+            "patientname",
+            "givenname",
+            "familyname",
+            "surname",
+            "namefirst",
+            "namelast",
+            "fn",
+            "ln",
+        ),
+        "name",
+    ),
+    **dict.fromkeys(
+        (
+            "address",
+            "street",
+            "streetaddress",
+            "address1",
+            "addressline1",
+            "addr",
+            "homeaddress",
+            "mailingaddress",
+        ),
+        "street",
+    ),
+    **dict.fromkeys(("zip", "zipcode", "postalcode", "postcode", "zp"), "postcode"),
+    **dict.fromkeys(
+        ("dob", "dateofbirth", "birthdate", "birthday", "db", "patientdob"), "date_of_birth"
+    ),
+    **dict.fromkeys(
+        (
+            "memberid",
+            "membernumber",
+            "subscriberid",
+            "policynumber",
+            "policyid",
+            "insuranceid",
+            "mrn",
+            "medicalrecordnumber",
+            "patientid",
+            "healthplanid",
+            "groupnumber",
+            "insurancememberid",
+        ),
+        "member_id",
+    ),
+    **dict.fromkeys(
+        ("userid", "customerid", "externalid", "loginid", "patientuserid"),
+        "user_id",
+    ),
+    **dict.fromkeys(
+        ("ip", "ipaddress", "clientip", "clientipaddress", "uip", "userip"), "ip_address"
+    ),
+    **dict.fromkeys(
+        ("deviceid", "idfa", "idfv", "gaid", "adid", "aaid", "advertisingid", "androidid"),
+        "device_id",
+    ),
+}
+# Short keys that only mean something inside a user-data object (Meta's ud[em], user_data.fn).
+SHORT_KEYS = frozenset({"em", "ph", "fn", "ln", "db", "zp"})
+USER_OBJECTS = frozenset({"ud", "udff", "userdata", "user", "customer", "customerdata"})
+
+
+def _identifier(field: Field, category: str, rule: str, reason: str) -> Finding:
+    return Finding(
+        kind="identifier",
+        category=category,
+        field=field.evidence,
+        value=field.value,
+        matched=rule,
+        rule=rule,
+        reason=reason,
+    )
+
+
+_KEY_SPLIT = re.compile(r"[.\[\]]+")
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+@lru_cache(maxsize=65536)
+def key_parts(path: str) -> tuple[str, str, str]:
+    """The field-map key of a path, its last name and the name before it, normalised.
+
+    ``query.ud[em]`` → (``ud[em]``, ``em``, ``ud``);
+    ``body.data[0].user_data.fn [json]`` → (…, ``fn``, ``userdata``).
+    """
+    key = field_key(path)
+    names: list[str] = []
+    for part in reversed(_KEY_SPLIT.split(key.lower())):
+        name = part if part.isalnum() else _NON_ALNUM.sub("", part)
+        if name and not name.isdigit():
+            names.append(name)
+            if len(names) == 2:
+                break
+    leaf = names[0] if names else ""
+    parent = names[1] if len(names) > 1 else ""
+    return key, leaf, parent
+
+
+PUBLISHED_DATA = ("json-ld", "jsonld", "microdata", "opengraph", "schema.org")
+"""Markers of a page's own published metadata (Meta's ``cd[JSON-LD]``, ``cd[Microdata]``…).
+
+A hospital's schema.org ``telephone`` or ``address`` names the organisation, not a
+visitor, so fields inside such metadata are not read for identifiers by their names
+or shapes (the signature's own identity fields still count)."""
+
+
+@lru_cache(maxsize=65536)
+def published_metadata(key: str) -> bool:
+    """True when a field key lies inside a page's structured metadata."""
+    lowered = key.lower()
+    return any(marker in lowered for marker in PUBLISHED_DATA)
+
+
+def _is_hash(value: str) -> bool:
+    return bool(HEX_HASH.match(value)) and value.lower() not in PLACEHOLDER_HASHES
+
+
+def _by_role(field: Field, role: str, value: str) -> Iterator[Finding]:
+    if role in ("hashed_email", "hashed_phone", "email", "phone"):
+        kind = role.removeprefix("hashed_")
+        if _is_hash(value):
+            yield _identifier(
+                field,
+                f"hashed_{kind}",
+                f"hashed_{kind}:hex",
+                f"hashed {kind} in a field the signature marks as one",
+            )
+        elif SHA256_B64URL.match(value) and role.startswith("hashed_"):
+            yield _identifier(
+                field,
+                role,
+                f"{role}:base64url",
+                f"base64url SHA-256 in a {role.replace('_', ' ')} field",
+            )
+        elif kind == "email" and EMAIL.fullmatch(value):
+            yield _identifier(field, "email", "email:unhashed", "e-mail sent in plain text")
+        elif kind == "phone" and PHONE.match(value):
+            yield _identifier(field, "phone", "phone:field", "phone number in a phone field")
+    elif role == "user_id":
+        if value.lower() not in PLACEHOLDERS:
+            yield _identifier(field, "user_id", "user_id:field", "site user id sent to the tracker")
+    elif role in ("client_id", "cookie_id"):
+        if value.lower() not in PLACEHOLDERS:
+            yield _identifier(
+                field, "device_id", f"{role}:field", "browser/device identifier sent to the tracker"
+            )
+    elif role == "ip_address" and (IPV4.match(value) or IPV6.match(value)):
+        yield _identifier(field, "ip_address", "ip:field", "IP address in the payload")
+
+
+def _by_key(field: Field, kind: str, value: str) -> Iterator[Finding]:
+    where = "a field named like it"
+    if kind in ("email", "phone") and _is_hash(value):
+        yield _identifier(
+            field, f"hashed_{kind}", f"hashed_{kind}:key", f"hashed {kind} in {where}"
+        )
+    elif kind == "email" and EMAIL.fullmatch(value):
+        yield _identifier(field, "email", "email:key", f"e-mail address in {where}")
+    elif kind == "phone" and PHONE.match(value):
+        yield _identifier(field, "phone", "phone:key", f"phone number in {where}")
+    elif kind in ("name", "street", "postcode", "date_of_birth") and _is_hash(value):
+        category = "postal_address" if kind in ("street", "postcode") else kind
+        yield _identifier(field, category, f"{category}:hashed", f"hashed {kind} in {where}")
+    elif kind == "name" and PERSON_NAME.match(value) and 2 <= len(value) <= 60:
+        yield _identifier(field, "name", "name:key", f"person's name in {where}")
+    elif kind == "street" and STREET.match(value):
+        yield _identifier(
+            field, "postal_address", "postal_address:key", f"street address in {where}"
+        )
+    elif kind == "postcode" and POSTCODE.match(value):
+        yield _identifier(field, "postal_address", "postcode:key", f"postal code in {where}")
+    elif kind == "date_of_birth" and DATE.match(value):
+        yield _identifier(field, "date_of_birth", "date_of_birth:key", f"birth date in {where}")
+    elif kind == "member_id" and MEMBER.match(value) and any(c.isdigit() for c in value):
+        yield _identifier(field, "member_id", "member_id:key", f"member or patient id in {where}")
+    elif kind == "user_id" and value.lower() not in PLACEHOLDERS:
+        yield _identifier(field, "user_id", "user_id:key", f"user id in {where}")
+    elif kind == "ip_address" and (IPV4.match(value) or IPV6.match(value)):
+        yield _identifier(field, "ip_address", "ip:key", f"IP address in {where}")
+    elif kind == "device_id" and value.lower() not in PLACEHOLDERS and len(value) >= 8:
+        yield _identifier(field, "device_id", "device_id:key", f"device id in {where}")
+
+
+def _by_value(field: Field, value: str) -> Iterator[Finding]:
+    if "~" in value and ("em." in value or "ph." in value):
+        for kind, _digest in GOOGLE_USER_DATA.findall(value):
+            category = "hashed_email" if kind == "em" else "hashed_phone"
+            yield _identifier(
+                field,
+                category,
+                f"{category}:google_tv1",
+                "Google enhanced-conversions user data (base64url SHA-256)",
+            )
+    if "@" in value or "%40" in value:
+        text = unquote(value) if "%40" in value else value
+        for match in EMAIL.finditer(text):
+            if match.group(0).rsplit(".", 1)[-1].lower() not in FILE_TLDS:
+                yield _identifier(field, "email", "email:pattern", "e-mail address in the payload")
+                break
+
+
+def _identifiers_in_field(field: Field, role: str | None, leaf: str, parent: str) -> list[Finding]:
+    value = field.value.strip()
+    if not value or len(value) > 4096:
+        return []
+    if role is not None:
+        found = list(_by_role(field, role, value))
+        if found or role not in ("event_properties", "free_text"):
+            return found or list(_by_value(field, value))
+    kind = KEY_CATEGORIES.get(leaf)
+    if kind is not None and (leaf not in SHORT_KEYS or parent in USER_OBJECTS):
+        found = list(_by_key(field, kind, value))
+        if found:
+            return found
+    if "@" in value or "%40" in value or "~" in value:
+        return list(_by_value(field, value))
+    return []
+
+
+def detect_identifiers(fields: Iterable[Field], signature: Signature | None) -> list[Finding]:
+    """Find identifiers: by the field map, by field names, and by value shape."""
+    seen: set[tuple[str, str]] = set()
+    findings: list[Finding] = []
+    for field in fields:
+        if field.path == "header.referer" or not field.value:
+            continue
+        key, leaf, parent = key_parts(field.path)
+        role = signature.role_of(key) if signature is not None else None
+        if role in (None, "event_properties", "free_text") and published_metadata(key):
+            continue
+        if role is None and leaf not in KEY_CATEGORIES:
+            value = field.value
+            if "@" not in value and "%40" not in value and "~" not in value:
+                continue
+        for finding in _identifiers_in_field(field, role, leaf, parent):
+            dedup = (finding.category, finding.value)
+            if dedup not in seen:
+                seen.add(dedup)
+                findings.append(finding)
+    return findings

@@ -1,0 +1,1 @@
+"""Gate: fingerprints, baselines, checks and diffs for CI."""

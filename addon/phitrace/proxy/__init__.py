@@ -1,0 +1,1 @@
+"""The live mitmproxy adapter: options, analysis of flows, enforcement and the live view."""

@@ -1,0 +1,1 @@
+"""Report: findings as HTML, machine formats and evidence bundles."""

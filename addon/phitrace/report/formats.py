@@ -1,0 +1,397 @@
+"""Findings in the formats people and machines read: HTML, JSON, CSV, Markdown, JUnit, SARIF.
+
+Each format is a free function from :class:`~phitrace.store.reader.Findings` to
+text, and :data:`FORMATS` maps a format's name to its function, so adding a
+format is one function and one line.
+
+JSON and CSV are complete (every finding with its captured value).  The
+formats meant for CI systems and pull requests (Markdown, JUnit, SARIF) are
+often readable by many people, so they carry no captured values: only the
+vendor, the data category, the term or rule that matched, the field path,
+the page path and the request's fingerprint.  They list each distinct leak
+(one fingerprint, see :mod:`phitrace.gate.baseline`) once, with how often it was seen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import secrets
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+
+from phitrace import __version__
+from phitrace.gate.baseline import FAIL_LEVELS, Group, field_path, fingerprint, group
+from phitrace.report.html import context_for, render_html
+from phitrace.resources import data_dir
+from phitrace.store.reader import Findings, Leak, url_parts, without_query
+
+ExportFunction = Callable[[Findings], str]
+
+FINDING_FIELDS = (
+    "id",
+    "session_id",
+    "flow_id",
+    "severity",
+    "vendor",
+    "vendor_name",
+    "tracker_category",
+    "kind",
+    "category",
+    "field",
+    "trail",
+    "matched",
+    "value",
+    "reason",
+    "rule",
+    "method",
+    "url",
+    "host",
+    "page_url",
+    "timestamp",
+    "status_code",
+    "blocked",
+    "request_sha256",
+    "fingerprint",
+)
+"""Columns of the JSON and CSV exports, in order."""
+
+MARKDOWN_ROWS = 50
+"""Distinct leaks listed in a Markdown comment; the rest are counted."""
+
+ICONS = {"high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
+
+
+def record(leak: Leak) -> dict[str, Any]:
+    """One finding as a flat record with its fingerprint."""
+    values = {name: getattr(leak, name) for name in FINDING_FIELDS[:-1]}
+    values["fingerprint"] = fingerprint(leak)
+    return values
+
+
+class _Rows:
+    """The place in a document where :func:`dump_json` puts the rows."""
+
+
+ROWS = _Rows()
+
+
+def dump_json(document: dict[str, Any], rows: list[Any]) -> str:
+    """JSON indented for reading, with each row of the one long list on a line of its own.
+
+    ``document`` holds :data:`ROWS` where the list goes; rows are encoded
+    compactly (by the C encoder), which keeps 100k rows fast.
+    """
+    # A random marker, so no captured text can be mistaken for it.
+    marker = json.dumps(f"rows-{secrets.token_hex(16)}")
+
+    def place(value: object) -> str:
+        if value is ROWS:
+            return str(json.loads(marker))
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+    head = json.dumps(document, indent=2, ensure_ascii=False, default=place)
+    line = next(x for x in head.splitlines() if marker in x)
+    indent = line[: len(line) - len(line.lstrip())]
+    encoded = [f"{indent}  {json.dumps(row, ensure_ascii=False)}" for row in rows]
+    body = "[\n" + ",\n".join(encoded) + "\n" + indent + "]" if rows else "[]"
+    return head.replace(marker, body, 1) + "\n"
+
+
+def to_html(findings: Findings) -> str:
+    """The self-contained HTML report."""
+    return render_html(context_for(findings))
+
+
+def to_json(findings: Findings) -> str:
+    """Sessions, counts and every finding with its flow, as one JSON document."""
+    document = {
+        "format": "phitrace-findings",
+        "version": 1,
+        "phitrace_version": __version__,
+        "generated_at": findings.generated_at,
+        "sessions": [asdict(s) for s in findings.sessions],
+        "summary": {
+            "findings": len(findings.leaks),
+            "by_severity": findings.severity_counts,
+            "tracker_flows": findings.total_flows,
+            "flagged_flows": len(findings.flagged_flow_ids),
+        },
+        "findings": ROWS,
+    }
+    return dump_json(document, [record(leak) for leak in findings.leaks])
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> str:
+    # A cell a spreadsheet would run as a formula is prefixed with a quote.
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(findings: Findings) -> str:
+    """One row per finding (columns as :data:`FINDING_FIELDS`), spreadsheet-safe."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FINDING_FIELDS)
+    for leak in findings.leaks:
+        row = record(leak)
+        writer.writerow(_csv_cell(row[name]) for name in FINDING_FIELDS)
+    return out.getvalue()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_text(text: str) -> str:
+    """Plain text safe mid-line in Markdown and in a table cell: no markup, links or HTML."""
+    text = " ".join(text.split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_code(text: str) -> str:
+    """Text as an inline code span that also survives inside a table cell."""
+    text = " ".join(text.split()).replace("|", "\\|")
+    if not text:
+        return ""
+    ticks = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (ticks + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or ticks else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_sessions(findings: Findings) -> list[str]:
+    lines = []
+    for s in findings.sessions:
+        consent = f", consent: {md_code(s.consent)}" if s.consent else ""
+        label = f" {md_code(s.label)}" if s.label else ""
+        lines.append(
+            f"- session {s.id}{label} ({md_text(s.source)}, {md_text(s.started_at)} – "
+            f"{md_text(s.ended_at or 'still running')}{consent}), "
+            f"signatures {md_code(s.signatures_digest)}"
+        )
+    return lines
+
+
+def to_markdown(findings: Findings) -> str:
+    """A summary for a pull-request comment: counts, then one table row per distinct leak."""
+    counts = findings.severity_counts
+    groups = group(findings.leaks)
+    if groups:
+        title = " · ".join(f"{ICONS[s]} {n} {s}" for s, n in counts.items() if n)
+    else:
+        title = "✅ no findings"
+    lines = [
+        f"### phitrace: {title}",
+        "",
+        f"{len(findings.leaks)} finding(s), {len(groups)} distinct leak(s), in "
+        f"{findings.total_flows} tracker flow(s) · phitrace {md_text(__version__)}",
+        "",
+        *_md_sessions(findings),
+    ]
+    if groups:
+        lines += [
+            "",
+            "| severity | vendor | data | field | page | seen |",
+            "|---|---|---|---|---|---|",
+        ]
+        for item in groups[:MARKDOWN_ROWS]:
+            leak = item.first
+            data = f"{md_text(leak.category)} {md_code(leak.matched)}".strip()
+            lines.append(
+                f"| {ICONS[item.severity]} {item.severity} | {md_text(leak.vendor_label)} | "
+                f"{data} | {md_code(field_path(leak.field))} | {md_code(leak.page_path)} | "
+                f"{item.count} |"
+            )
+        if len(groups) > MARKDOWN_ROWS:
+            lines += ["", f"_…and {len(groups) - MARKDOWN_ROWS} more; see the full report._"]
+    return "\n".join(lines) + "\n"
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _XML_INVALID.sub("\ufffd", text)
+
+
+def _title(item: Group) -> str:
+    leak = item.first
+    what = f"{leak.category} '{leak.matched}'" if leak.matched else leak.category
+    return f"{what} in {field_path(leak.field)} on {leak.page_path}"
+
+
+def _details(item: Group) -> str:
+    leak = item.first
+    trail = f" (decoded: {leak.trail})" if leak.trail else ""
+    return "\n".join(
+        [
+            f"severity: {item.severity}: {leak.reason}",
+            f"vendor: {leak.vendor_label} ({leak.vendor})",
+            f"data: {leak.kind} / {leak.category}, matched {leak.matched!r} by rule {leak.rule}",
+            f"field: {leak.field}{trail}",
+            f"page: {leak.page_path}",
+            f"request: {leak.method} {leak.host}{url_parts(leak.url).path}",
+            f"request sha256: {leak.request_sha256}",
+            f"seen: {item.count} time(s); fingerprint {item.fingerprint}",
+        ]
+    )
+
+
+def to_junit(findings: Findings) -> str:
+    """JUnit XML: a test suite per vendor, a failing test case per distinct leak."""
+    groups = group(findings.leaks)
+    by_vendor: dict[str, list[Group]] = {}
+    for item in groups:
+        by_vendor.setdefault(item.first.vendor or item.first.host, []).append(item)
+    failures = sum(1 for g in groups if g.severity in FAIL_LEVELS)
+    root = ET.Element("testsuites", name="phitrace", tests=str(len(groups) or 1))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    if not groups:
+        suite = ET.SubElement(root, "testsuite", name="phitrace", tests="1", failures="0")
+        suite.set("errors", "0")
+        ET.SubElement(suite, "testcase", classname="phitrace", name="no findings", time="0")
+    for vendor, items in by_vendor.items():
+        failed = sum(1 for g in items if g.severity in FAIL_LEVELS)
+        suite = ET.SubElement(root, "testsuite", name=_xml(f"phitrace.{vendor}"))
+        suite.set("tests", str(len(items)))
+        suite.set("failures", str(failed))
+        suite.set("errors", "0")
+        for item in items:
+            case = ET.SubElement(suite, "testcase", classname=_xml(f"phitrace.{vendor}"))
+            case.set("name", _xml(f"[{item.severity}] {_title(item)}"))
+            case.set("time", "0")
+            if item.severity in FAIL_LEVELS:
+                failure = ET.SubElement(case, "failure", type=item.severity)
+                failure.set("message", _xml(f"{item.first.vendor_label}: {item.first.reason}"))
+                failure.text = _xml(_details(item))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+SARIF_LEVELS = {"high": "error", "medium": "warning", "low": "note", "info": "none"}
+SECURITY_SEVERITY = {"high": "8.0", "medium": "5.0", "low": "2.0", "info": "0.0"}
+_KIND_TEXT = {
+    "health": "Health data",
+    "identifier": "An identifier",
+    "canary": "A test-persona value",
+}
+
+
+def _rule(kind: str, category: str) -> dict[str, Any]:
+    what = f"{_KIND_TEXT.get(kind, kind)} ({category}) sent to a third-party tracker"
+    return {
+        "id": f"{kind}/{category}",
+        "name": "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", f"{kind} {category}")),
+        "shortDescription": {"text": what},
+        "fullDescription": {"text": f"{what}, found by phitrace in a request's payload."},
+        "defaultConfiguration": {"level": "warning"},
+        "properties": {"tags": ["privacy", "security", kind]},
+    }
+
+
+def _page_uri(leak: Leak) -> str:
+    # Origin and path only: a query string can carry what the page was about.
+    base = without_query(url_parts(leak.page_url or leak.url))
+    return quote(base or "unknown-page", safe=":/@!$&'()*+,;=%~-._")
+
+
+def _result(item: Group, rule_index: int, rule_id: str) -> dict[str, Any]:
+    leak = item.first
+    return {
+        "ruleId": rule_id,
+        "ruleIndex": rule_index,
+        "level": SARIF_LEVELS[item.severity],
+        "message": {"text": f"{leak.vendor_label} received {_title(item)}: {leak.reason}"},
+        "locations": [
+            {
+                "physicalLocation": {"artifactLocation": {"uri": _page_uri(leak)}},
+                "logicalLocations": [
+                    {"fullyQualifiedName": f"{leak.vendor}:{field_path(leak.field)}"}
+                ],
+            }
+        ],
+        "partialFingerprints": {"phitraceFinding/v1": item.fingerprint},
+        "occurrenceCount": item.count,
+        "properties": {
+            "severity": item.severity,
+            "security-severity": SECURITY_SEVERITY[item.severity],
+            "vendor": leak.vendor,
+            "matched": leak.matched,
+            "request": f"{leak.method} {leak.host}{url_parts(leak.url).path}",
+            "request_sha256": leak.request_sha256,
+        },
+    }
+
+
+def to_sarif(findings: Findings) -> str:
+    """SARIF 2.1.0: one rule per kind and category, one result per distinct leak."""
+    groups = group(findings.leaks)
+    rules: dict[str, int] = {}
+    rule_list: list[dict[str, Any]] = []
+    results = []
+    for item in groups:
+        rule_id = f"{item.first.kind}/{item.first.category}"
+        if rule_id not in rules:
+            rules[rule_id] = len(rule_list)
+            rule_list.append(_rule(item.first.kind, item.first.category))
+        results.append(_result(item, rules[rule_id], rule_id))
+    driver = {"name": "phitrace", "version": __version__, "rules": rule_list}
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": driver}, "results": ROWS}],
+    }
+    return dump_json(document, results)
+
+
+FORMATS: dict[str, ExportFunction] = {
+    "html": to_html,
+    "json": to_json,
+    "csv": to_csv,
+    "md": to_markdown,
+    "junit": to_junit,
+    "sarif": to_sarif,
+}
+"""Export formats by name (``phitrace report --format NAME``)."""
+
+EXTENSIONS = {"junit": "xml"}
+"""File extensions of default output names that differ from the format's name."""
+
+RAW_FORMATS = frozenset({"html"})
+"""Formats that show stored raw requests, so need them loaded."""
+
+
+def extension(name: str) -> str:
+    """The file extension for a format's default output file."""
+    return EXTENSIONS.get(name, name)
+
+
+def datasette_metadata_path() -> Path:
+    """The Datasette metadata file shipped with phitrace."""
+    return data_dir("reports") / "datasette-metadata.yaml"
+
+
+def datasette_metadata(database: str = "phitrace") -> str:
+    """The Datasette metadata, keyed to a database name (its file name without ``.db``)."""
+    text = datasette_metadata_path().read_text(encoding="utf-8")
+    if database == "phitrace":
+        return text
+    document = yaml.safe_load(text)
+    document["databases"] = {database: document["databases"]["phitrace"]}
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,478 @@
+"""Build the HTML report from the findings :mod:`phitrace.store.reader` reads.
+
+The HTML report is one self-contained file: inline CSS, inline SVG charts, and a
+small inline script that filters and pages the findings list, which travels
+as JSON inside the page.  A Content-Security-Policy with hashes allows that
+script and style and nothing else, so nothing is fetched and no captured
+value can run.  One Jinja ``Environment`` with autoescaping and
+``StrictUndefined`` renders the templates in ``reports/``; :func:`highlight`
+is the only place escaped text becomes markup, and the script builds the
+findings list from text nodes only.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import sqlite_utils
+from markupsafe import Markup, escape
+
+from phitrace import __version__
+from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES, severity_rank
+from phitrace.resources import data_dir
+from phitrace.store.reader import (
+    FINDING_COLUMNS,
+    FLOW_COLUMNS,
+    Findings,
+    Leak,
+    RawRequest,
+    SessionView,
+    load_findings,
+)
+
+PAGE_SIZE = 100
+"""Findings shown per page of the report's list."""
+
+PAGE_OPTIONS = 500
+"""Pages offered by the page filter (the ones with the most findings)."""
+
+VALUE_LIMIT = 1000
+"""Characters of a captured value kept in the HTML report (exports keep all)."""
+
+RAW_LIMIT = 16 * 1024
+"""Bytes of a raw request body shown in the HTML report."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_pattern(term: str) -> re.Pattern[str]:
+    # A multi-word term also matches when its spaces were sent as _, + or %20.
+    return re.compile(re.escape(term).replace(r"\ ", r"(?:[\s_+-]|%20)+"), re.IGNORECASE)
+
+
+def match_spans(text: str, term: str) -> list[tuple[int, int]]:
+    """Where ``term`` occurs in ``text`` (case-insensitively), as (start, end) pairs."""
+    if not term:
+        return []
+    return [hit.span() for hit in _term_pattern(term).finditer(text) if hit.end() > hit.start()]
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def highlight(value: str, term: str, limit: int = 600) -> Markup:
+    """Escape ``value`` and wrap each case-insensitive occurrence of ``term`` in ``<mark>``.
+
+    This is the one place where captured text becomes markup: every piece is
+    escaped first, so payload content can never inject HTML.
+    """
+    text = clip(value, limit)
+    pieces: list[str] = []
+    last = 0
+    for start, end in match_spans(text, term):
+        pieces.append(str(escape(text[last:start])))
+        pieces.append(f"<mark>{escape(text[start:end])}</mark>")
+        last = end
+    pieces.append(str(escape(text[last:])))
+    return Markup("".join(pieces))
+
+
+def raw_text(method: str, url: str, raw: RawRequest, limit: int = RAW_LIMIT) -> str:
+    """A stored request as readable text: request line, headers, body (bounded)."""
+    lines = [f"{method} {url}", *(f"{k}: {v}" for k, v in raw.headers), ""]
+    body = raw.body[:limit]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = f"[binary body, base64]\n{base64.b64encode(body).decode('ascii')}"
+    if len(raw.body) > limit:
+        text += f"\n[… {len(raw.body) - limit} more bytes not shown]"
+    return "\n".join(lines) + "\n" + text
+
+
+@dataclass
+class Received:
+    """One kind of data a vendor received: category and the term or rule that matched."""
+
+    kind: str
+    category: str
+    matched: str
+    example: str
+    count: int = 0
+    fields: set[str] = field(default_factory=set)
+
+
+@dataclass
+class VendorView:
+    """Everything one vendor was sent."""
+
+    vendor: str
+    name: str
+    company: str
+    category: str
+    flows: int = 0
+    findings: int = 0
+    severities: Counter[str] = field(default_factory=Counter)
+    endpoints: list[tuple[str, int]] = field(default_factory=list)
+    """``METHOD host/path`` contacted and how often (the most frequent first)."""
+    more_endpoints: int = 0
+    received: dict[tuple[str, str, str], Received] = field(default_factory=dict)
+
+    def _listed(self, kinds: tuple[str, ...]) -> list[Received]:
+        items = [r for r in self.received.values() if r.kind in kinds]
+        return sorted(items, key=lambda r: (-r.count, r.category, r.matched))[:RECEIVED_LIMIT]
+
+    @property
+    def health(self) -> list[Received]:
+        """The health data it received, the most frequent first (bounded)."""
+        return self._listed(("health",))
+
+    @property
+    def identifiers(self) -> list[Received]:
+        """The identifiers and test-persona values it received (bounded)."""
+        return self._listed(("identifier", "canary"))
+
+    @property
+    def by_severity(self) -> list[tuple[str, int]]:
+        """Finding counts per severity, most severe first, zeros left out."""
+        return [(s, self.severities[s]) for s in SEVERITIES if self.severities[s]]
+
+    @property
+    def rank(self) -> tuple[int, ...]:
+        """Sort key: most high findings first, then medium, then low."""
+        return tuple(-self.severities[s] for s in SEVERITIES)
+
+
+RECEIVED_LIMIT = 25
+"""Distinct data items listed per vendor and kind."""
+
+ENDPOINT_LIMIT = 20
+"""Endpoints listed per vendor."""
+
+
+@functools.lru_cache(maxsize=256)
+def company_of(vendor: str) -> str:
+    """The company behind a bundled signature (files are named by signature id), or ""."""
+    from phitrace.catalogue.signatures import SignatureError, bundled_dir, load_file
+
+    path = bundled_dir() / f"{vendor}.yaml"
+    if not vendor or "/" in vendor or not path.is_file():
+        return ""
+    try:
+        return next((s.company for s in load_file(path) if s.id == vendor), "")
+    except (SignatureError, OSError):
+        # The report must still render when a signature cannot be read.
+        return ""
+
+
+def vendor_views(findings: Findings) -> list[VendorView]:
+    """One view per vendor contacted, the vendors with the most severe findings first."""
+    views: dict[str, VendorView] = {}
+
+    def view(vendor: str) -> VendorView:
+        if vendor not in views:
+            name, category = findings.vendor_info.get(vendor, (vendor, ""))
+            views[vendor] = VendorView(
+                vendor, name or vendor or "unknown", company_of(vendor), category
+            )
+        return views[vendor]
+
+    for vendor, endpoints in findings.endpoints.items():
+        v = view(vendor)
+        ordered = sorted(endpoints.items(), key=lambda item: (-item[1], item[0]))
+        v.flows = sum(endpoints.values())
+        v.endpoints = ordered[:ENDPOINT_LIMIT]
+        v.more_endpoints = max(0, len(ordered) - ENDPOINT_LIMIT)
+    for leak in findings.leaks:
+        v = view(leak.vendor)
+        v.findings += 1
+        v.severities[leak.severity] += 1
+        key = (leak.kind, leak.category, leak.matched)
+        item = v.received.get(key)
+        if item is None:
+            item = v.received[key] = Received(leak.kind, leak.category, leak.matched, leak.value)
+        item.count += 1
+        if len(item.fields) < 5:
+            item.fields.add(leak.field)
+    return sorted(views.values(), key=lambda v: (v.rank, -v.flows, v.name))
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    """Findings per vendor (rows) and data category (columns).
+
+    Each cell is ``(count, heat)`` with ``heat`` from 0 (none) to 4 (the most).
+    """
+
+    categories: list[str]
+    rows: list[tuple[str, list[tuple[int, int]]]]
+
+
+def matrix(
+    leaks: Sequence[Leak], vendors: Sequence[VendorView], categories: list[str]
+) -> MatrixView:
+    """Count findings per vendor and category."""
+    counts: Counter[tuple[str, str]] = Counter((leak.vendor, leak.category) for leak in leaks)
+    top = max(counts.values(), default=1)
+    rows = []
+    for v in vendors:
+        if v.findings:
+            cells = [counts[(v.vendor, c)] for c in categories]
+            rows.append((v.name, [(n, -(-4 * n // top)) for n in cells]))
+    return MatrixView(categories, rows)
+
+
+@dataclass(frozen=True)
+class PageView:
+    """A page whose requests leaked, with what leaked from it."""
+
+    page_url: str
+    findings: int
+    worst: str
+    vendors: tuple[str, ...]
+
+
+def top_pages(leaks: Sequence[Leak], limit: int = 10) -> list[PageView]:
+    """The pages (query strings aside) with the most findings, worst severity first on ties."""
+    counts: Counter[str] = Counter()
+    worst: dict[str, str] = {}
+    vendors: dict[str, set[str]] = {}
+    for leak in leaks:
+        page = leak.page_key
+        counts[page] += 1
+        best = worst.get(page)
+        if best is None or severity_rank(leak.severity) < severity_rank(best):
+            worst[page] = leak.severity
+        vendors.setdefault(page, set()).add(leak.vendor_label)
+    ordered = sorted(counts, key=lambda p: (-counts[p], severity_rank(worst[p]), p))
+    return [PageView(p, counts[p], worst[p], tuple(sorted(vendors[p]))) for p in ordered[:limit]]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One severity's part of a bar."""
+
+    x: float
+    width: float
+    severity: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One labelled horizontal bar of a chart."""
+
+    label: str
+    y: int
+    total: int
+    end: float
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Geometry of an inline SVG bar chart, stacked by severity."""
+
+    bars: tuple[Bar, ...]
+    width: int
+    height: int
+    label_width: int
+    row: int
+
+
+def bar_chart(items: Sequence[tuple[str, dict[str, int]]], width: int = 640) -> Chart:
+    """Lay out horizontal bars, one per (label, counts by severity)."""
+    label_width, row, room = 200, 24, width - 200 - 70
+    top = max((sum(c.values()) for _, c in items), default=0) or 1
+    bars = []
+    for i, (label, counts) in enumerate(items):
+        x = float(label_width)
+        segments = []
+        for severity in SEVERITIES:
+            n = counts.get(severity, 0)
+            if n:
+                w = max(1.0, room * n / top)
+                segments.append(Segment(round(x, 1), round(w, 1), severity, n))
+                x += w
+        bars.append(
+            Bar(clip(label, 30), i * row, sum(counts.values()), round(x, 1), tuple(segments))
+        )
+    return Chart(tuple(bars), width, max(row, len(bars) * row), label_width, row)
+
+
+@dataclass
+class ReportContext:
+    """What ``report.html.j2`` receives.
+
+    ``sessions`` are the sessions covered; ``severity_counts`` counts findings
+    per severity (most severe first) and ``quiet_flows`` the tracker flows
+    without findings; ``vendors`` summarise each vendor, most findings first;
+    ``matrix`` counts findings per vendor and data category; ``top_pages``
+    lists the pages whose requests leaked most; ``severity_chart`` and
+    ``vendor_chart`` are inline SVG bar charts; ``filters`` holds the values
+    offered by each filter control; ``data`` is the findings list as JSON-ready
+    data (columns named in ``data["columns"]``), which ``report.js`` renders
+    page by page; ``csp`` is the Content-Security-Policy with the hashes of
+    the inline style and script.
+    """
+
+    generated_at: str
+    phitrace_version: str
+    sessions: list[SessionView]
+    severity_counts: dict[str, int]
+    quiet_flows: int
+    vendors: list[VendorView]
+    matrix: MatrixView
+    top_pages: list[PageView]
+    severity_chart: Chart
+    vendor_chart: Chart
+    filters: dict[str, list[tuple[str, str]]]
+    data: dict[str, Any]
+    total_flows: int
+    total_findings: int
+    flagged_flows: int
+    csp: str = ""
+
+
+def _category_order(categories: Iterable[str]) -> list[str]:
+    known = {c: i for i, c in enumerate((*HEALTH_CATEGORIES, *IDENTIFIER_CATEGORIES))}
+    return sorted(set(categories), key=lambda c: (known.get(c, len(known)), c))
+
+
+def _filters(
+    leaks: Sequence[Leak],
+    vendors: Sequence[VendorView],
+    counts: dict[str, int],
+    categories: Sequence[str],
+) -> dict[str, list[Any]]:
+    pages: Counter[str] = Counter(leak.page_key for leak in leaks)
+    return {
+        "severity": [(s, s) for s in SEVERITIES if counts[s]],
+        "vendor": [(v.vendor, v.name) for v in vendors if v.findings],
+        "category": [(c, c) for c in categories],
+        "page": [(p, p or "unknown page") for p, _ in pages.most_common(PAGE_OPTIONS)],
+    }
+
+
+def _data(findings: Findings) -> dict[str, Any]:
+    """The findings list for report.js: flows once each, findings pointing at them."""
+    flows: dict[int, int] = {}
+    flow_rows: list[list[Any]] = []
+    rows: list[list[Any]] = []
+    for leak in findings.leaks:
+        index = flows.get(leak.flow_id)
+        if index is None:
+            index = flows[leak.flow_id] = len(flow_rows)
+            raw = findings.raw.get(leak.flow_id)
+            flow_rows.append(
+                [
+                    leak.page_url,
+                    leak.page_key,
+                    leak.method,
+                    clip(leak.url, 4 * VALUE_LIMIT),
+                    leak.request_sha256,
+                    raw_text(leak.method, leak.url, raw) if raw else None,
+                    leak.vendor_label,
+                    leak.status_code,
+                ]
+            )
+        value = clip(leak.value, VALUE_LIMIT)
+        term = leak.matched if leak.kind == "health" else ""
+        marks = [i for span in match_spans(value, term) for i in span]
+        rows.append(
+            [
+                index,
+                leak.severity,
+                leak.vendor,
+                leak.kind,
+                leak.category,
+                leak.field,
+                leak.trail,
+                value,
+                leak.matched,
+                marks,
+                leak.reason,
+                leak.rule,
+            ]
+        )
+    columns = {"finding": FINDING_COLUMNS, "flow": FLOW_COLUMNS}
+    return {"columns": columns, "page_size": PAGE_SIZE, "flows": flow_rows, "findings": rows}
+
+
+def context_for(findings: Findings) -> ReportContext:
+    """Turn loaded findings into the report's context."""
+    leaks = findings.leaks
+    counts = findings.severity_counts
+    vendors = vendor_views(findings)
+    flagged = len(findings.flagged_flow_ids)
+    categories = _category_order(leak.category for leak in leaks)
+    charted = [v for v in vendors if v.findings][:12]
+    return ReportContext(
+        generated_at=findings.generated_at,
+        phitrace_version=__version__,
+        sessions=findings.sessions,
+        severity_counts=counts,
+        quiet_flows=findings.total_flows - flagged,
+        vendors=vendors,
+        matrix=matrix(leaks, vendors, categories),
+        top_pages=top_pages(leaks),
+        severity_chart=bar_chart([(s, {s: n}) for s, n in counts.items() if n]),
+        vendor_chart=bar_chart([(v.name, dict(v.severities)) for v in charted]),
+        filters=_filters(leaks, vendors, counts, categories),
+        data=_data(findings),
+        total_flows=findings.total_flows,
+        total_findings=len(leaks),
+        flagged_flows=flagged,
+    )
+
+
+def build_context(db: sqlite_utils.Database, session: int | None = None) -> ReportContext:
+    """Read sessions, flows, findings and raw requests into the report's context."""
+    return context_for(load_findings(db, session, raw=True))
+
+
+def environment() -> jinja2.Environment:
+    """The one Jinja environment for reports: autoescaped, strict about undefined names."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("reports"))),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["highlight"] = highlight
+    return env
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(env: jinja2.Environment) -> str:
+    """A policy allowing exactly the report's inline style and script, and nothing else.
+
+    The hashes are of the included files as the template inserts them, so a
+    change to ``report.css`` or ``report.js`` needs no change here.
+    """
+    style = env.get_template("report.css").render()
+    script = env.get_template("report.js").render()
+    return (
+        f"default-src 'none'; style-src {_hash(style)}; script-src {_hash(script)}; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
+def render_html(context: ReportContext) -> str:
+    """Render the HTML report for a context."""
+    env = environment()
+    context.csp = content_security_policy(env)
+    return env.get_template("report.html.j2").render(report=context)

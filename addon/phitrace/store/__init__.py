@@ -1,0 +1,1 @@
+"""Store: the database contract, the background writer, sessions and the findings reader."""

@@ -1,0 +1,309 @@
+"""The findings of a database, read into plain records.
+
+:func:`load_findings` is the one reader of the database for reports,
+exports, the CI gate and evidence bundles: it joins each finding with its
+flow into a :class:`Leak`, and gathers the sessions covered and the tracker
+endpoints contacted.  Everything here is plain data; rendering lives in
+:mod:`phitrace.report.html` and :mod:`phitrace.report.formats`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import SplitResult
+
+import sqlite_utils
+
+from phitrace.model import SEVERITIES, url_parts
+from phitrace.store.database import now_iso
+
+FINDING_COLUMNS = (
+    "flow",
+    "severity",
+    "vendor",
+    "kind",
+    "category",
+    "field",
+    "trail",
+    "value",
+    "matched",
+    "marks",
+    "reason",
+    "rule",
+)
+FLOW_COLUMNS = ("page", "page_key", "method", "url", "sha256", "raw", "vendor_label", "status")
+
+
+def without_query(parts: SplitResult) -> str:
+    """Origin and path of a split URL, without query or fragment (just the path if relative)."""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One finding joined with the flow it was found in."""
+
+    id: int
+    session_id: int
+    flow_id: int
+    vendor: str
+    vendor_name: str
+    tracker_category: str
+    kind: str
+    category: str
+    field: str
+    """The field path without its decode trail, e.g. ``query.dl``."""
+    trail: str
+    """The decoders applied, e.g. ``form>json`` (empty for plain values)."""
+    value: str
+    matched: str
+    severity: str
+    reason: str
+    rule: str
+    method: str
+    url: str
+    host: str
+    page_url: str
+    timestamp: str
+    request_sha256: str
+    status_code: int | None
+    blocked: bool
+
+    # Cached: reports and exports ask for these many times per finding.
+    @functools.cached_property
+    def _page(self) -> SplitResult:
+        return url_parts(self.page_url)
+
+    @functools.cached_property
+    def page_path(self) -> str:
+        """The path of the page the request came from (``/`` when unknown)."""
+        return self._page.path or "/"
+
+    @functools.cached_property
+    def page_key(self) -> str:
+        """The page without query or fragment (how reports group pages); empty when unknown."""
+        if not self.page_url:
+            return ""
+        return without_query(self._page)
+
+    @property
+    def vendor_label(self) -> str:
+        """The vendor's display name, else its id, else the host contacted."""
+        return self.vendor_name or self.vendor or self.host
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A stored raw request: headers in wire order and the body."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """One recording session as reports show it."""
+
+    id: int
+    label: str
+    source: str
+    started_at: str
+    ended_at: str
+    phitrace_version: str
+    signatures_digest: str
+    consent: str
+    scope: str
+    input: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SessionView:
+        """Build from a ``sessions`` row; columns a database lacks read as empty."""
+
+        def text(key: str) -> str:
+            value = row.get(key)
+            return "" if value is None else str(value)
+
+        return cls(
+            id=int(row["id"]),
+            label=text("label"),
+            source=text("source"),
+            started_at=text("started_at"),
+            ended_at=text("ended_at"),
+            phitrace_version=text("phitrace_version"),
+            signatures_digest=text("signatures_digest"),
+            consent=text("consent"),
+            scope=text("scope"),
+            input=text("input"),
+        )
+
+
+@dataclass
+class Findings:
+    """Everything the report and the exports read from one database selection."""
+
+    sessions: list[SessionView]
+    leaks: list[Leak]
+    raw: dict[int, RawRequest] = field(default_factory=dict)
+    """Raw requests by flow id (loaded only when asked for)."""
+    endpoints: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per vendor: ``METHOD host/path`` contacted → number of flows (all tracker flows)."""
+    vendor_info: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Per vendor: (display name, tracker category)."""
+    total_flows: int = 0
+    generated_at: str = field(default_factory=now_iso)
+
+    @property
+    def severity_counts(self) -> dict[str, int]:
+        """Findings per severity, every known severity present (zero when none)."""
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for leak in self.leaks:
+            counts[leak.severity] = counts.get(leak.severity, 0) + 1
+        return counts
+
+    @property
+    def flagged_flow_ids(self) -> set[int]:
+        """The flows that have at least one finding."""
+        return {leak.flow_id for leak in self.leaks}
+
+
+def split_field(evidence: str) -> tuple[str, str]:
+    """Split a stored ``findings.field`` (``path [trail]``) into path and trail."""
+    if evidence.endswith("]") and " [" in evidence:
+        path, _, trail = evidence.rpartition(" [")
+        return path, trail[:-1]
+    return evidence, ""
+
+
+_SEVERITY_ORDER = (
+    "case f.severity when 'high' then 0 when 'medium' then 1 when 'low' then 2 else 3 end"
+)
+
+
+def _where(session: int | None, column: str) -> tuple[str, list[Any]]:
+    return (f"where {column} = ?", [session]) if session is not None else ("", [])
+
+
+_TEXT_COLUMNS = (
+    "coalesce(f.vendor, w.vendor)",
+    "w.vendor_name",
+    "w.tracker_category",
+    "f.kind",
+    "f.category",
+    "f.field",
+    "f.value",
+    "f.matched",
+    "f.severity",
+    "f.reason",
+    "f.rule",
+    "w.method",
+    "w.url",
+    "w.host",
+    "w.page_url",
+    "w.timestamp",
+    "w.request_sha256",
+)
+_LEAK_SELECT = (
+    "select f.id, f.session_id, f.flow_id, "
+    + ", ".join(f"coalesce({column}, '')" for column in _TEXT_COLUMNS)
+    + ", w.status_code, w.blocked from findings f join flows w on w.id = f.flow_id"
+)
+
+
+def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Leak]:
+    """Every finding (of one session, or all) with its flow, most severe first."""
+    where, params = _where(session, "f.session_id")
+    sql = f"{_LEAK_SELECT} {where} order by {_SEVERITY_ORDER}, f.id"
+    leaks = []
+    for row in db.execute(sql, params):
+        t = [str(x) for x in row[3:20]]
+        path, trail = split_field(t[5])
+        leaks.append(
+            Leak(
+                id=row[0],
+                session_id=row[1],
+                flow_id=row[2],
+                vendor=t[0],
+                vendor_name=t[1],
+                tracker_category=t[2],
+                kind=t[3],
+                category=t[4],
+                field=path,
+                trail=trail,
+                value=t[6],
+                matched=t[7],
+                severity=t[8] or "info",
+                reason=t[9],
+                rule=t[10],
+                method=t[11],
+                url=t[12],
+                host=t[13],
+                page_url=t[14],
+                timestamp=t[15],
+                request_sha256=t[16],
+                status_code=row[20],
+                blocked=bool(row[21]),
+            )
+        )
+    return leaks
+
+
+def load_sessions(db: sqlite_utils.Database, session: int | None = None) -> list[SessionView]:
+    """The sessions covered, oldest first."""
+    where, params = _where(session, "id")
+    return [SessionView.from_row(r) for r in db.query(f"select * from sessions {where}", params)]
+
+
+def _headers(text: str | None) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = json.loads(text or "[]")
+        return tuple((str(k), str(v)) for k, v in pairs)
+    except (ValueError, TypeError):
+        return ()
+
+
+def load_raw(db: sqlite_utils.Database, session: int | None = None) -> dict[int, RawRequest]:
+    """Stored raw requests of the flows that have findings, by flow id."""
+    where, params = _where(session, "session_id")
+    sql = (
+        "select flow_id, headers, body from requests where flow_id in "
+        f"(select distinct flow_id from findings {where})"
+    )
+    return {
+        row["flow_id"]: RawRequest(_headers(row["headers"]), _bytes(row["body"]))
+        for row in db.query(sql, params)
+    }
+
+
+def _bytes(body: object) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    return b"" if body is None else str(body).encode("utf-8", "backslashreplace")
+
+
+def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int | None) -> None:
+    where, params = _where(session, "session_id")
+    sql = f"select vendor, vendor_name, tracker_category, method, host, url from flows {where}"
+    for row in db.query(sql, params):
+        findings.total_flows += 1
+        vendor = row["vendor"] or ""
+        path = url_parts(row["url"] or "").path or "/"
+        key = f"{row['method']} {row['host']}{path}"
+        counts = findings.endpoints.setdefault(vendor, {})
+        counts[key] = counts.get(key, 0) + 1
+        if vendor not in findings.vendor_info:
+            name = row["vendor_name"] or vendor or row["host"] or ""
+            findings.vendor_info[vendor] = (name, row["tracker_category"] or "")
+
+
+def load_findings(
+    db: sqlite_utils.Database, session: int | None = None, *, raw: bool = False
+) -> Findings:
+    """Read one session (or all) for a report or an export."""
+    findings = Findings(load_sessions(db, session), load_leaks(db, session))
+    if raw:
+        findings.raw = load_raw(db, session)
+    _load_endpoints(findings, db, session)
+    return findings

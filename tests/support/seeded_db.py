@@ -1,0 +1,173 @@
+"""Databases for the report, export, gate and evidence tests, written through the store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import sqlite_utils
+
+from phitrace.model import Analysis, Finding, Request
+from phitrace.store.database import Record, end_session, open_database, start_session, write_record
+
+BASE_TIME = 1767225600.0
+"""2026-01-01T00:00:00Z: flows are stamped from here, so exports are reproducible."""
+
+GENERATED_AT = "2026-01-02T00:00:00.000+00:00"
+PERSONA_SHA = hashlib.sha256(b"jane.canary@example.org").hexdigest()
+
+
+def finding(
+    kind: str,
+    category: str,
+    field: str,
+    value: str,
+    matched: str,
+    severity: str,
+    reason: str = "",
+) -> Finding:
+    """A finding as the pipeline would record it."""
+    rule = f"{kind}:{category}"
+    return Finding(kind, category, field, value, matched, rule, severity, reason or rule)
+
+
+def record_flow(
+    db: sqlite_utils.Database,
+    session: int,
+    *,
+    url: str,
+    page: str | None,
+    vendor: str | None,
+    vendor_name: str | None = None,
+    tracker_category: str | None = "analytics",
+    findings: Sequence[Finding] = (),
+    method: str = "GET",
+    body: bytes = b"",
+    headers: tuple[tuple[str, str], ...] = (("User-Agent", "phitrace-test"),),
+    offset: float = 0.0,
+    status: int | None = 200,
+    bodies: bool = True,
+) -> int:
+    """Write one analysed flow; its severity is its worst finding's."""
+    order = ("high", "medium", "low", "info")
+    severity = min((f.severity for f in findings), key=order.index, default="info")
+    request = Request(method, url, headers, body, BASE_TIME + offset, page)
+    analysis = Analysis(
+        request=request,
+        vendor=vendor,
+        vendor_name=vendor_name,
+        tracker_category=tracker_category,
+        page_url=page,
+        findings=tuple(findings),
+        severity=severity,
+    )
+    with db.atomic():
+        return write_record(db, Record(session, analysis, status_code=status), bodies)
+
+
+def new_session(
+    db: sqlite_utils.Database, label: str, consent: str = "", day: int = 1, source: str = "har"
+) -> int:
+    """A session with fixed, reproducible times."""
+    session = start_session(
+        db, source=source, label=label, consent=consent, signatures_digest="0123456789abcdef"
+    )
+    end_session(db, session)
+    db.table("sessions").update(
+        session,
+        {
+            "started_at": f"2026-01-{day:02d}T00:00:00.000+00:00",
+            "ended_at": f"2026-01-{day:02d}T00:10:00.000+00:00",
+        },
+    )
+    return session
+
+
+DIABETES_PAGE = "https://clinic.example/conditions/diabetes?ref=1234567890"
+
+
+def pixel_flow(db: sqlite_utils.Database, session: int, page: str, offset: float) -> int:
+    """A Meta Pixel hit sending the page (a condition) with the persona's hashed e-mail."""
+    dl = page.replace(":", "%3A").replace("/", "%2F").replace("?", "%3F").replace("=", "%3D")
+    return record_flow(
+        db,
+        session,
+        url=f"https://www.facebook.com/tr/?id=123&ev=PageView&dl={dl}&ud[em]={PERSONA_SHA}",
+        page=page,
+        vendor="meta-pixel",
+        vendor_name="Meta Pixel",
+        tracker_category="advertising",
+        headers=(("Referer", "https://clinic.example/"), ("User-Agent", "phitrace-test")),
+        offset=offset,
+        findings=[
+            finding(
+                "health",
+                "condition",
+                "query.dl",
+                page,
+                "diabetes",
+                "high",
+                "health data sent together with an identifier",
+            ),
+            finding("identifier", "hashed_email", "query.ud[em]", PERSONA_SHA, "sha256", "high"),
+            finding("canary", "email", "query.ud[em]", PERSONA_SHA, "sha256(lower(trim))", "high"),
+        ],
+    )
+
+
+def clinic(path: Path) -> Path:
+    """One session at a clinic site: high, medium and low leaks, a quiet flow, two repeats."""
+    db = open_database(path)
+    session = new_session(db, "consent rejected", consent="rejected")
+    pixel_flow(db, session, DIABETES_PAGE, 1)
+    record_flow(
+        db,
+        session,
+        url="https://region1.google-analytics.com/g/collect?v=2&tid=G-TEST",
+        page="https://clinic.example/search?q=metformin",
+        vendor="google-analytics",
+        vendor_name="Google Analytics",
+        method="POST",
+        body=b"en=page_view\nen=view_search_results&ep.search_term=metformin%20dosage",
+        headers=(("Content-Type", "text/plain;charset=UTF-8"), ("User-Agent", "phitrace-test")),
+        offset=2,
+        status=204,
+        findings=[
+            finding(
+                "health",
+                "medication",
+                "body.line[1].ep.search_term [lines>form]",
+                "metformin dosage",
+                "metformin",
+                "medium",
+                "health data sent to a tracker without an identifier",
+            )
+        ],
+    )
+    record_flow(
+        db,
+        session,
+        url="https://region1.google-analytics.com/g/collect?v=2&tid=G-TEST&en=scroll",
+        page="https://clinic.example/",
+        vendor="google-analytics",
+        vendor_name="Google Analytics",
+        offset=3,
+        status=204,
+    )
+    record_flow(
+        db,
+        session,
+        url="https://bat.bing.com/action/0?ti=1&vid=abc-123",
+        page="https://clinic.example/",
+        vendor="microsoft-uet",
+        vendor_name="Microsoft Advertising UET",
+        tracker_category="advertising",
+        offset=4,
+        bodies=False,
+        findings=[finding("identifier", "user_id", "query.vid", "abc-123", "user_id", "low")],
+    )
+    # The same leak again, with another cache-busting number: one fingerprint, seen twice.
+    pixel_flow(db, session, "https://clinic.example/conditions/diabetes?ref=9876543210", 5)
+    db.close()
+    return path

@@ -1,0 +1,78 @@
+"""Block decisions and redaction, as pure functions."""
+
+from __future__ import annotations
+
+import json
+
+from phitrace.act.enforce import redact, should_block
+from phitrace.model import Analysis, Finding, Request
+
+
+def finding(field: str, kind: str = "health", value: str = "x") -> Finding:
+    return Finding(kind, "condition", field, value, "diabetes", "r", "high")
+
+
+def test_blocking_follows_the_severity_threshold() -> None:
+    request = Request("GET", "https://t.example/")
+    medium = Analysis(request, "v", severity="medium")
+    assert should_block(medium, "medium") and should_block(medium, "low")
+    assert not should_block(medium, "high")
+    assert not should_block(Analysis(request, None, severity="high"), "low")
+
+
+def test_query_parameters_with_dots_and_brackets_are_blanked_and_others_kept() -> None:
+    request = Request("GET", "https://t.example/c?v=2&ep.search_term=hiv%20test&cd[x]=a&tid=G-1")
+    result = redact(request, [finding("query.ep.search_term"), finding("query.cd[x].inner [json]")])
+    assert result.url == "https://t.example/c?v=2&ep.search_term=&cd[x]=&tid=G-1"
+    assert result.removed == ("query.cd[x]", "query.ep.search_term")
+
+
+def test_untouched_requests_keep_their_exact_bytes() -> None:
+    request = Request("POST", "https://t.example/c?a=b+c%20d", body=b"k=v%20w")
+    result = redact(request, [finding("query.zzz")])
+    assert not result.changed
+    assert result.url == request.url and result.body == request.body
+
+
+def test_json_bodies_are_blanked_at_the_field_path() -> None:
+    body = json.dumps({"events": [{"page": {"url": "https://x/diabetes", "id": 7}}]}).encode()
+    request = Request("POST", "https://t.example/e", body=body)
+    result = redact(request, [finding("body.events[0].page.url [json]")])
+    assert json.loads(result.body) == {"events": [{"page": {"url": "", "id": 7}}]}
+    assert result.removed == ("body.events[0].page.url [json]".split(" [")[0],)
+
+
+def test_batched_form_lines_are_blanked_per_line() -> None:
+    request = Request(
+        "POST",
+        "https://t.example/g/collect",
+        body=b"en=page_view\r\nen=search&ep.search_term=diabetes",
+    )
+    result = redact(request, [finding("body.line[1].ep.search_term [lines>form]")])
+    assert result.body == b"en=page_view\r\nen=search&ep.search_term="
+
+
+def test_referer_is_cut_to_its_origin_and_canary_values_are_stripped_everywhere() -> None:
+    request = Request(
+        "POST",
+        "https://t.example/c?e=jane%40example.org",
+        (("Referer", "https://portal.example.org/conditions/diabetes"),),
+        b"payload jane@example.org end",
+    )
+    result = redact(
+        request,
+        [
+            finding("header.referer"),
+            finding("url", kind="canary", value="jane%40example.org"),
+            finding("body", kind="canary", value="jane@example.org"),
+        ],
+    )
+    assert dict(result.headers)["Referer"] == "https://portal.example.org/"
+    assert "jane" not in result.url and b"jane" not in result.body
+    assert "canary values" in result.removed
+
+
+def test_floodlight_path_parameters_are_blanked() -> None:
+    request = Request("GET", "https://ad.doubleclick.net/activity;src=1;u1=cardiology;ord=2?")
+    result = redact(request, [finding("path.u1")])
+    assert result.url.startswith("https://ad.doubleclick.net/activity;src=1;u1=;ord=2")

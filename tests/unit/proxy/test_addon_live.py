@@ -1,0 +1,221 @@
+"""Live review in mitmproxy: marks, comments, commands, scope, modes and WebSockets."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from mitmproxy import websocket
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.test import taddons, tflow, tutils
+from wsproto.frame_protocol import Opcode
+
+from phitrace.model import Analysis, Finding, Request
+from phitrace.proxy.addon import PhiTrace, console_line, summary
+
+HEALTH_HIT = (
+    "https://www.facebook.com/tr/?id=1&ev=Search&dl=https%3A%2F%2Fwww.example.org"
+    "%2Fsearch&cd[search_string]=diabetes&fbp=fb.1.2.3"
+)
+IDS_ONLY = "https://bat.bing.com/action/0?ti=1&evt=pageLoad&vid=abc"
+LOADER = "https://connect.facebook.net/en_US/fbevents.js"
+
+
+def flow_for(url: str, method: str = "GET", referer: str | None = None, body: bytes = b""):  # type: ignore[no-untyped-def]
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    req = tutils.treq(
+        method=method.encode(),
+        scheme=scheme.encode(),
+        host=host,
+        port=443,
+        path=("/" + path).encode(),
+        content=body,
+    )
+    if referer:
+        req.headers["referer"] = referer
+    return tflow.tflow(req=req, resp=False)
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute(sql))
+
+
+async def test_each_severity_gets_its_own_mark_and_a_comment(tmp_path: Path) -> None:
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"))
+        addon.running()
+        high, low, info = flow_for(HEALTH_HIT), flow_for(IDS_ONLY), flow_for(LOADER)
+        for flow in (high, low, info):
+            addon.request(flow)
+        assert high.marked == ":red_circle:"
+        assert "meta-pixel [high]" in high.comment
+        assert "health_search 'diabetes' in query.cd[search_string]" in high.comment
+        assert low.marked == ":large_blue_circle:" and "device_id in query.vid" in low.comment
+        assert info.marked == "" and info.metadata["phitrace"]["severity"] == "info"
+        addon.done()
+
+
+async def test_summary_session_and_report_commands(tmp_path: Path) -> None:
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    report = tmp_path / "now.html"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(db), phitrace_label="first")
+        addon.running()
+        flow = flow_for(HEALTH_HIT)
+        addon.request(flow)
+        addon.error(flow)
+        text = tctx.command(addon.summary_command)
+        assert "1 tracker flows (high 1, medium 0, low 0, info 0)" in text
+        assert "meta-pixel 1" in text
+        tctx.command(addon.session_command, "second")
+        addon.request(flow_for(IDS_ONLY))
+        tctx.command(addon.report_command, str(report))
+        addon.done()
+    for _ in range(100):
+        if report.exists():
+            break
+        import time
+
+        time.sleep(0.05)
+    assert "Meta Pixel" in report.read_text()
+    assert rows(db, "select id, label, ended_at is not null from sessions") == [
+        (1, "first", 1),
+        (2, "second", 1),
+    ]
+    assert rows(db, "select session_id, vendor from flows order by id") == [
+        (1, "meta-pixel"),
+        (2, "microsoft-uet"),
+    ]
+
+
+async def test_scope_restricts_analysis_to_pages_of_the_audited_site(tmp_path: Path) -> None:
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_scope="example.org")
+        addon.running()
+        inside = flow_for(HEALTH_HIT, referer="https://portal.example.org/search?q=diabetes")
+        outside = flow_for(HEALTH_HIT, referer="https://news.example.com/")
+        addon.request(inside)
+        addon.request(outside)
+        assert inside.marked and not outside.marked
+        assert "phitrace" not in outside.metadata
+        addon.done()
+
+
+async def test_block_mode_answers_flagged_requests_and_lets_others_through(tmp_path: Path) -> None:
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    with taddons.context(addon, Proxyserver()) as tctx:
+        tctx.configure(addon, phitrace_db=str(db), phitrace_mode="block")
+        addon.running()
+        leaking, harmless = flow_for(HEALTH_HIT), flow_for(IDS_ONLY)
+        addon.request(leaking)
+        addon.request(harmless)
+        assert leaking.response is not None and leaking.response.headers["X-Phitrace"]
+        assert harmless.response is None
+        addon.response(leaking)
+        harmless.response = tutils.tresp()
+        addon.response(harmless)
+        addon.done()
+    assert rows(db, "select vendor, blocked from flows order by id") == [
+        ("meta-pixel", 1),
+        ("microsoft-uet", 0),
+    ]
+
+
+async def test_redact_mode_strips_health_values_and_records_what_was_removed(
+    tmp_path: Path,
+) -> None:
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(db), phitrace_mode="redact")
+        addon.running()
+        flow = flow_for(HEALTH_HIT)
+        addon.request(flow)
+        assert flow.response is None
+        assert flow.request.query["cd[search_string]"] == ""
+        assert flow.request.query["id"] == "1" and flow.request.query["ev"] == "Search"
+        flow.response = tutils.tresp()
+        addon.response(flow)
+        addon.done()
+    (removed,) = rows(db, "select redacted from flows")[0]
+    assert "query.cd[search_string]" in json.loads(str(removed))
+
+
+WS_SIGNATURE = """\
+id: replay-example
+name: Example session replay
+company: Example Inc.
+category: session_replay
+endpoints: [{hosts: [replay.example.net]}]
+fields: {page_url: [url]}
+"""
+
+
+async def test_client_websocket_messages_are_analysed_like_bodies(tmp_path: Path) -> None:
+    signature = tmp_path / "replay.yaml"
+    signature.write_text(WS_SIGNATURE)
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(db), phitrace_signatures=str(signature))
+        addon.running()
+        flow = tflow.twebsocketflow()
+        flow.request.host = "replay.example.net"
+        text = json.dumps({"url": "https://www.example.org/conditions/diabetes"}).encode()
+        assert flow.websocket is not None
+        flow.websocket.messages = [websocket.WebSocketMessage(Opcode.TEXT, True, text)]
+        addon.websocket_message(flow)
+        # Messages from the server are not data leaving the browser.
+        flow.websocket.messages.append(websocket.WebSocketMessage(Opcode.TEXT, False, text))
+        addon.websocket_message(flow)
+        assert flow.marked == ":orange_circle:"
+        addon.done()
+    assert rows(db, "select vendor, method, status_code from flows") == [
+        ("replay-example", "WEBSOCKET", 101)
+    ]
+    assert ("condition", "diabetes", "body.url [json]") in rows(
+        db, "select category, matched, field from findings"
+    )
+
+
+def test_console_lines_and_comments_carry_no_control_characters() -> None:
+    hostile = "diab\x1b[2J\x1b]0;pwned\x07etes\r\nfake line"
+    request = Request("GET", f"https://t.example/x?q={hostile}")
+    finding = Finding("health", "condition", "query.q\x1b[31m", hostile, hostile, "r", "high")
+    analysis = Analysis(request, "meta-pixel\x1b[0m", findings=(finding,), severity="high")
+    for text in (summary(analysis), console_line(analysis, "passive", colour=False)):
+        assert not any(ord(ch) < 32 or ord(ch) == 127 for ch in text), repr(text)
+    coloured = console_line(analysis, "blocked", colour=True)
+    assert coloured.count("\x1b[") == 2 and coloured.startswith("phitrace \x1b[1;31mHIGH")
+
+
+async def test_imported_lists_flag_trackers_outside_the_catalogue(
+    tmp_path: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "house-rules.txt").write_text(
+        "! Title: house rules\n||pixel.unlisted-tracker.example^\n"
+    )
+    monkeypatch.setenv("PHITRACE_LISTS", str(lists))
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_db=str(db))
+        addon.running()
+        flow = flow_for(
+            "https://pixel.unlisted-tracker.example/p.gif?u=x",
+            referer="https://www.example.org/conditions/asthma",
+        )
+        addon.request(flow)
+        addon.error(flow)
+        addon.done()
+    assert rows(db, "select vendor from flows") == [("list:house-rules",)]

@@ -1,0 +1,126 @@
+"""The database contract, private file modes and the background writer."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+from phitrace.model import Analysis, Finding, Request
+from phitrace.store.database import Record, Writer, open_database, start_session, write_record
+
+CONTRACT = {
+    "sessions": {
+        "id",
+        "started_at",
+        "ended_at",
+        "label",
+        "source",
+        "phitrace_version",
+        "signatures_digest",
+    },
+    "flows": {
+        "id",
+        "session_id",
+        "timestamp",
+        "method",
+        "url",
+        "host",
+        "page_url",
+        "vendor",
+        "vendor_name",
+        "tracker_category",
+        "status_code",
+        "request_sha256",
+        "blocked",
+    },
+    "findings": {
+        "id",
+        "flow_id",
+        "session_id",
+        "vendor",
+        "kind",
+        "category",
+        "field",
+        "value",
+        "matched",
+        "severity",
+        "rule",
+    },
+}
+
+
+def analysis(n: int = 0) -> Analysis:
+    request = Request(
+        "GET",
+        f"https://www.facebook.com/tr/?id=1&n={n}",
+        (("Referer", "x"),),
+        b"body",
+        1_700_000_000.0,
+    )
+    finding = Finding(
+        "health",
+        "condition",
+        "query.dl",
+        "https://x/diabetes",
+        "diabetes",
+        "page_url:condition",
+        "medium",
+        "because",
+    )
+    return Analysis(
+        request,
+        "meta-pixel",
+        "Meta Pixel",
+        "advertising",
+        "https://x/diabetes",
+        findings=(finding,),
+        severity="medium",
+    )
+
+
+def test_tables_carry_every_contract_column(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "p.db")
+    for table, columns in CONTRACT.items():
+        assert columns <= set(db.table(table).columns_dict), table
+
+
+def test_database_is_private_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "new-dir" / "p.db"
+    db = open_database(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert db.journal_mode == "wal"
+
+
+def test_a_record_is_written_with_its_findings_and_raw_request(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "p.db")
+    session = start_session(db, source="har", label="x")
+    with db.atomic():
+        flow_id = write_record(db, Record(session, analysis()), store_bodies=True)
+    flow = db.table("flows").get(flow_id)
+    assert flow["vendor"] == "meta-pixel" and flow["host"] == "www.facebook.com"
+    assert flow["request_sha256"] == analysis().request.sha256()
+    assert [f["matched"] for f in db.table("findings").rows] == ["diabetes"]
+    assert db.table("requests").get(flow_id)["body"] == b"body"
+
+
+def test_writer_commits_everything_queued_when_closed(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    session = start_session(open_database(path), source="proxy")
+    writer = Writer(path, store_bodies=False, interval=0.01)
+    for n in range(1200):
+        writer.submit(Record(session, analysis(n)))
+    writer.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select count(*) from flows").fetchone() == (1200,)
+        assert conn.execute("select count(*) from findings").fetchone() == (1200,)
+        assert conn.execute("select count(*) from requests").fetchone() == (0,)
+    assert writer.written == 1200 and writer.failed == 0
+
+
+def test_reopening_an_existing_database_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    start_session(open_database(path), source="proxy")
+    start_session(open_database(path), source="har")
+    assert [r["source"] for r in open_database(path).table("sessions").rows] == ["proxy", "har"]
