@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from phitrace.assess.linkage import Linker
 from phitrace.assess.severity import assess
 from phitrace.catalogue.lists import BlockList
 from phitrace.catalogue.signatures import Catalogue, Signature
@@ -20,6 +19,7 @@ from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries
 from phitrace.detect.health import detect_health, detect_identifiers
 from phitrace.detect.vocabulary import Vocabulary
 from phitrace.model import Analysis, Field, Request
+from phitrace.session import Session
 
 
 def page_url_of(
@@ -73,11 +73,14 @@ class Analyzer:
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
     blocklist: BlockList | None = None
     """Imported Adblock Plus lists, consulted only when the catalogue misses."""
-    linker: Linker | None = field(default_factory=Linker)
-    """Session memory linking a vendor's ids across requests; ``clear()`` it per session."""
 
-    def analyse(self, request: Request) -> Analysis:
-        """Analyse one request.  Non-tracker requests are only searched for canaries."""
+    def analyse(self, request: Request, session: Session | None = None) -> Analysis:
+        """Analyse one request.  Non-tracker requests are only searched for canaries.
+
+        Pure unless a ``session`` is given: then the request is linked with what the
+        session saw before (the same vendor id travelling with health data in one
+        request and an identifier in another raises the severity).
+        """
         match = self.catalogue.match(request)
         listed = self.blocklist.match(request) if match is None and self.blocklist else None
         if match is None and listed is None and not (self.canaries and is_third_party(request)):
@@ -93,7 +96,7 @@ class Analyzer:
             return Analysis(request=request)
         category = signature.category if signature else "other" if listed else None
         vendor = signature.id if signature else listed.vendor if listed else None
-        link = self.linker.observe(vendor, findings) if self.linker is not None else None
+        link = session.linker.observe(vendor, findings) if session is not None else None
         severity, assessed = assess(findings, category, linked=link or False)
         return Analysis(
             request=request,

@@ -20,8 +20,8 @@ MIN_RECALL = 0.90
 
 
 def analyzer() -> Analyzer:
-    # No linker: each labelled request is judged on its own.
-    return Analyzer(load_catalogue(), load_vocabulary(), linker=None)
+    # No session: each labelled request is judged on its own.
+    return Analyzer(load_catalogue(), load_vocabulary())
 
 
 def report(title: str, result: Score) -> None:

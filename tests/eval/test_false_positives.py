@@ -45,7 +45,7 @@ def rate(hits: int, total: int, title: str, examples: list[str]) -> float:
 @pytest.mark.corpus
 def test_first_party_and_non_tracker_requests(corpus, vocab: Vocabulary) -> None:  # type: ignore[no-untyped-def]
     catalogue = load_catalogue()
-    analyzer = Analyzer(catalogue, vocab, linker=None)
+    analyzer = Analyzer(catalogue, vocab)
     total = hits = reported = 0
     examples: list[str] = []
     for record in request_records():
@@ -109,7 +109,7 @@ def tracker_hits(path: str, title: str, host: str) -> list[Request]:
 
 
 def test_non_health_pages_of_health_sites(vocab: Vocabulary) -> None:
-    analyzer = Analyzer(load_catalogue(), vocab, linker=None)
+    analyzer = Analyzer(load_catalogue(), vocab)
     total = hits = 0
     examples: list[str] = []
     for (path, title), (host, org) in product(PAGES, SITES):

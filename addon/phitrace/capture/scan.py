@@ -15,7 +15,9 @@ import sqlite_utils
 
 from phitrace.analyzer import Analyzer
 from phitrace.capture.har import HarError, read_har
+from phitrace.capture.pages import PageTracker
 from phitrace.model import Request
+from phitrace.session import Session
 from phitrace.store.database import Record, end_session, start_session, write_record
 
 Progress = Callable[[int], None]
@@ -40,12 +42,10 @@ def is_flow_file(path: Path) -> bool:
 
 
 def _flow_file_requests(
-    path: Path, progress: Progress | None
+    path: Path, progress: Progress | None, pages: PageTracker
 ) -> Iterator[tuple[Request, int | None]]:
     from phitrace.capture.flows import message_request, read_flow_file, to_request
-    from phitrace.capture.pages import PageTracker
 
-    pages = PageTracker()
     try:
         for index, (flow, offset) in enumerate(read_flow_file(path)):
             request = to_request(flow, pages)
@@ -62,11 +62,14 @@ def _flow_file_requests(
 
 
 def requests_in(
-    path: Path, progress: Progress | None = None
+    path: Path, progress: Progress | None = None, pages: PageTracker | None = None
 ) -> tuple[str, Iterator[tuple[Request, int | None]]]:
-    """The session source and a stream of (request, status) for a capture file."""
+    """The session source and a stream of (request, status) for a capture file.
+
+    ``pages`` resolves the page of each flow-file request (a new tracker when not given).
+    """
     if is_flow_file(path):
-        return "flows", _flow_file_requests(path, progress)
+        return "flows", _flow_file_requests(path, progress, pages or PageTracker())
     return "har", read_har(path, progress)
 
 
@@ -81,8 +84,13 @@ def scan_file(
     batch: int = 500,
     progress: Progress | None = None,
 ) -> ScanResult:
-    """Analyse every request of a capture into a new session of ``db``."""
-    source, stream = requests_in(path, progress)
+    """Analyse every request of a capture into a new session of ``db``.
+
+    Each file is its own :class:`~phitrace.session.Session`: ids seen in one capture
+    never link requests of another.
+    """
+    session = Session(label=label or path.name)
+    source, stream = requests_in(path, progress, session.pages)
     session_id = start_session(
         db,
         source=source,
@@ -101,7 +109,7 @@ def scan_file(
 
     for request, status in stream:
         requests += 1
-        analysis = analyzer.analyse(request)
+        analysis = analyzer.analyse(request, session)
         if not analysis.recorded:
             continue
         flows += 1

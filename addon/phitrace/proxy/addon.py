@@ -14,7 +14,6 @@ import logging
 import math
 import sys
 import threading
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,13 +28,13 @@ from phitrace.act.enforce import MODES, redact, should_block
 from phitrace.act.sinkhole import answer
 from phitrace.analyzer import Analyzer
 from phitrace.capture.flows import message_request, to_request
-from phitrace.capture.pages import PageTracker
 from phitrace.catalogue.lists import load_blocklist
 from phitrace.catalogue.signatures import SignatureError, load_catalogue
 from phitrace.decode.budget import DEFAULT_LIMITS, Limits
 from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import SEVERITIES, Analysis, Request, severity_rank
+from phitrace.session import Session
 from phitrace.store.database import (
     STORAGE_MODES,
     Record,
@@ -216,10 +215,7 @@ class PhiTrace:
         self.analyzer: Analyzer | None = None
         self.writer: Writer | None = None
         self.session_id: int | None = None
-        self.errors = 0
-        self.counts: Counter[str] = Counter()
-        self.vendors: Counter[str] = Counter()
-        self.pages = PageTracker()
+        self.session = Session()
         self.scope: tuple[str, ...] = ()
         self._pending: dict[str, tuple[Analysis, str, tuple[str, ...]]] = {}
         self._colour = vt_codes.ensure_supported(sys.stdout)
@@ -392,9 +388,7 @@ class PhiTrace:
             scope=",".join(self.scope),
         )
         db.close()
-        self.errors = 0
-        self.counts.clear()
-        self.vendors.clear()
+        self.session = Session(label=label)
         self.writer = Writer(
             path,
             store_bodies=ctx.options.phitrace_store_bodies,
@@ -414,11 +408,11 @@ class PhiTrace:
             self._store(flow_id, None)
         if self.writer is not None:
             self.writer.close()
-            self.errors += self.writer.failed
+            self.session.errors += self.writer.failed
             self.writer = None
         if self.session_id is not None:
             db = open_database(self._db_path())
-            end_session(db, self.session_id, self.errors)
+            end_session(db, self.session_id, self.session.errors)
             db.close()
             self.session_id = None
 
@@ -430,7 +424,7 @@ class PhiTrace:
     def request(self, flow: http.HTTPFlow) -> None:
         saved: Saved | None = None
         try:
-            analysis = self._analyse(to_request(flow, self.pages))
+            analysis = self._analyse(to_request(flow, self.session.pages))
             if analysis is not None:
                 saved = self._save(flow)
                 self._flag(flow, analysis)
@@ -456,7 +450,7 @@ class PhiTrace:
     def _analyse(self, request: Request) -> Analysis | None:
         if self.analyzer is None or not in_scope(request.page_url, self.scope):
             return None
-        analysis = self.analyzer.analyse(request)
+        analysis = self.analyzer.analyse(request, self.session)
         return analysis if analysis.recorded else None
 
     def _flag(self, flow: http.HTTPFlow, analysis: Analysis) -> None:
@@ -504,8 +498,8 @@ class PhiTrace:
             }
         )
         severity = analysis.severity or "info"
-        self.counts[severity] += 1
-        self.vendors[analysis.vendor or "third party"] += 1
+        self.session.severities[severity] += 1
+        self.session.vendors[analysis.vendor or "third party"] += 1
         if severity_rank(severity) <= severity_rank("low"):
             flow.marked = MARKS[severity]
             flow.comment = text = summary(analysis)
@@ -537,7 +531,7 @@ class PhiTrace:
         message = flow.websocket.messages[-1]
         if not message.from_client:
             return
-        handshake = to_request(flow, self.pages)
+        handshake = to_request(flow, self.session.pages)
         analysis = self._analyse(message_request(handshake, message.content, message.timestamp))
         if analysis is None:
             return
@@ -564,7 +558,7 @@ class PhiTrace:
 
     def _failed(self, flow: http.HTTPFlow, hook: str, saved: Saved | None = None) -> None:
         """Count and log an internal error once, with the flow id; undo any change to the flow."""
-        self.errors += 1
+        self.session.errors += 1
         self._pending.pop(flow.id, None)
         log.exception(
             "phitrace: internal error in %s hook for flow %s; flow left untouched", hook, flow.id
@@ -580,11 +574,12 @@ class PhiTrace:
     @command.command("phitrace.summary")
     def summary_command(self) -> str:
         """Counts of flagged flows so far in this session, by severity and vendor."""
-        by_severity = ", ".join(f"{s} {self.counts[s]}" for s in SEVERITIES)
-        top = ", ".join(f"{v} {n}" for v, n in self.vendors.most_common(10)) or "none"
+        counts, vendors = self.session.severities, self.session.vendors
+        by_severity = ", ".join(f"{s} {counts[s]}" for s in SEVERITIES)
+        top = ", ".join(f"{v} {n}" for v, n in vendors.most_common(10)) or "none"
         text = (
-            f"session {self.session_id}: {sum(self.counts.values())} tracker flows "
-            f"({by_severity}); vendors: {top}; internal errors: {self.errors}"
+            f"session {self.session_id}: {sum(counts.values())} tracker flows "
+            f"({by_severity}); vendors: {top}; internal errors: {self.session.errors}"
         )
         log.info(text)
         return text

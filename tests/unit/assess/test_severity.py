@@ -10,6 +10,7 @@ from phitrace.assess.severity import assess, flow_severity, is_health_canary
 from phitrace.catalogue.signatures import Catalogue, parse_signature
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Finding, Request
+from phitrace.session import Session
 
 
 def health(matched: str = "diabetes") -> Finding:
@@ -150,16 +151,18 @@ def test_the_analyzer_links_flows_of_one_vendor_in_a_session() -> None:
         "p.yaml",
     )
     analyzer = Analyzer(Catalogue([signature]), load_vocabulary())
-    first = analyzer.analyse(Request("GET", "https://pixel.example/c?cid=abc123&uid=u-42"))
-    assert first.severity == "low"
-    second = analyzer.analyse(
-        Request("GET", "https://pixel.example/c?cid=abc123&dl=https://h.example/conditions/hiv")
+    session = Session()
+    health_view = Request(
+        "GET", "https://pixel.example/c?cid=abc123&dl=https://h.example/conditions/hiv"
     )
+    first = analyzer.analyse(Request("GET", "https://pixel.example/c?cid=abc123&uid=u-42"), session)
+    assert first.severity == "low"
+    second = analyzer.analyse(health_view, session)
     assert second.severity == "high"
     reasons = {f.reason for f in second.findings if f.kind == "health"}
     assert reasons and all("linked by pixel's device id to user_id" in r for r in reasons)
-    analyzer.linker = None
-    third = analyzer.analyse(
-        Request("GET", "https://pixel.example/c?dl=https://h.example/conditions/hiv")
-    )
-    assert third.severity == "medium"
+    # Without a session, or in a new one, the same request is judged on its own.
+    for alone in (analyzer.analyse(health_view), analyzer.analyse(health_view, Session())):
+        assert not any("linked" in f.reason for f in alone.findings)
+    lone = Request("GET", "https://pixel.example/c?dl=https://h.example/conditions/hiv")
+    assert analyzer.analyse(lone, session).severity == "medium"

@@ -250,7 +250,7 @@ def same(expected: str, sent: str, chain: str) -> bool:
 
 def test_meta_advanced_matching_hashes_are_canaries_and_hashed_identifiers() -> None:
     persona = parse_canaries({"canaries": {"email": EMAIL, "phone": "+1 (555) 555-0123"}})
-    analyzer = Analyzer(load_catalogue(), load_vocabulary(), persona, linker=None)
+    analyzer = Analyzer(load_catalogue(), load_vocabulary(), persona)
     url = (
         "https://www.facebook.com/tr/?id=1&ev=Lead&dl=https%3A%2F%2Fclinic.example%2F"
         f"&ud[em]={sha256(LOWER)}&ud[ph]={sha256('15555550123')}&fbp=fb.1.1.2"

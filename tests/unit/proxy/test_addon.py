@@ -136,7 +136,7 @@ async def test_an_error_inside_phitrace_never_reaches_the_flow(tmp_path: Path, c
         flow = tracker_flow()
         addon.request(flow)
         assert flow.response is None and flow.error is None
-        assert addon.errors == 1
+        assert addon.session.errors == 1
         assert "internal error in request hook" in caplog.text
         addon.done()
 
@@ -163,7 +163,7 @@ async def test_a_failure_after_answering_takes_the_answer_back(
         assert flow.response is None, "the local answer must not outlive the failure"
         assert flow.request.get_state() == before
         assert "phitrace" not in flow.metadata
-        assert addon.errors == 1
+        assert addon.session.errors == 1
         addon.done()
 
 
