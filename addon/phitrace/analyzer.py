@@ -9,8 +9,8 @@ HAR scanner and the benchmarks all share it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
+from phitrace import urls
 from phitrace.assess.severity import assess
 from phitrace.catalogue.lists import BlockList
 from phitrace.catalogue.signatures import Catalogue, Signature
@@ -35,17 +35,6 @@ def page_url_of(
     return request.header("referer")
 
 
-_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "nhs", "or", "ne"})
-
-
-def site_of(host: str) -> str:
-    """An approximation of the registrable domain (``www.example.co.uk`` → ``example.co.uk``)."""
-    labels = host.lower().rstrip(".").split(".")
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
 def is_third_party(request: Request) -> bool:
     """True when the request leaves the site of the page it came from.
 
@@ -56,11 +45,7 @@ def is_third_party(request: Request) -> bool:
     page = request.page_url or request.header("referer") or request.header("origin")
     if not page:
         return False
-    try:
-        page_host = urlsplit(page).hostname or ""
-    except ValueError:  # a hostile Referer or Origin, e.g. an unbalanced IPv6 bracket
-        page_host = ""
-    return site_of(page_host) != site_of(request.host)
+    return not urls.same_site(urls.host_of(page), request.host)
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import SplitResult, urlsplit
+
+from phitrace import urls
 
 HEALTH_CATEGORIES: tuple[str, ...] = (
     "condition",
@@ -55,15 +56,6 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
-def url_parts(url: str) -> SplitResult:
-    """``urlsplit`` that never raises: a malformed URL (e.g. an unbalanced IPv6 bracket
-    from a hostile Host header) reads as empty parts."""
-    try:
-        return urlsplit(url)
-    except ValueError:
-        return urlsplit("")
-
-
 def utf8_safe(text: str) -> str:
     """``text`` with any lone surrogate (an undecodable byte) replaced by its backslash escape.
 
@@ -102,12 +94,12 @@ class Request:
     @property
     def host(self) -> str:
         """The lower-cased host name, without port ("" when the URL cannot be parsed)."""
-        return (url_parts(self.url).hostname or "").lower()
+        return urls.host_of(self.url)
 
     @property
     def path(self) -> str:
         """The URL path (``/`` when empty or when the URL cannot be parsed)."""
-        return url_parts(self.url).path or "/"
+        return urls.split(self.url).path or "/"
 
     def header(self, name: str) -> str | None:
         """Return the first header called ``name`` (case-insensitive), or None."""

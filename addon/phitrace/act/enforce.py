@@ -12,8 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlunsplit
 
+from phitrace import urls
 from phitrace.detect.vocabulary import tokens
 from phitrace.model import Analysis, Field, Finding, Request, severity_rank
 
@@ -167,7 +168,7 @@ def redact(
     paths |= _carrying(fields, findings)
     needles = [f.value for f in findings if f.kind == "canary" and len(f.value) >= 4]
     removed: list[str] = []
-    parts = urlsplit(request.url)
+    parts = urls.split(request.url)
     query = parts.query
     if query:
         before = len(removed)
@@ -207,5 +208,5 @@ def redact(
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/" if parts.netloc else ""
+    origin = urls.parse_url(url).origin
+    return f"{origin}/" if origin else ""

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+
+from phitrace.urls import parse_url
 
 DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame"})
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
@@ -36,7 +31,7 @@ class PageTracker:
 
     def seen_document(self, url: str) -> None:
         """Record that ``url`` was loaded as a page."""
-        origin = origin_of(url)
+        origin = parse_url(url).origin
         self._documents[origin] = url
         self._documents.move_to_end(origin)
         while len(self._documents) > self.max_origins:
@@ -51,7 +46,9 @@ class PageTracker:
         referer = _header(headers, "referer")
         if not referer:
             return None
-        parts = urlsplit(referer)
-        if parts.path in ("", "/") and not parts.query:
-            return self._documents.get(origin_of(referer), referer)
+        page = parse_url(referer)
+        if not page.host:  # unreadable (e.g. ``http://[clinic.example/``): no page known
+            return None
+        if page.is_origin_only:
+            return self._documents.get(page.origin, referer)
         return referer

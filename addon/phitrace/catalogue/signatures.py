@@ -434,7 +434,7 @@ def split_url(url: str) -> tuple[str, str, str] | None:
     try:
         parts = urlsplit(url)
         return parts.hostname or "", parts.path or "/", parts.query
-    except ValueError:
+    except ValueError:  # an unreadable host or port: the URL matches nothing
         return None
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
+from phitrace import urls
 from phitrace.catalogue.signatures import CONTENT_ROLES, Signature
 from phitrace.detect.codes import find_codes, might_hold_codes
 from phitrace.detect.identifiers import detect_identifiers
@@ -131,10 +132,7 @@ def _looks_like_url(value: str) -> bool:
 def url_terms(value: str, vocab: Vocabulary) -> tuple[UrlTerm, ...]:
     """Terms in a URL by part: path segments and slugs, search parameters, other parameters."""
     text = unquote(value) if "%2F" in value[:48] or "%2f" in value[:48] else value
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return ()
+    parts = urls.split(text)
     if parts.path.lower().endswith(ASSET_SUFFIXES):
         return ()
     found = [UrlTerm("path", t) for t in vocab.find_words(tokens(parts.path))]

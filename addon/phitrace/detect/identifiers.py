@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from phitrace.catalogue.signatures import Signature
 from phitrace.decode.request import field_key
 from phitrace.model import Field, Finding
+from phitrace.urls import is_ip_address
 
 EMAIL = re.compile(
     r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}"
@@ -32,8 +33,6 @@ EMAIL = re.compile(
 HEX_HASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$", re.I)
 SHA256_B64URL = re.compile(r"^[A-Za-z0-9_-]{43}=?$")
 PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{8,18}[0-9]$")
-IPV4 = re.compile(r"^(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}$")
-IPV6 = re.compile(r"^(?=.*:)[0-9a-f:]{2,39}$", re.I)
 DATE = re.compile(
     r"^(?:(?:19|20)\d\d[-/.]?(?:0[1-9]|1[0-2])[-/.]?(?:0[1-9]|[12]\d|3[01])"
     r"|(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?:19|20)\d\d"
@@ -258,7 +257,7 @@ def _by_role(field: Field, role: str, value: str) -> Iterator[Finding]:
             yield _identifier(
                 field, "device_id", f"{role}:field", "browser/device identifier sent to the tracker"
             )
-    elif role == "ip_address" and (IPV4.match(value) or IPV6.match(value)):
+    elif role == "ip_address" and is_ip_address(value):
         yield _identifier(field, "ip_address", "ip:field", "IP address in the payload")
 
 
@@ -289,7 +288,7 @@ def _by_key(field: Field, kind: str, value: str) -> Iterator[Finding]:
         yield _identifier(field, "member_id", "member_id:key", f"member or patient id in {where}")
     elif kind == "user_id" and value.lower() not in PLACEHOLDERS:
         yield _identifier(field, "user_id", "user_id:key", f"user id in {where}")
-    elif kind == "ip_address" and (IPV4.match(value) or IPV6.match(value)):
+    elif kind == "ip_address" and is_ip_address(value):
         yield _identifier(field, "ip_address", "ip:key", f"IP address in {where}")
     elif kind == "device_id" and value.lower() not in PLACEHOLDERS and len(value) >= 8:
         yield _identifier(field, "device_id", "device_id:key", f"device id in {where}")

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.log import ALERT
 from mitmproxy.utils import vt_codes
 
+from phitrace import urls
 from phitrace.act.enforce import MODES, redact, should_block
 from phitrace.act.sinkhole import answer
 from phitrace.analyzer import Analyzer
@@ -186,8 +186,8 @@ def in_scope(page: str | None, scope: Sequence[str]) -> bool:
     """True when no scope is set, the page is unknown, or its host is within the scope."""
     if not scope or not page:
         return True
-    host = (urlsplit(page).hostname or "").lower()
-    return any(host == d or host.endswith("." + d) for d in scope)
+    host = urls.host_of(page)
+    return any(urls.within(host, d) for d in scope)
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from phitrace import __version__
+from phitrace import __version__, urls
 from phitrace.model import Analysis, utf8_safe, wire_bytes
 
 log = logging.getLogger(__name__)
@@ -261,11 +260,8 @@ def finding_rows(record: Record) -> list[Row]:
 def _origin(url: str | None) -> str | None:
     if not url:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. a malformed IPv6 host: keep nothing rather than raise
-        return None
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/" if parts.netloc else None
+    origin = urls.parse_url(url).origin
+    return f"{origin}/" if origin else None
 
 
 def digest(value: str | None) -> str | None:

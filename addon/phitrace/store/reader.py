@@ -17,8 +17,9 @@ from urllib.parse import SplitResult
 
 import sqlite_utils
 
-from phitrace.model import SEVERITIES, url_parts
+from phitrace.model import SEVERITIES
 from phitrace.store.database import now_iso
+from phitrace.urls import split as url_parts
 
 FINDING_COLUMNS = (
     "flow",

@@ -40,3 +40,8 @@ def test_the_document_memory_is_bounded() -> None:
     assert pages.page_for("https://t.example", [("Referer", "https://site9.example/")]) == (
         "https://site9.example/page"
     )
+
+
+def test_a_malformed_referer_gives_no_page_instead_of_raising() -> None:
+    pages = PageTracker()
+    assert pages.page_for("https://t.example/p", [("Referer", "http://[clinic.example/")]) is None
