@@ -49,10 +49,10 @@ def _wrap(stage: str, original: Callable[..., Any], request_of: Callable[..., An
 def _track(original: Callable[..., Any]) -> Any:
     """Remember which request the analyser is working on, for stages that do not see it."""
 
-    def analyse(self: pipeline.Analyzer, request: Request) -> Any:
+    def analyse(self: pipeline.Analyzer, request: Request, *args: Any) -> Any:
         _analysing.request = request
         try:
-            return original(self, request)
+            return original(self, request, *args)
         finally:
             _analysing.request = None
 
