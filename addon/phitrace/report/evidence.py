@@ -27,10 +27,11 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
+
+from mitmproxy.net.http.cookies import parse_cookie_header
 
 from phitrace import __version__
 from phitrace.report.formats import to_json
@@ -51,14 +52,17 @@ def _pairs(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def _cookies(headers: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
-    jar: SimpleCookie = SimpleCookie()
-    for name, value in headers:
-        if name.lower() == "cookie":
-            try:
-                jar.load(value)
-            except CookieError:
-                continue  # a malformed cookie header is still in the headers
-    return [{"name": key, "value": morsel.value} for key, morsel in jar.items()]
+    """Every cookie of the Cookie headers, in order.
+
+    mitmproxy's lenient parser, not ``SimpleCookie``: the latter stops at the first
+    cookie it cannot parse (a JSON value, say) and would drop the rest from evidence.
+    """
+    return [
+        {"name": key, "value": value}
+        for name, header in headers
+        if name.lower() == "cookie"
+        for key, value in parse_cookie_header(header)
+    ]
 
 
 def _post_data(raw: RawRequest) -> dict[str, Any] | None:

@@ -1,45 +1,17 @@
-"""The command line, through click's runner."""
+"""The command group: version, addon path, and every command registered."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import importlib
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from phitrace import __version__
-from phitrace.cli.main import ADDON_SCRIPT, _proxy_args, main
-
-HAR = {
-    "log": {
-        "version": "1.2",
-        "pages": [{"id": "page_1", "title": "https://www.example.org/conditions/asthma"}],
-        "entries": [
-            {
-                "pageref": "page_1",
-                "startedDateTime": "2026-01-01T00:00:00.000Z",
-                "request": {
-                    "method": "GET",
-                    "url": "https://www.example.org/conditions/asthma",
-                    "headers": [],
-                },
-                "response": {"status": 200},
-            },
-            {
-                "pageref": "page_1",
-                "startedDateTime": "2026-01-01T00:00:01.000Z",
-                "request": {
-                    "method": "GET",
-                    "headers": [],
-                    "url": "https://bat.bing.com/action/0?ti=1&evt=pageLoad&p=https%3A%2F%2F"
-                    "www.example.org%2Fconditions%2Fasthma&vid=abc",
-                },
-                "response": {"status": 204},
-            },
-        ],
-    }
-}
+from phitrace.cli.main import ADDON_SCRIPT, main
 
 
 def test_version_and_addon_path() -> None:
@@ -50,90 +22,30 @@ def test_version_and_addon_path() -> None:
     assert ADDON_SCRIPT.is_file()
 
 
-def test_scan_then_report(tmp_path: Path) -> None:
-    har = tmp_path / "capture.har"
-    har.write_text(json.dumps(HAR))
-    db = tmp_path / "p.db"
-    runner = CliRunner()
-    result = runner.invoke(main, ["scan", str(har), "--db", str(db)])
-    assert result.exit_code == 0, result.output
-    assert "2 requests, 1 tracker flows" in result.output
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("select vendor, page_url, status_code from flows").fetchall() == [
-            ("microsoft-uet", "https://www.example.org/conditions/asthma", 204)
-        ]
-        assert conn.execute("select source, label from sessions").fetchall() == [
-            ("har", "capture.har")
-        ]
-    out = tmp_path / "r.html"
-    result = runner.invoke(main, ["report", "--db", str(db), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "asthma" in out.read_text()
+def test_every_command_is_on_the_group() -> None:
+    assert sorted(main.commands) == [
+        "addon-path",
+        "baseline",
+        "check",
+        "datasette-metadata",
+        "diff",
+        "export",
+        "proxy",
+        "purge",
+        "report",
+        "scan",
+        "signatures",
+    ]
 
 
-def test_report_without_a_database_says_what_to_do(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "none.db")])
-    assert result.exit_code == 1
-    assert "no database at" in result.output and "phitrace scan" in result.output
+def test_python_dash_m_runs_the_same_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "phitrace", "addon-path"], capture_output=True, text=True, check=True
+    )
+    assert Path(result.stdout.strip()) == ADDON_SCRIPT
 
 
-def test_scan_of_a_non_har_file_is_one_clear_error(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.har"
-    bad.write_text("{}")
-    result = CliRunner().invoke(main, ["scan", str(bad), "--db", str(tmp_path / "p.db")])
-    assert result.exit_code == 1
-    assert "no log.entries array" in result.output
-    assert "Traceback" not in result.output
-
-
-def test_proxy_arguments_load_the_addon_with_every_option(tmp_path: Path) -> None:
-    options = {
-        "phitrace_db": str(tmp_path / "p.db"),
-        "phitrace_sinkhole": "true",
-        "phitrace_label": "lbl",
-        "phitrace_mode": "block",
-    }
-    args = _proxy_args("127.0.0.1", 9090, options, "web")
-    assert args[:2] == ["-s", str(ADDON_SCRIPT)]
-    joined = " ".join(args)
-    for expected in (
-        "--listen-port 9090",
-        "phitrace_sinkhole=true",
-        "connection_strategy=lazy",
-        "phitrace_label=lbl",
-        "phitrace_mode=block",
-        "web_open_browser=false",
-        f"phitrace_db={tmp_path / 'p.db'}",
-    ):
-        assert expected in joined
-
-
-def test_proxy_refuses_a_broken_canaries_file_before_starting(tmp_path: Path) -> None:
-    bad = tmp_path / "c.yaml"
-    bad.write_text("persona: {}\n")
-    result = CliRunner().invoke(main, ["proxy", "--canaries", str(bad)])
-    assert result.exit_code == 1
-    assert "expected a mapping 'canaries:" in result.output
-
-
-def test_signature_commands(tmp_path: Path) -> None:
-    runner = CliRunner()
-    listing = runner.invoke(main, ["signatures", "list"])
-    assert listing.exit_code == 0 and "meta-pixel" in listing.output
-    assert runner.invoke(main, ["signatures", "lint"]).exit_code == 0
-    tested = runner.invoke(main, ["signatures", "test"])
-    assert tested.exit_code == 0, tested.output
-    assert " 0 failed" in tested.output
-
-
-def test_scan_with_redacted_storage_keeps_no_captured_value(tmp_path: Path) -> None:
-    har = tmp_path / "capture.har"
-    har.write_text(json.dumps(HAR))
-    db = tmp_path / "p.db"
-    result = CliRunner().invoke(main, ["scan", str(har), "--db", str(db), "--storage", "redact"])
-    assert result.exit_code == 0, result.output
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("select count(*) from findings").fetchone()[0] > 0
-        assert conn.execute("select count(*) from requests").fetchone()[0] == 0
-        dump = "\n".join(conn.iterdump())
-    assert "conditions/asthma" not in dump and "conditions%2Fasthma" not in dump
+def test_the_console_script_entry_point_is_the_group() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())
+    module, _, name = pyproject["project"]["scripts"]["phitrace"].partition(":")
+    assert getattr(importlib.import_module(module), name) is main

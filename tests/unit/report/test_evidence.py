@@ -121,6 +121,31 @@ def test_binary_bodies_travel_as_base64(tmp_path: Path) -> None:
     assert request.body == body and request.sha256() == loaded.leaks[0].request_sha256
 
 
+def test_every_cookie_reaches_the_har_even_after_a_json_valued_one(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "c.db")
+    session = new_session(db, "cookies")
+    traits = '{"email":"pat@example.org","plan":"basic"}'
+    cookie = f"_ga=GA1.2.3.4; ajs_user_traits={traits}; _fbp=fb.1.2.3; sid=abc"
+    record_flow(
+        db,
+        session,
+        url="https://t.example/collect",
+        page="https://clinic.example/",
+        vendor="meta-pixel",
+        headers=(("User-Agent", "phitrace-test"), ("Cookie", cookie)),
+        findings=[finding("identifier", "user_id", "cookie", "x", "user_id", "low")],
+    )
+    loaded = load_findings(db, raw=True)
+    db.close()
+    cookies = har_document(loaded)["log"]["entries"][0]["request"]["cookies"]
+    assert cookies == [
+        {"name": "_ga", "value": "GA1.2.3.4"},
+        {"name": "ajs_user_traits", "value": traits},
+        {"name": "_fbp", "value": "fb.1.2.3"},
+        {"name": "sid", "value": "abc"},
+    ]
+
+
 def test_bundle_is_private_and_its_manifest_verifies(bundle: Path, findings: Findings) -> None:
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
     with zipfile.ZipFile(bundle) as zipped:

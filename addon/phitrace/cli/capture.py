@@ -1,0 +1,234 @@
+"""Capture commands: ``proxy`` (browse through mitmproxy) and ``scan`` (analyse files)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import sqlite_utils
+
+from phitrace import __version__
+from phitrace.analyzer import Analyzer
+from phitrace.capture.har import HarError
+from phitrace.capture.scan import ScanResult
+from phitrace.cli.options import (
+    ADDON_SCRIPT,
+    build_analyzer,
+    canaries_option,
+    db_option,
+    signatures_option,
+    storage_option,
+)
+
+
+def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[str]:
+    """mitmproxy's command line: load the addon, listen, and set phitrace's options."""
+    args = ["-s", str(ADDON_SCRIPT), "--listen-host", host, "--listen-port", str(port)]
+    for name, value in options.items():
+        args += ["--set", f"{name}={value}"]
+    if options.get("phitrace_sinkhole") == "true":
+        args += ["--set", "connection_strategy=lazy"]
+    if ui == "web":
+        args += ["--set", "web_open_browser=false"]
+    return args
+
+
+def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Path) -> str:
+    mode = (
+        "sinkhole (trackers answered locally)"
+        if options.get("phitrace_sinkhole") == "true"
+        else options["phitrace_mode"]
+    )
+    lines = [
+        f"phitrace {__version__}: proxy on http://{host}:{port}, mode: {mode}",
+        f"  recording to {db}",
+        f"  point your browser's HTTP and HTTPS proxy at {host}:{port}",
+        f"  trust mitmproxy's CA: {confdir / 'mitmproxy-ca-cert.pem'} "
+        "(created on first start; or open http://mitm.it through the proxy)",
+    ]
+    if options.get("phitrace_scope"):
+        lines.append(f"  analysing pages of: {options['phitrace_scope']}")
+    lines.append("  the session id is logged when the proxy starts; stop with Ctrl-C")
+    return "\n".join(lines)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--ui",
+    type=click.Choice(["web", "console", "none"]),
+    default="none",
+    show_default=True,
+    help="web = mitmweb, console = mitmproxy, none = mitmdump.",
+)
+@click.option(
+    "--listen-host", default="127.0.0.1", show_default=True, help="Address the proxy listens on."
+)
+@click.option(
+    "--listen-port", default=8080, show_default=True, type=int, help="Port the proxy listens on."
+)
+@db_option
+@click.option(
+    "--sinkhole", is_flag=True, help="Answer tracker requests locally; never forward them."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["passive", "block", "redact"]),
+    default="passive",
+    show_default=True,
+    help="What to do with tracker requests that carry findings.",
+)
+@click.option(
+    "--block-severity",
+    type=click.Choice(["high", "medium", "low"]),
+    default="medium",
+    show_default=True,
+    help="In block and redact modes, act on requests at or above this severity.",
+)
+@canaries_option
+@click.option("--label", default="", help="Label stored on this recording session.")
+@click.option(
+    "--consent",
+    type=click.Choice(["accepted", "rejected", "none"]),
+    help="What you answered the site's consent banner (stored on the session).",
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="Only analyse requests made from pages of this domain (repeatable).",
+)
+@signatures_option
+@click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
+@storage_option
+@click.option(
+    "--confdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("~/.mitmproxy"),
+    show_default=True,
+    help="mitmproxy's configuration directory (where its CA lives).",
+)
+@click.argument("mitmproxy_args", nargs=-1, type=click.UNPROCESSED)
+def proxy(
+    ui: str,
+    listen_host: str,
+    listen_port: int,
+    db_path: Path,
+    sinkhole: bool,
+    mode: str,
+    block_severity: str,
+    canaries: Path | None,
+    label: str,
+    consent: str | None,
+    scopes: tuple[str, ...],
+    extra_signatures: tuple[Path, ...],
+    no_bodies: bool,
+    storage: str,
+    confdir: Path,
+    mitmproxy_args: tuple[str, ...],
+) -> None:
+    """Run mitmproxy with phitrace; arguments after -- go to mitmproxy."""
+    build_analyzer(extra_signatures, canaries)  # fail fast, with a clear message, on bad input
+    db = db_path.resolve()
+    confdir = confdir.expanduser()
+    options = {
+        "phitrace_db": str(db),
+        "phitrace_label": label,
+        "phitrace_mode": mode,
+        "phitrace_block_severity": block_severity,
+        "phitrace_store_bodies": "false" if no_bodies else "true",
+        "phitrace_storage": storage,
+        "phitrace_sinkhole": "true" if sinkhole else "false",
+        "confdir": str(confdir),
+    }
+    if consent:
+        options["phitrace_consent"] = consent
+    if scopes:
+        options["phitrace_scope"] = ",".join(scopes)
+    if canaries:
+        options["phitrace_canaries"] = str(canaries.resolve())
+    if extra_signatures:
+        options["phitrace_signatures"] = ",".join(str(p.resolve()) for p in extra_signatures)
+    args = _proxy_args(listen_host, listen_port, options, ui)
+    click.echo(_banner(listen_host, listen_port, db, options, confdir), err=True)
+    from mitmproxy.tools import main as mitm
+
+    runner = {"web": mitm.mitmweb, "console": mitm.mitmproxy, "none": mitm.mitmdump}[ui]
+    sys.exit(runner([*args, *mitmproxy_args]))
+
+
+@click.command()
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@db_option
+@click.option("--label", default="", help="Session label (default: the file name).")
+@canaries_option
+@signatures_option
+@click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
+@storage_option
+def scan(
+    paths: tuple[Path, ...],
+    db_path: Path,
+    label: str,
+    canaries: Path | None,
+    extra_signatures: tuple[Path, ...],
+    no_bodies: bool,
+    storage: str,
+) -> None:
+    """Analyse captures into the database, one session per file.
+
+    Reads HAR files (.har, .har.gz; Chrome and Firefox exports) and mitmproxy
+    flow files (mitmdump -w) as streams, so files of any size fit in memory.
+    """
+    from phitrace.store.database import open_database
+
+    analyzer = build_analyzer(extra_signatures, canaries, lists=True)
+    db = open_database(db_path)
+    try:
+        for path in paths:
+            result = _scan_one(path, analyzer, db, label, not no_bodies, storage)
+            click.echo(
+                f"{path}: session {result.session_id}: {result.requests} requests, "
+                f"{result.flows} tracker flows, {result.findings} findings"
+            )
+    finally:
+        db.close()
+
+
+def _scan_one(
+    path: Path,
+    analyzer: Analyzer,
+    db: sqlite_utils.Database,
+    label: str,
+    bodies: bool,
+    storage: str,
+) -> ScanResult:
+    """Scan one file, with a progress bar when stderr is a terminal."""
+    from phitrace.capture.scan import scan_file
+
+    size = path.stat().st_size
+    with click.progressbar(
+        length=size, label=path.name, file=sys.stderr, hidden=not sys.stderr.isatty()
+    ) as bar:
+        seen = 0
+
+        def advance(offset: int) -> None:
+            nonlocal seen
+            bar.update(max(0, offset - seen))
+            seen = max(seen, offset)
+
+        try:
+            result = scan_file(
+                path,
+                analyzer,
+                db,
+                label=label,
+                store_bodies=bodies,
+                storage=storage,
+                progress=advance,
+            )
+        except HarError as exc:
+            raise click.ClickException(str(exc)) from exc
+        bar.update(max(0, size - seen))
+    return result

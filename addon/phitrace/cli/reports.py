@@ -1,0 +1,134 @@
+"""Report commands: ``report``, ``export evidence``/``verify`` and ``datasette-metadata``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from phitrace.cli.options import DEFAULT_DB, db_option, session_db, session_option
+from phitrace.report.formats import FORMATS
+from phitrace.store.reader import Findings
+
+
+def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findings:
+    """Load one session (or all) for a report or an export."""
+    from phitrace.store.reader import load_findings
+
+    db = session_db(db_path, session)
+    try:
+        return load_findings(db, session, raw=raw)
+    finally:
+        db.close()
+
+
+@click.command()
+@db_option
+@session_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="html",
+    show_default=True,
+    help="html, json, csv, md (a pull-request comment), junit (JUnit XML) or sarif (SARIF 2.1.0).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File to write; - for standard output (default: phitrace-report.EXT).",
+)
+def report(db_path: Path, session: int | None, fmt: str, output: Path | None) -> None:
+    """Write a report of flagged flows: self-contained HTML or a machine-readable format."""
+    from phitrace.report.formats import RAW_FORMATS, extension
+    from phitrace.store.private import write_private
+
+    findings = _findings(db_path, session, raw=fmt in RAW_FORMATS)
+    text = FORMATS[fmt](findings)
+    target = output or Path(f"phitrace-report.{extension(fmt)}")
+    if str(target) == "-":
+        click.echo(text, nl=False)
+        return
+    write_private(target, text)
+    click.echo(f"wrote {target}: {findings.total_flows} flows, {len(findings.leaks)} findings")
+
+
+@click.group()
+def export() -> None:
+    """Write evidence bundles, and verify them."""
+
+
+@export.command("evidence")
+@db_option
+@session_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("phitrace-evidence.zip"),
+    show_default=True,
+    help="Zip file to write.",
+)
+def export_evidence(db_path: Path, session: int | None, output: Path) -> None:
+    """Zip the flagged flows (HAR), the findings (JSON) and a manifest of SHA-256 digests."""
+    from phitrace.report.evidence import write_bundle
+
+    findings = _findings(db_path, session, raw=True)
+    digest = write_bundle(findings, output)
+    flows = len(findings.flagged_flow_ids)
+    click.echo(f"wrote {output}: {flows} flows, {len(findings.leaks)} findings")
+    click.echo(f"manifest sha256: {digest}")
+
+
+@export.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--manifest-sha256",
+    help="Also require this manifest digest (as printed by 'phitrace export evidence').",
+)
+def export_verify(bundle: Path, manifest_sha256: str | None) -> None:
+    """Check every file of an evidence bundle against its manifest; exit 1 on any mismatch."""
+    from phitrace.report.evidence import verify_bundle
+
+    result = verify_bundle(bundle, manifest_sha256)
+    for problem in result.problems:
+        click.echo(problem, err=True)
+    if not result.ok:
+        raise click.ClickException(f"{bundle} does not verify: {len(result.problems)} problem(s)")
+    click.echo(
+        f"{bundle}: OK, {result.files} files match; manifest sha256 {result.manifest_sha256}"
+    )
+
+
+@click.command("datasette-metadata")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Database the metadata is for (Datasette keys it by the file name).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the metadata here (default: print the bundled file's path).",
+)
+def datasette_metadata(db_path: Path, output: Path | None) -> None:
+    """Datasette metadata (table descriptions, canned queries) for browsing a database.
+
+    Use it as: datasette phitrace.db -m "$(phitrace datasette-metadata)".
+    Datasette is optional: pip install datasette.
+    """
+    from phitrace.report.formats import datasette_metadata, datasette_metadata_path
+
+    name = Path(db_path).stem
+    if output is None and name == "phitrace":
+        click.echo(str(datasette_metadata_path()))
+        return
+    if output is None:
+        raise click.UsageError(f"metadata for {db_path} needs -o FILE (it is keyed '{name}')")
+    output.write_text(datasette_metadata(name), encoding="utf-8")
+    click.echo(f"wrote {output} for database '{name}'")
