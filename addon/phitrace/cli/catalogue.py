@@ -1,4 +1,4 @@
-"""Catalogue commands: ``signatures list``, ``lint``, ``test`` and ``import``."""
+"""Catalogue commands: ``signatures list|lint|test|import`` and ``entities import|lookup``."""
 
 from __future__ import annotations
 
@@ -83,3 +83,43 @@ def signatures_import(path: Path, name: str | None) -> None:
     except BlockListError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"imported {imported.rules} rules as list:{imported.name} into {imported.path}")
+
+
+@click.group()
+def entities() -> None:
+    """Company names for third-party domains the catalogue does not know."""
+
+
+@entities.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Name of the imported map (default: the file's name).")
+def entities_import(path: Path, name: str | None) -> None:
+    """Import an entity map (entity -> domains JSON, as privacy lists publish).
+
+    Reads a plain {entity: [domains]} map, DuckDuckGo- and Disconnect-style entity
+    files and webXray's domain owners. The normalised map is written to
+    $PHITRACE_ENTITIES (default ~/.local/share/phitrace/entities); reports then name
+    the company behind unlisted third parties.
+    """
+    from phitrace.catalogue.entities import EntityError, import_entities
+
+    try:
+        imported = import_entities(path, name=name)
+    except EntityError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"imported {imported.domains} domains of {imported.entities} companies "
+        f"as {imported.name} into {imported.path}"
+    )
+
+
+@entities.command("lookup")
+@click.argument("hosts", nargs=-1, required=True)
+def entities_lookup(hosts: tuple[str, ...]) -> None:
+    """Print the company phitrace names for each host (catalogue first, then imports)."""
+    from phitrace.catalogue.entities import load_entities
+    from phitrace.catalogue.signatures import load_catalogue
+
+    known = load_entities(load_catalogue().signatures)
+    for host in hosts:
+        click.echo(f"{host}\t{known.company_of(host) or '-'}")

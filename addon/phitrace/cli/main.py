@@ -34,6 +34,7 @@ for _command in (
     reports.export,
     reports.datasette_metadata,
     catalogue.signatures,
+    catalogue.entities,
     gate.check_command,
     gate.baseline_command,
     gate.diff_command,
