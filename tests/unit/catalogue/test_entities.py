@@ -24,8 +24,10 @@ OWNERS = [
     [
         {"Google LLC": ["google.com", "doubleclick.net"]},
         {"Google LLC": {"domains": ["google.com", "doubleclick.net"], "displayName": "Google"}},
-        {"entities": {"Google LLC": {"properties": ["google.com"], "resources": ["doubleclick.net"]}}},
-        {"license": "…", "entities": {"Google LLC": {"domains": ["google.com", "doubleclick.net"]}}},
+        {"entities": {"Google LLC": {"properties": ["google.com"],
+                                     "resources": ["doubleclick.net"]}}},
+        {"license": "…",
+         "entities": {"Google LLC": {"domains": ["google.com", "doubleclick.net"]}}},
     ],
 )  # fmt: skip
 def test_the_common_entity_formats_give_the_same_owners(data: object) -> None:
