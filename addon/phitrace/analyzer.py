@@ -4,14 +4,30 @@
 turns one :class:`~phitrace.model.Request` into an
 :class:`~phitrace.model.Analysis`.  It does no I/O, so the proxy addon, the
 HAR scanner and the benchmarks all share it.
+
+Every third party is analysed, not only the catalogue's: a request whose
+registrable domain is not its page's is decoded and searched like a tracker's,
+as vendor ``third-party:<domain>`` (category ``unlisted``) when neither the
+catalogue nor an imported list names it.  Such a request is kept when it
+carries data (a body, query values) or findings; a script, style sheet, font
+or image that carries nothing sensitive is only counted in the session's
+inventory of third parties.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from phitrace import urls
 from phitrace.assess.severity import assess
+from phitrace.capture.parties import (
+    ASSET_KINDS,
+    carries_payload,
+    names_a_page,
+    request_kind,
+    third_party_site,
+)
+from phitrace.catalogue.entities import Entities
 from phitrace.catalogue.lists import BlockList
 from phitrace.catalogue.signatures import Catalogue, Signature
 from phitrace.decode.request import DEFAULT_LIMITS, Limits, decode_request, field_key
@@ -35,19 +51,6 @@ def page_url_of(
     return request.header("referer")
 
 
-def is_third_party(request: Request) -> bool:
-    """True when the request leaves the site of the page it came from.
-
-    The site under audit receiving what a tester typed is expected; canaries
-    matter where a third party receives them.  Without a known page (a page
-    load itself) a request is first-party.
-    """
-    page = request.page_url or request.header("referer") or request.header("origin")
-    if not page:
-        return False
-    return not urls.same_site(urls.host_of(page), request.host)
-
-
 @dataclass
 class Analyzer:
     """Everything needed to analyse requests, parsed once."""
@@ -59,6 +62,9 @@ class Analyzer:
     blocklist: BlockList | None = None
     """Imported Adblock Plus lists, consulted only when the catalogue misses."""
 
+    entities: Entities | None = None
+    """Company names for third parties the catalogue does not know."""
+
     def analyse(self, request: Request, session: Session | None = None) -> Analysis:
         """Analyse one request.  Non-tracker requests are only searched for canaries.
 
@@ -68,25 +74,34 @@ class Analyzer:
         """
         match = self.catalogue.match(request)
         listed = self.blocklist.match(request) if match is None and self.blocklist else None
-        if match is None and listed is None and not (self.canaries and is_third_party(request)):
-            return Analysis(request=request)
-        decoded = decode_request(request, self.limits)
+        site = third_party_site(request)
+        named = match is not None or listed is not None
+        if not named and site is None:
+            return Analysis(request=request)  # first party, or a page load itself
         signature = match.signature if match else None
-        findings = []
-        if match is not None or listed is not None:
-            findings += detect_health(decoded.fields, signature, self.vocabulary)
-            findings += detect_identifiers(decoded.fields, signature)
-        findings += find_canaries(request, decoded.fields, self.canaries)
-        if signature is None and listed is None and not findings:
-            return Analysis(request=request)
-        category = signature.category if signature else "other" if listed else None
-        vendor = signature.id if signature else listed.vendor if listed else None
+        vendor = signature.id if signature else listed.vendor if listed else f"third-party:{site}"
+        if session is not None and site is not None:
+            session.parties.observe(request, site, vendor)
+        if not named and not carries_payload(request) and not names_a_page(request):
+            return Analysis(request=request, third_party=site)  # nothing of the visit in it
+        decoded = decode_request(request, self.limits)
+        findings = detect_health(decoded.fields, signature, self.vocabulary)
+        findings += detect_identifiers(decoded.fields, signature)
+        if site is not None or named:
+            findings += find_canaries(request, decoded.fields, self.canaries)
+        if (
+            not named
+            and not findings
+            and (not carries_payload(request) or request_kind(request) in ASSET_KINDS)
+        ):
+            return Analysis(request=request, third_party=site)  # an asset load: only counted
+        category = signature.category if signature else "other" if listed else "unlisted"
         link = session.linker.observe(vendor, findings) if session is not None else None
         severity, assessed = assess(findings, category, linked=link or False)
         return Analysis(
             request=request,
             vendor=vendor,
-            vendor_name=signature.name if signature else listed.label if listed else None,
+            vendor_name=self._vendor_name(request, signature, listed, site),
             tracker_category=category,
             page_url=page_url_of(request, decoded.fields, signature),
             fields=decoded.fields,
@@ -94,4 +109,16 @@ class Analyzer:
             severity=severity,
             truncated=decoded.truncated,
             endpoint_role=match.endpoint.role if match else None,
+            third_party=site,
         )
+
+    def _vendor_name(
+        self, request: Request, signature: Signature | None, listed: Any, site: str | None
+    ) -> str | None:
+        """The product name when known, else the company behind the domain, else the domain."""
+        if signature is not None:
+            return signature.name
+        if listed is not None:
+            return listed.label
+        company = self.entities.company_of(request.host) if self.entities is not None else None
+        return company or site

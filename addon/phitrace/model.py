@@ -181,6 +181,8 @@ class Analysis:
     severity: str | None = None
     truncated: str | None = None
     endpoint_role: str | None = None
+    third_party: str | None = None
+    """The registrable domain the request went to, when it is not the page's site."""
 
     @property
     def recorded(self) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from phitrace.assess.linkage import Linker
 from phitrace.capture.pages import PageTracker
+from phitrace.capture.parties import Inventory
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Session:
     """Vendor ids seen with identifiers or health data earlier in this session."""
     pages: PageTracker = field(default_factory=PageTracker)
     """The document each origin last loaded, to resolve origin-only Referers."""
+    parties: Inventory = field(default_factory=Inventory)
+    """Every third-party domain the session's requests went to."""
     severities: Counter[str] = field(default_factory=Counter)
     """Flagged flows so far, by severity."""
     vendors: Counter[str] = field(default_factory=Counter)

@@ -127,6 +127,16 @@ def carries_payload(request: Request) -> bool:
     return False
 
 
+def names_a_page(request: Request) -> bool:
+    """True when the ``Referer`` names a page (path or query), not just the site's origin.
+
+    Browsers send only the origin cross-site by default; a full Referer is the
+    side channel through which a third party learns which page was visited.
+    """
+    referer = request.header("referer")
+    return bool(referer) and not urls.parse_url(referer).is_origin_only
+
+
 def is_beacon(request: Request) -> bool:
     """True for requests that carry data out, as the third-party sinkhole answers them.
 

@@ -29,6 +29,7 @@ def test_every_command_is_on_the_group() -> None:
         "check",
         "datasette-metadata",
         "diff",
+        "entities",
         "export",
         "proxy",
         "purge",
