@@ -34,6 +34,12 @@ TRACKER_CATEGORIES: tuple[str, ...] = (
     "cdp",
     "consent",
     "other",
+    "error_monitoring",
+    "experimentation",
+    "customer_engagement",
+    "chat",
+    "scheduling",
+    "forms",
 )
 
 CONTENT_ROLES: tuple[str, ...] = (
