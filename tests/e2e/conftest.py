@@ -12,7 +12,7 @@ import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +328,50 @@ def recorder(tmp_path: Path) -> Iterator[object]:
 def chromium() -> str:
     """Path of Debian's Chromium."""
     return chromium_executable()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: takes tens of seconds (builds a bundle, runs a browser)"
+    )
+
+
+def need_tool(tool: str, install: str) -> str:
+    """The path of a command-line tool the test needs.
+
+    In CI (``CI=true``) a missing tool fails the test with one line saying
+    what to install, so a machine without it never passes by skipping;
+    elsewhere the test is skipped with the same reason.
+    """
+    found = shutil.which(tool)
+    if found:
+        return found
+    reason = f"{tool} is not installed; install it with '{install}'"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+E2E_FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Record a figure for the terminal summary (and print it, for ``pytest -s``)."""
+    lines = request.config.stash.setdefault(E2E_FIGURES, [])
+
+    def add(text: str) -> None:
+        print(f"\n{text}")
+        lines.append(text)
+
+    return add
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    lines = config.stash.get(E2E_FIGURES, [])
+    if lines:
+        terminalreporter.section("phitrace end-to-end figures")
+        for line in lines:
+            terminalreporter.write_line(line)
