@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from phitrace.decode import compression, envelopes
 from phitrace.decode.budget import DEFAULT_LIMITS, Limits, Stop
@@ -76,11 +76,27 @@ def _url(decoder: Decoder, url: str) -> None:
             decoder.value("query", item, ())
     for key, value in envelopes.path_params(path):
         decoder.value(f"path.{key}", value, ())
+    _path_segments(decoder, path)
     if "=" in fragment:
         for key, value in envelopes.form_pairs(fragment):
             decoder.value(f"fragment.{key}", value, ())
     elif fragment:
         decoder.value("fragment", fragment, ())
+
+
+PATH_SEGMENT_CHARS = 16
+"""Shortest URL path segment read as a possible encoding (a base64url user object…)."""
+
+
+def _path_segments(decoder: Decoder, path: str) -> None:
+    """Encoded data in URL path segments, as some SDKs send a user object or event.
+
+    Only what a segment decodes to is recorded (``path[3].user.email``): the
+    plain words of a path are the address of a resource, not what was sent.
+    """
+    for index, segment in enumerate(path.split("/")):
+        if len(segment) >= PATH_SEGMENT_CHARS and ";" not in segment:
+            decoder.expand(f"path[{index}]", unquote(segment), ())
 
 
 def _repair_latin1(body: bytes) -> bytes | None:
