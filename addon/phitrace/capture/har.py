@@ -18,7 +18,6 @@ import base64
 import gzip
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from phitrace.capture.json_stream import (
     skip,
 )
 from phitrace.capture.skipped import SkipLog
+from phitrace.capture.timestamps import from_iso
 from phitrace.model import Request, wire_bytes
 
 __all__ = ["MAX_DEPTH", "EntryError", "HarError", "read_har"]
@@ -84,18 +84,6 @@ def _pairs(items: object, where: str, *, value_required: bool) -> tuple[tuple[st
             raise EntryError(f"{here}.value is missing or not a string")
         pairs.append((name, value))
     return tuple(pairs)
-
-
-def _timestamp(text: object) -> float:
-    """Seconds since the epoch, 0.0 when unknown or outside the years 1 to 9999 in UTC."""
-    if not isinstance(text, str) or not text:
-        return 0.0
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        datetime.fromtimestamp(moment, UTC)  # the store writes it back as a UTC date
-    except (ValueError, OverflowError, OSError):
-        return 0.0
-    return moment
 
 
 def _body(request: dict[str, Any]) -> bytes:
@@ -149,7 +137,7 @@ def _entry(entry: Any, pages: dict[str, str]) -> tuple[Request, int | None]:
     pageref = pageref if isinstance(pageref, str) else ""
     if pageref and pageref not in pages and _is_document(entry):
         pages[pageref] = url
-    timestamp = _timestamp(entry.get("startedDateTime"))
+    timestamp = from_iso(entry.get("startedDateTime"))
     page_url = pages.get(pageref)
     return Request(method, url, headers, body, timestamp, page_url), _status(entry)
 
@@ -213,9 +201,7 @@ def _reason(exc: Exception) -> str:
         return f"not valid JSON ({one_line(exc)}); is it a HAR export?"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text ({exc.reason})"
-    if isinstance(exc, gzip.BadGzipFile | zlib.error) or (
-        isinstance(exc, EOFError) and "Compressed" in str(exc)
-    ):
+    if isinstance(exc, gzip.BadGzipFile | zlib.error):
         return f"damaged gzip data ({exc})"
     if isinstance(exc, EOFError):
         return f"truncated ({exc})"

@@ -8,7 +8,7 @@ from a file.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from phitrace.analyzer import Analyzer
 from phitrace.capture.har import HarError, read_har
 from phitrace.capture.pages import PageTracker
 from phitrace.capture.skipped import SkipLog
+from phitrace.capture.timestamps import storable
 from phitrace.model import Request
 from phitrace.session import Session
 from phitrace.store.database import Record, end_session, start_session, write_record
@@ -72,14 +73,14 @@ def _flow_request(
     from phitrace.capture.flows import to_request
 
     try:
-        return to_request(flow, pages)
+        request = to_request(flow, pages)
     except Exception:  # noqa: BLE001 - retried below without the page
-        pass
-    try:
-        return to_request(flow)
-    except Exception as exc:  # noqa: BLE001 - reported as a skipped flow
-        skipped.add(what, f"{type(exc).__name__}: {exc}")
-        return None
+        try:
+            request = to_request(flow)
+        except Exception as exc:  # noqa: BLE001 - reported as a skipped flow
+            skipped.add(what, f"{type(exc).__name__}: {exc}")
+            return None
+    return replace(request, timestamp=storable(request.timestamp))
 
 
 def _flow_file_requests(
@@ -97,7 +98,8 @@ def _flow_file_requests(
             if flow.websocket is not None:
                 for message in flow.websocket.messages:
                     if message.from_client:
-                        yield message_request(request, message.content, message.timestamp), 101
+                        sent = storable(message.timestamp)
+                        yield message_request(request, message.content, sent), 101
             if progress is not None and index % 200 == 0:
                 progress(offset)
     except (ValueError, OSError) as exc:

@@ -140,3 +140,17 @@ def test_reading_a_broken_flow_file_raises_value_error_naming_the_offset(tmp_pat
     assert next(read)[1] == intact
     with pytest.raises(ValueError, match=f"at byte {intact}"):
         next(read)
+
+
+@pytest.mark.parametrize("seconds", [1e300, -1e300, float("inf"), float("nan")])
+def test_a_flow_claiming_an_impossible_time_is_stored_as_one_of_unknown_time(
+    tmp_path: Path, seconds: float
+) -> None:
+    claimed = tracker_flow()
+    claimed.request.timestamp_start = seconds
+    path = write_flows(tmp_path / "x.mitm", claimed, tracker_flow())
+    db = tmp_path / "p.db"
+    result = scan(path, db)
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "2 requests, 2 tracker flows" in result.stdout
+    assert rows(db, "select count(*) from flows") == [(2,)]
