@@ -87,6 +87,7 @@ def _pairs(items: object, where: str, *, value_required: bool) -> tuple[tuple[st
 
 
 def _body(request: dict[str, Any]) -> bytes:
+    """The bytes sent: text as written (lone surrogates included), base64 decoded, or params."""
     post = _field(request, "postData", dict, "request.")
     if post is None:
         return b""
@@ -103,6 +104,7 @@ def _body(request: dict[str, Any]) -> bytes:
 
 
 def _is_document(entry: dict[str, Any]) -> bool:
+    """True for a page load: Firefox names pages by title, so its documents give their URLs."""
     if entry.get("_resourceType") == "document":
         return True
     response = entry.get("response")
@@ -112,6 +114,7 @@ def _is_document(entry: dict[str, Any]) -> bool:
 
 
 def _status(entry: dict[str, Any]) -> int | None:
+    """The response status when there is a usable one (context only, never fails the entry)."""
     response = entry.get("response")
     status = response.get("status") if isinstance(response, dict) else None
     valid = isinstance(status, int) and not isinstance(status, bool) and status > 0
@@ -211,6 +214,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _error(path: Path, exc: Exception) -> HarError:
+    """The one-line error for a file that cannot be read, naming it."""
     return HarError(" ".join(f"{path}: {_reason(exc)}".split()))
 
 
@@ -235,6 +239,7 @@ def _survey(path: Path, skipped: SkipLog) -> dict[str, str]:
 def _requests(
     path: Path, pages: dict[str, str], progress: Callable[[int], None] | None, skipped: SkipLog
 ) -> Iterator[tuple[Request, int | None]]:
+    """The second pass: each readable entry as a request, each unreadable one noted."""
     try:
         with events(path) as (raw, stream):
             for name, index, entry in _log_arrays(stream, "entries", lambda *_: None):
