@@ -40,8 +40,26 @@ def message_request(handshake: Request, content: bytes, timestamp: float) -> Req
 
 
 def read_flow_file(path: Path) -> Iterator[tuple[http.HTTPFlow, int]]:
-    """Stream HTTP flows from a ``mitmdump -w`` file, with the bytes read so far."""
+    """Stream HTTP flows from a ``mitmdump -w`` file, with the bytes read so far.
+
+    Raises ValueError with a one-line reason (and where it happened) when the
+    file is not, or stops being, a readable flow file.
+    """
     with path.open("rb") as handle:
-        for flow in io.FlowReader(handle).stream():
+        flows = iter(io.FlowReader(handle).stream())
+        while True:
+            start = handle.tell()
+            try:
+                flow = next(flows, None)
+            # mitmproxy rebuilds flows from whatever state the file holds, and on
+            # hostile state its reader raises almost anything (KeyError, TypeError,
+            # FlowReadException...): all of them mean "not readable from here on".
+            except Exception as exc:  # noqa: BLE001
+                reason = (str(exc) or type(exc).__name__).rstrip(".")
+                raise ValueError(
+                    f"not a readable mitmproxy flow file ({reason} in the record at byte {start})"
+                ) from exc
+            if flow is None:
+                return
             if isinstance(flow, http.HTTPFlow):
                 yield flow, handle.tell()

@@ -8,17 +8,24 @@ from a file.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from phitrace.analyzer import Analyzer
 from phitrace.capture.har import HarError, read_har
 from phitrace.capture.pages import PageTracker
+from phitrace.capture.skipped import SkipLog
+from phitrace.capture.timestamps import storable
 from phitrace.model import Request
 from phitrace.session import Session
 from phitrace.store.database import Record, end_session, start_session, write_record
+
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 Progress = Callable[[int], None]
 
@@ -32,45 +39,91 @@ class ScanResult:
     requests: int
     flows: int
     findings: int
+    skipped: int = 0
+    warnings: tuple[str, ...] = ()
+    """One line per skipped entry or flow (the first few), each naming the file."""
+
+    def summary(self) -> str:
+        """The line the CLI prints for this file."""
+        line = (
+            f"{self.path}: session {self.session_id}: {self.requests} requests, "
+            f"{self.flows} tracker flows, {self.findings} findings"
+        )
+        return f"{line}, {self.skipped} skipped" if self.skipped else line
 
 
 def is_flow_file(path: Path) -> bool:
     """True for a ``mitmdump -w`` capture (tnetstring), False for JSON/gzip HAR."""
-    with path.open("rb") as handle:
-        head = handle.read(16)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise HarError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     return bool(head[:1].isdigit() and b":" in head)
 
 
+def _flow_request(
+    flow: http.HTTPFlow, pages: PageTracker, what: str, skipped: SkipLog
+) -> Request | None:
+    """The flow's request with its page; without a page if that fails; None (skipped) if all fails.
+
+    Fail open per flow: a flow file holds whatever a client sent, and one
+    hostile request must cost at most its own page, never the rest of the scan.
+    """
+    from phitrace.capture.flows import to_request
+
+    try:
+        request = to_request(flow, pages)
+    except Exception:  # noqa: BLE001 - retried below without the page
+        try:
+            request = to_request(flow)
+        except Exception as exc:  # noqa: BLE001 - reported as a skipped flow
+            skipped.add(what, f"{type(exc).__name__}: {exc}")
+            return None
+    return replace(request, timestamp=storable(request.timestamp))
+
+
 def _flow_file_requests(
-    path: Path, progress: Progress | None, pages: PageTracker
+    path: Path, progress: Progress | None, pages: PageTracker, skipped: SkipLog
 ) -> Iterator[tuple[Request, int | None]]:
-    from phitrace.capture.flows import message_request, read_flow_file, to_request
+    from phitrace.capture.flows import message_request, read_flow_file
 
     try:
         for index, (flow, offset) in enumerate(read_flow_file(path)):
-            request = to_request(flow, pages)
+            request = _flow_request(flow, pages, f"flow {index}", skipped)
+            if request is None:
+                continue
             status = flow.response.status_code if flow.response else None
             yield request, status
             if flow.websocket is not None:
                 for message in flow.websocket.messages:
                     if message.from_client:
-                        yield message_request(request, message.content, message.timestamp), 101
+                        sent = storable(message.timestamp)
+                        yield message_request(request, message.content, sent), 101
             if progress is not None and index % 200 == 0:
                 progress(offset)
-    except (ValueError, KeyError, OSError) as exc:
-        raise HarError(f"{path}: not a readable mitmproxy flow file ({exc})") from exc
+    except (ValueError, OSError) as exc:
+        raise HarError(f"{path}: {exc}") from exc
 
 
 def requests_in(
-    path: Path, progress: Progress | None = None, pages: PageTracker | None = None
+    path: Path,
+    progress: Progress | None = None,
+    pages: PageTracker | None = None,
+    skipped: SkipLog | None = None,
 ) -> tuple[str, Iterator[tuple[Request, int | None]]]:
     """The session source and a stream of (request, status) for a capture file.
 
-    ``pages`` resolves the page of each flow-file request (a new tracker when not given).
+    ``pages`` resolves the page of each flow-file request (a new tracker when
+    not given); entries or flows that cannot be read are added to ``skipped``.
+    Raises :class:`HarError` for a file that cannot be read at all.
     """
+    skipped = skipped if skipped is not None else SkipLog()
     if is_flow_file(path):
-        return "flows", _flow_file_requests(path, progress, pages or PageTracker())
-    return "har", read_har(path, progress)
+        stream = _flow_file_requests(path, progress, pages or PageTracker(), skipped)
+        first = next(stream, None)  # a file that is no flow file fails here, not mid-session
+        return "flows", chain([first] if first else [], stream)
+    return "har", read_har(path, progress, skipped)
 
 
 def scan_file(
@@ -87,10 +140,13 @@ def scan_file(
     """Analyse every request of a capture into a new session of ``db``.
 
     Each file is its own :class:`~phitrace.session.Session`: ids seen in one capture
-    never link requests of another.
+    never link requests of another.  A file that cannot be read raises
+    :class:`HarError` before any session is recorded; one that breaks off
+    part way keeps what was read in a closed session and then raises.
     """
     session = Session(label=label or path.name)
-    source, stream = requests_in(path, progress, session.pages)
+    skipped = SkipLog()
+    source, stream = requests_in(path, progress, session.pages, skipped)
     session_id = start_session(
         db,
         source=source,
@@ -107,19 +163,24 @@ def scan_file(
                 write_record(db, record, store_bodies, storage)
         pending.clear()
 
-    for request, status in stream:
-        requests += 1
-        analysis = analyzer.analyse(request, session)
-        if not analysis.recorded:
-            continue
-        flows += 1
-        findings += len(analysis.findings)
-        pending.append(Record(session_id, analysis, status))
-        if len(pending) >= batch:
-            flush()
-    flush()
-    end_session(db, session_id)
-    return ScanResult(path, session_id, requests, flows, findings)
+    try:
+        for request, status in stream:
+            requests += 1
+            analysis = analyzer.analyse(request, session)
+            if not analysis.recorded:
+                continue
+            flows += 1
+            findings += len(analysis.findings)
+            pending.append(Record(session_id, analysis, status))
+            if len(pending) >= batch:
+                flush()
+    except HarError as exc:
+        raise HarError(f"{exc}; session {session_id} keeps the {requests} requests before") from exc
+    finally:
+        flush()
+        end_session(db, session_id)
+    warnings = tuple(f"{path}: {line}" for line in skipped.lines())
+    return ScanResult(path, session_id, requests, flows, findings, skipped.count, warnings)
 
 
 scan_har = scan_file

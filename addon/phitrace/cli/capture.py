@@ -188,10 +188,9 @@ def scan(
     try:
         for path in paths:
             result = _scan_one(path, analyzer, db, label, not no_bodies, storage)
-            click.echo(
-                f"{path}: session {result.session_id}: {result.requests} requests, "
-                f"{result.flows} tracker flows, {result.findings} findings"
-            )
+            for warning in result.warnings:
+                click.echo(f"warning: {warning}", err=True)
+            click.echo(result.summary())
     finally:
         db.close()
 

@@ -1,13 +1,17 @@
-"""Scanning captures: each file is its own session, so ids never link across files."""
+"""Scanning captures: a session per file (ids never link across files), skips and errors."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
+from phitrace.capture.har import HarError
+from phitrace.capture.scan import requests_in
 from phitrace.cli.main import main
 
 IDENTIFIED = "https://www.google-analytics.com/g/collect?v=2&tid=G-1&cid=555.777&uid=member-42"
@@ -58,3 +62,44 @@ def test_ids_seen_earlier_in_the_same_file_do_link(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert severities(db) == [("one.har", "high")]
+
+
+def test_an_unreadable_file_is_one_line_and_no_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = har(tmp_path / "locked.har", IDENTIFIED)
+    original = Path.open
+
+    def locked(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == capture:
+            raise PermissionError(13, "Permission denied", str(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", locked)
+    db = tmp_path / "p.db"
+    result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(db)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr == f"Error: {capture}: cannot be read (Permission denied)\n"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from sessions").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("name", ["gone.har", "gone.mitm"])
+def test_scanning_a_missing_file_raises_the_one_line_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(HarError, match=r"gone\.\w+: cannot be read \(No such file or directory\)"):
+        requests_in(tmp_path / name)
+
+
+def test_the_summary_counts_skipped_entries_and_the_exit_code_stays_zero(tmp_path: Path) -> None:
+    capture = tmp_path / "mixed.har"
+    good = {"request": {"method": "GET", "url": IDENTIFIED, "headers": []}}
+    capture.write_text(json.dumps({"log": {"entries": [good, 42, {"request": []}]}}))
+    result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(tmp_path / "p.db")])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert result.stderr.splitlines() == [
+        f"warning: {capture}: entry 1 skipped: it is not an object",
+        f"warning: {capture}: entry 2 skipped: request is not an object",
+    ]
+    assert result.stdout == (
+        f"{capture}: session 1: 1 requests, 1 tracker flows, 2 findings, 2 skipped\n"
+    )
