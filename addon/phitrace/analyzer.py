@@ -14,12 +14,33 @@ from phitrace import urls
 from phitrace.assess.severity import assess
 from phitrace.catalogue.lists import BlockList
 from phitrace.catalogue.signatures import Catalogue, Signature
-from phitrace.decode.request import DEFAULT_LIMITS, Limits, decode_request, field_key
+from phitrace.decode.request import (
+    DEFAULT_LIMITS,
+    Limits,
+    decode_message,
+    decode_request,
+    field_key,
+)
 from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries
 from phitrace.detect.health import detect_health, detect_identifiers
 from phitrace.detect.vocabulary import Vocabulary
-from phitrace.model import Analysis, Field, Request
+from phitrace.model import Analysis, Decoded, Field, Request
 from phitrace.session import Session
+
+WEBSOCKET_METHOD = "WEBSOCKET"
+"""The method of a :class:`Request` that stands for one client WebSocket message.
+
+Its body is the message, decoded as a message (fields under ``message.``,
+Socket.IO packets split); its URL and headers are the handshake's, which is
+analysed as a request of its own.
+"""
+
+
+def decode(request: Request, limits: Limits) -> Decoded:
+    """Decode a request, or a WebSocket message standing as one, into fields."""
+    if request.method == WEBSOCKET_METHOD:
+        return decode_message(request.body, limits)
+    return decode_request(request, limits)
 
 
 def page_url_of(
@@ -70,7 +91,7 @@ class Analyzer:
         listed = self.blocklist.match(request) if match is None and self.blocklist else None
         if match is None and listed is None and not (self.canaries and is_third_party(request)):
             return Analysis(request=request)
-        decoded = decode_request(request, self.limits)
+        decoded = decode(request, self.limits)
         signature = match.signature if match else None
         findings = []
         if match is not None or listed is not None:

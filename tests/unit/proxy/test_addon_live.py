@@ -187,7 +187,7 @@ async def test_client_websocket_messages_are_analysed_like_bodies(tmp_path: Path
     assert rows(db, "select vendor, method, status_code from flows") == [
         ("replay-example", "WEBSOCKET", 101)
     ]
-    assert ("condition", "diabetes", "body.url [json]") in rows(
+    assert ("condition", "diabetes", "message.url [json]") in rows(
         db, "select category, matched, field from findings"
     )
 
@@ -227,3 +227,37 @@ async def test_imported_lists_flag_trackers_outside_the_catalogue(
         hooks.error(flow)
         hooks.done()
     assert rows(db, "select vendor from flows") == [("list:house-rules",)]
+
+
+SOCKET_IO_SIGNATURE = """\
+id: chat-example
+name: Example live chat
+company: Example Inc.
+category: other
+endpoints: [{hosts: [chat.example.net]}]
+"""
+
+
+async def test_socket_io_websocket_messages_are_split_into_message_fields(
+    tmp_path: Path,
+) -> None:
+    signature = tmp_path / "chat.yaml"
+    signature.write_text(SOCKET_IO_SIGNATURE)
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    packet = (
+        b'42["visitor_event",{"page":{"url":"https://www.example.org/conditions/diabetes"},'
+        b'"visitor":{"email":"jane.doe@example.org"}}]'
+    )
+    with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(db), phitrace_signatures=[str(signature)])
+        hooks.running()
+        flow = tflow.twebsocketflow()
+        flow.request.host = "chat.example.net"
+        assert flow.websocket is not None
+        flow.websocket.messages = [websocket.WebSocketMessage(Opcode.TEXT, True, packet)]
+        hooks.websocket_message(flow)
+        hooks.done()
+    fields = [str(f) for (f,) in rows(db, "select field from findings")]
+    assert "message[1].page.url [socketio>json]" in fields, fields
