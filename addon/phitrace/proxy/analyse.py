@@ -28,6 +28,9 @@ def saved_state(flow: http.HTTPFlow) -> Saved | None:
 class Analyse:
     """Turns flows into requests, asks the analyzer, and flags the flows worth recording."""
 
+    name = "phitrace_analyse"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
     def __init__(self, state: ProxyState) -> None:
         self.state = state
 

@@ -41,6 +41,9 @@ def apply_redaction(flow: http.HTTPFlow, request: Request, result: Redaction) ->
 class Enforcement:
     """Sinkholes, blocks or redacts tracker flows as the options say; passive touches nothing."""
 
+    name = "phitrace_enforcement"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
     def __init__(self, state: ProxyState) -> None:
         self.state = state
 

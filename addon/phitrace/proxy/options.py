@@ -87,6 +87,9 @@ def build_analyzer(options: Any) -> Analyzer:
 class Options:
     """Declares phitrace's options and keeps the shared analyzer and scope in step with them."""
 
+    name = "phitrace_options"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
     def __init__(self, state: ProxyState) -> None:
         self.state = state
 

@@ -29,6 +29,9 @@ NO_PATH = types.Path("")
 class Recorder:
     """Opens and closes recording sessions and records each flagged flow once it is answered."""
 
+    name = "phitrace_recorder"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
     def __init__(self, state: ProxyState) -> None:
         self.state = state
 

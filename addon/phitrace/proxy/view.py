@@ -56,6 +56,9 @@ def console_line(analysis: Analysis, action: str, text: str | None = None) -> st
 class View:
     """Shows each flagged flow's verdict in mitmproxy: metadata, mark, comment and console line."""
 
+    name = "phitrace_view"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
     def __init__(self, state: ProxyState) -> None:
         self.state = state
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions
+from mitmproxy.addons import default_addons
 from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow, tutils
 
 from phitrace.decode.budget import DEFAULT_LIMITS
@@ -66,6 +68,14 @@ async def test_options_are_declared_with_the_phitrace_prefix() -> None:
         "phitrace_max_fields",
         "phitrace_decode_seconds",
     }
+
+
+async def test_loads_next_to_every_addon_of_mitmweb_and_mitmproxy() -> None:
+    # mitmweb and the console add their own 'view' addon; names must not collide.
+    addon = PhiTrace()
+    with taddons.context(*default_addons(), View(), addon, loadcore=False) as tctx:
+        assert tctx.master.addons.get("phitrace") is addon
+        assert tctx.master.addons.get("phitrace_view") is addon.view
 
 
 async def test_sinkhole_answers_tracker_requests_locally_and_records_them(tmp_path: Path) -> None:
