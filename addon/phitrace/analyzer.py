@@ -30,12 +30,33 @@ from phitrace.capture.parties import (
 from phitrace.catalogue.entities import Entities
 from phitrace.catalogue.lists import BlockList
 from phitrace.catalogue.signatures import Catalogue, Signature
-from phitrace.decode.request import DEFAULT_LIMITS, Limits, decode_request, field_key
+from phitrace.decode.request import (
+    DEFAULT_LIMITS,
+    Limits,
+    decode_message,
+    decode_request,
+    field_key,
+)
 from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries
 from phitrace.detect.health import detect_health, detect_identifiers
 from phitrace.detect.vocabulary import Vocabulary
-from phitrace.model import Analysis, Field, Request
+from phitrace.model import Analysis, Decoded, Field, Request
 from phitrace.session import Session
+
+WEBSOCKET_METHOD = "WEBSOCKET"
+"""The method of a :class:`Request` that stands for one client WebSocket message.
+
+Its body is the message, decoded as a message (fields under ``message.``,
+Socket.IO packets split); its URL and headers are the handshake's, which is
+analysed as a request of its own.
+"""
+
+
+def decode(request: Request, limits: Limits) -> Decoded:
+    """Decode a request, or a WebSocket message standing as one, into fields."""
+    if request.method == WEBSOCKET_METHOD:
+        return decode_message(request.body, limits)
+    return decode_request(request, limits)
 
 
 def page_url_of(
@@ -84,7 +105,7 @@ class Analyzer:
             session.parties.observe(request, site, vendor)
         if not named and not carries_payload(request) and not names_a_page(request):
             return Analysis(request=request, third_party=site)  # nothing of the visit in it
-        decoded = decode_request(request, self.limits)
+        decoded = decode(request, self.limits)
         findings = detect_health(decoded.fields, signature, self.vocabulary)
         findings += detect_identifiers(decoded.fields, signature)
         if site is not None or named:

@@ -1,4 +1,4 @@
-"""Entry point for ``mitmdump -s "$(phitrace addon-path)"``: loads the phitrace addon."""
+"""Entry point for ``mitmdump -s "$(phitrace addon-path)"``: loads the phitrace addons."""
 
 from phitrace.proxy.addon import PhiTrace
 

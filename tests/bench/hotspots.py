@@ -86,12 +86,12 @@ def summarise_spy(raw: Path) -> str:
         for frame in set(frames):
             if "phitrace/" in frame or "PhiTrace." in frame:
                 loop[frame] += count
+    # The proxy's hooks are spread over its composed addons (Analyse.request, ...).
     hooks = sum(
         n
         for f, n in loop.items()
-        if f.startswith("PhiTrace.")
-        and "(phitrace/addon" in f
-        and f.split(" ")[0] in ("PhiTrace.request", "PhiTrace.response", "PhiTrace.error")
+        if "(phitrace/proxy/" in f
+        and f.split(" ")[0].rpartition(".")[2] in ("request", "response", "error")
     )
     lines = [
         f"samples: {total} ({', '.join(f'{k} {v}' for k, v in threads.items())})",

@@ -11,6 +11,7 @@ import pytest
 from loopback import Result, rid_of, rows, send, tracker_request
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
+from tests.support.proxy import Hooks
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.proxy.addon import PhiTrace
@@ -129,14 +130,15 @@ async def test_done_commits_answered_and_unanswered_flows(tmp_path: Path) -> Non
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db))
-        addon.running()
+        hooks.running()
         flows = [tracker_flow(n) for n in range(600)]
         for flow in flows:
-            addon.request(flow)
+            hooks.request(flow)
         for flow in flows[:500]:
-            addon.response(flow)
-        addon.done()
+            hooks.response(flow)
+        hooks.done()
     statuses = rows(db, "select status_code is null, count(*) from flows group by 1 order by 1")
     assert statuses == [(0, 500), (1, 100)]
     assert rows(db, "select errors, ended_at is not null from sessions") == [(0, 1)]

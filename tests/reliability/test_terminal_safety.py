@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mitmproxy.test import taddons, tflow, tutils
+from tests.support.proxy import Hooks
 
 from phitrace.model import Analysis, Finding, Request
-from phitrace.proxy.addon import COLOURS, PhiTrace, console_line, summary
+from phitrace.proxy.addon import PhiTrace, console_line, summary
 
 HOSTILE = {
     "clear screen": "\x1b[2J\x1b[H",
@@ -31,18 +32,11 @@ HOSTILE = {
     "NUL and DEL": "\x00\x7f",
     "undecodable byte": "\udc9b",
 }
-OWN_CODES = (*[c for c in COLOURS.values() if c], "\x1b[0m")
-
-
-def shown(text: str) -> str:
-    """Text as the tester sees it, minus phitrace's own severity colours."""
-    for code in OWN_CODES:
-        text = text.replace(code, "")
-    return text
 
 
 def unprintable(text: str) -> list[str]:
-    return sorted({repr(ch) for ch in shown(text) if not ch.isprintable()})
+    """Characters a terminal would act on; phitrace adds no colour codes of its own."""
+    return sorted({repr(ch) for ch in text if not ch.isprintable()})
 
 
 def hostile_flows(payload: str) -> list[object]:
@@ -81,18 +75,17 @@ def hostile_flows(payload: str) -> list[object]:
     return [tflow.tflow(req=request, resp=False) for request in requests]
 
 
-@pytest.mark.parametrize("colour", [False, True], ids=["plain", "colour"])
 @pytest.mark.parametrize("payload", list(HOSTILE.values()), ids=list(HOSTILE))
 async def test_hostile_payloads_reach_comments_and_console_only_as_printable_text(
-    payload: str, colour: bool, caplog: pytest.LogCaptureFixture, tmp_path: object
+    payload: str, caplog: pytest.LogCaptureFixture, tmp_path: object
 ) -> None:
     addon = PhiTrace()
     with caplog.at_level(logging.DEBUG), taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(tmp_path) + "/p.db")
-        addon._colour = colour
         flows = hostile_flows(payload)
         for flow in flows:
-            addon.request(flow)
+            hooks.request(flow)
     comments = [flow.comment for flow in flows]  # type: ignore[attr-defined]
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("phitrace")]
     assert all(comments), "every hostile request was flagged"
@@ -105,9 +98,9 @@ text = st.text(alphabet=st.characters(codec=None), max_size=40)
 
 
 @settings(max_examples=500, deadline=None)
-@given(url=text, vendor=text, field=text, matched=text, category=text, colour=st.booleans())
+@given(url=text, vendor=text, field=text, matched=text, category=text)
 def test_summaries_of_any_text_are_printable(
-    url: str, vendor: str, field: str, matched: str, category: str, colour: bool
+    url: str, vendor: str, field: str, matched: str, category: str
 ) -> None:
     finding = Finding("health", category, field, "v", matched, "r", "high", "")
     identifier = Finding("identifier", category, field, "v", matched, "r", "low", "")
@@ -118,4 +111,4 @@ def test_summaries_of_any_text_are_printable(
         severity="high",
     )
     assert unprintable(summary(analysis)) == []
-    assert unprintable(console_line(analysis, "sinkhole", colour)) == []
+    assert unprintable(console_line(analysis, "sinkhole")) == []

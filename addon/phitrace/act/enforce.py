@@ -70,7 +70,8 @@ def _blank_pairs(
 
 
 def _encode(pairs: list[tuple[str, str]]) -> str:
-    return urlencode(pairs, quote_via=quote, safe="[]")
+    # surrogateescape: raw bytes a client put in a URL go back out as the same bytes.
+    return urlencode(pairs, quote_via=quote, safe="[]", errors="surrogateescape")
 
 
 def _json_segments(path: str) -> list[str | int]:
@@ -102,10 +103,12 @@ def _blank_json(doc: Any, segments: list[str | int]) -> bool:
     return False
 
 
-def _redact_body(body: bytes, paths: set[str], removed: list[str]) -> bytes:
-    if not body or not any(p.startswith("body") for p in paths):
-        return body
-    text = body.decode("utf-8", "surrogateescape")
+WHOLE_BODY = "body"
+"""What :attr:`Redaction.removed` lists when the whole body was removed."""
+
+
+def _rewrite_body(text: str, paths: list[str], removed: list[str]) -> bytes | None:
+    """The body with the carriers of ``paths`` blanked, by its structure; None if it has none."""
     stripped = text.strip()
     if stripped[:1] in ("{", "["):
         try:
@@ -113,7 +116,7 @@ def _redact_body(body: bytes, paths: set[str], removed: list[str]) -> bytes:
         except ValueError:
             doc = None
         if doc is not None:
-            for path in sorted(p for p in paths if p.startswith("body")):
+            for path in paths:
                 if _blank_json(doc, _json_segments(path[len("body") :])):
                     removed.append(path)
             return json.dumps(doc, separators=(",", ":")).encode()
@@ -123,12 +126,49 @@ def _redact_body(body: bytes, paths: set[str], removed: list[str]) -> bytes:
         for index, line in enumerate(lines):
             prefix = f"body.line[{index}]."
             pairs = parse_qsl(line, keep_blank_values=True)
-            out.append(_encode(_blank_pairs(pairs, paths, prefix, removed)) if pairs else line)
+            out.append(_encode(_blank_pairs(pairs, set(paths), prefix, removed)) if pairs else line)
         return "\r\n".join(out).encode()
     pairs = parse_qsl(text, keep_blank_values=True)
     if pairs:
-        return _encode(_blank_pairs(pairs, paths, "body.", removed)).encode()
-    return body
+        return _encode(_blank_pairs(pairs, set(paths), "body.", removed)).encode()
+    return None
+
+
+def _covered(path: str, removed: Sequence[str]) -> bool:
+    """True when ``path`` lies in a removed carrier (itself, or inside one)."""
+    return any(path == r or path.startswith((r + ".", r + "[")) for r in removed)
+
+
+def _redact_body(body: bytes, paths: set[str], removed: list[str]) -> bytes:
+    """The body without the fields at ``paths``; empty when it cannot be rewritten safely.
+
+    Only a UTF-8 body whose every finding is found again by its structure is
+    rewritten.  A compressed or otherwise encoded body (raw gzip without
+    Content-Encoding, base64), or one whose findings cannot all be located, is
+    removed whole and ``body`` is listed: forwarding part of it could leak.
+    """
+    targets = sorted(p for p in paths if p.startswith("body"))
+    if not body or not targets:
+        return body
+    found: list[str] = []
+    try:
+        rewritten = _rewrite_body(body.decode("utf-8"), targets, found)
+    except Exception:  # noqa: BLE001 - whatever the body holds, redaction must not fail open
+        rewritten = None
+    if rewritten is None or not all(_covered(p, found) for p in targets):
+        removed.append(WHOLE_BODY)
+        return b""
+    removed.extend(found)
+    return rewritten
+
+
+def _hidden_canaries(body: bytes, findings: Sequence[Finding]) -> bool:
+    """True when a canary was found in the body in a form stripping cannot see (encoded)."""
+    text = body.decode("utf-8", "surrogateescape").lower()
+    return any(
+        f.kind == "canary" and f.field.startswith("body") and f.value.lower() not in text
+        for f in findings
+    )
 
 
 def _strip_needles(text: str, needles: Sequence[str]) -> str:
@@ -192,6 +232,9 @@ def redact(
     body = _redact_body(request.body, paths, removed)
     if len(removed) == before:
         body = request.body
+    if body and _hidden_canaries(body, findings):
+        body = b""
+        removed.append(WHOLE_BODY)
     headers = list(request.headers)
     if "header.referer" in paths:
         headers = [(k, _origin(v) if k.lower() == "referer" else v) for k, v in headers]

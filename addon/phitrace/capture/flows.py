@@ -8,11 +8,11 @@ from pathlib import Path
 
 from mitmproxy import http, io
 
+from phitrace.analyzer import WEBSOCKET_METHOD
 from phitrace.capture.pages import PageTracker
 from phitrace.model import Request
 
-WEBSOCKET_METHOD = "WEBSOCKET"
-"""The method recorded for a WebSocket message, analysed like a request body."""
+__all__ = ["WEBSOCKET_METHOD", "message_request", "read_flow_file", "to_request"]
 
 
 def to_request(flow: http.HTTPFlow, pages: PageTracker | None = None) -> Request:

@@ -26,7 +26,10 @@ def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[
     """mitmproxy's command line: load the addon, listen, and set phitrace's options."""
     args = ["-s", str(ADDON_SCRIPT), "--listen-host", host, "--listen-port", str(port)]
     for name, value in options.items():
-        args += ["--set", f"{name}={value}"]
+        # List options (mitmproxy's Sequence[str]) take one --set per comma-joined item.
+        listed = name in ("phitrace_scope", "phitrace_signatures")
+        items = value.split(",") if listed else [value]
+        args += [arg for item in items for arg in ("--set", f"{name}={item}")]
     if options.get("phitrace_sinkhole") == "true":
         args += ["--set", "connection_strategy=lazy"]
     if ui == "web":

@@ -15,7 +15,8 @@ from typing import Any
 
 import phitrace.analyzer as pipeline
 import phitrace.catalogue.signatures as signatures
-import phitrace.proxy.addon as addon
+import phitrace.proxy.enforcement as enforcement
+import phitrace.proxy.view as view
 import phitrace.store.database as store
 from phitrace.model import Request
 
@@ -71,8 +72,8 @@ def install() -> None:
     pipeline.assess = _wrap("assess", pipeline.assess, lambda *_, **__: _current())
     # Redact mode's rewrite, and the verdict shown in mitmweb and on the console (which
     # runs after the flow has been changed).
-    addon.redact = _wrap("enforce", addon.redact, lambda request, *_: request)
-    addon.summary = _wrap("show", addon.summary, lambda analysis: analysis.request)
+    enforcement.redact = _wrap("enforce", enforcement.redact, lambda request, *_: request)
+    view.summary = _wrap("show", view.summary, lambda analysis: analysis.request)
     store.write_records = _wrap(
         "store",
         store.write_records,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phitrace.act.enforce import redact, should_block
 from phitrace.model import Analysis, Finding, Request
@@ -76,3 +81,53 @@ def test_floodlight_path_parameters_are_blanked() -> None:
     request = Request("GET", "https://ad.doubleclick.net/activity;src=1;u1=cardiology;ord=2?")
     result = redact(request, [finding("path.u1")])
     assert result.url.startswith("https://ad.doubleclick.net/activity;src=1;u1=;ord=2")
+
+
+HEALTH_FORM = b"v=2&tid=G-1&dl=https%3A%2F%2Fwww.example.org%2Fconditions%2Fdiabetes"
+
+
+def test_a_raw_gzip_body_is_removed_whole_and_the_redaction_says_so() -> None:
+    # As PostHog and Clarity send it: gzip bytes without Content-Encoding.
+    request = Request("POST", "https://t.example/e?v=2", body=gzip.compress(HEALTH_FORM))
+    result = redact(request, [finding("body.dl [gzip>form]")])
+    assert result.body == b""
+    assert result.removed == ("body",)
+    assert result.url == request.url
+
+
+def test_a_body_whose_finding_cannot_be_located_is_removed_whole() -> None:
+    encoded = base64.b64encode(HEALTH_FORM)
+    request = Request("POST", "https://t.example/e", body=encoded)
+    result = redact(request, [finding("body.dl [base64>form]")])
+    assert result.body == b"" and "body" in result.removed
+
+
+def test_a_canary_hidden_by_an_encoding_takes_the_body_with_it() -> None:
+    request = Request("POST", "https://t.example/e", body=gzip.compress(b"e=jane@example.org"))
+    result = redact(
+        request, [finding("body.e [gzip>form]", kind="canary", value="jane@example.org")]
+    )
+    assert result.body == b"" and "body" in result.removed
+
+
+def test_raw_bytes_in_the_url_go_back_out_as_the_same_bytes() -> None:
+    request = Request("GET", "https://t.example/c?x=\udc9b&q=diabetes")
+    result = redact(request, [finding("query.q")])
+    assert result.url == "https://t.example/c?x=%9B&q="
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.binary(max_size=200) | st.text(max_size=80).map(lambda t: t.encode("utf-8", "replace")),
+    query=st.text(max_size=40),
+    path=st.sampled_from(["body", "body.a", "body.line[1].a", "body.x[0].y", "query.a"]),
+)
+def test_redaction_never_raises_and_never_forwards_a_body_finding_it_could_not_locate(
+    body: bytes, query: str, path: str
+) -> None:
+    request = Request("POST", f"https://t.example/e?a={query}", body=body)
+    result = redact(request, [finding(path)])
+    if path.startswith("body") and body:
+        whole = result.body == b"" and "body" in result.removed
+        located = any(path == r or path.startswith((r + ".", r + "[")) for r in result.removed)
+        assert whole or located, (body, result)

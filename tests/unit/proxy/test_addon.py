@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions
+from mitmproxy.addons import default_addons
 from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow, tutils
 
 from phitrace.decode.budget import DEFAULT_LIMITS
 from phitrace.proxy.addon import LIMIT_OPTIONS, PhiTrace
+from tests.support.proxy import Hooks
 
 GA4 = (
     "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2"
@@ -55,6 +58,7 @@ async def test_options_are_declared_with_the_phitrace_prefix() -> None:
         "phitrace_block_severity",
         "phitrace_consent",
         "phitrace_scope",
+        "phitrace_filter",
         "phitrace_report",
         "phitrace_storage",
         "phitrace_max_body_bytes",
@@ -66,21 +70,30 @@ async def test_options_are_declared_with_the_phitrace_prefix() -> None:
     }
 
 
+async def test_loads_next_to_every_addon_of_mitmweb_and_mitmproxy() -> None:
+    # mitmweb and the console add their own 'view' addon; names must not collide.
+    addon = PhiTrace()
+    with taddons.context(*default_addons(), View(), addon, loadcore=False) as tctx:
+        assert tctx.master.addons.get("phitrace") is addon
+        assert tctx.master.addons.get("phitrace_view") is addon.view
+
+
 async def test_sinkhole_answers_tracker_requests_locally_and_records_them(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon, Proxyserver()) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db), phitrace_sinkhole=True, phitrace_label="t")
         assert tctx.options.connection_strategy == "lazy"
-        addon.running()
+        hooks.running()
         flow = tracker_flow(headers={"Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "no-cors"})
-        addon.request(flow)
+        hooks.request(flow)
         assert flow.response is not None and flow.response.status_code == 204
         assert flow.marked == ":red_circle:"
         assert "google-analytics [high]" in flow.comment
         assert flow.metadata["phitrace"]["vendor"] == "google-analytics"
-        addon.response(flow)
-        addon.done()
+        hooks.response(flow)
+        hooks.done()
     assert rows(db, "select vendor, status_code, blocked, severity from flows") == [
         ("google-analytics", 204, 1, "high")
     ]
@@ -94,16 +107,17 @@ async def test_passive_mode_leaves_the_flow_alone_and_records_after_the_response
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db))
-        addon.running()
+        hooks.running()
         flow = tracker_flow()
         before = flow.request.get_state()
-        addon.request(flow)
+        hooks.request(flow)
         assert flow.response is None
         assert flow.request.get_state() == before
         flow.response = tutils.tresp(status_code=200)
-        addon.response(flow)
-        addon.done()
+        hooks.response(flow)
+        hooks.done()
     assert rows(db, "select vendor, status_code, blocked from flows") == [
         ("google-analytics", 200, 0)
     ]
@@ -113,20 +127,22 @@ async def test_non_tracker_flows_are_not_recorded(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db), phitrace_sinkhole=True)
-        addon.running()
+        hooks.running()
         flow = tracker_flow("https://www.example.org/conditions/diabetes", method="GET")
-        addon.request(flow)
+        hooks.request(flow)
         assert flow.response is None and not flow.marked
-        addon.done()
+        hooks.done()
     assert rows(db, "select count(*) from flows") == [(0,)]
 
 
 async def test_an_error_inside_phitrace_never_reaches_the_flow(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
     addon = PhiTrace()
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_sinkhole=True)
-        addon.running()
+        hooks.running()
 
         def explode(request):  # type: ignore[no-untyped-def]
             raise RuntimeError("boom")
@@ -134,11 +150,11 @@ async def test_an_error_inside_phitrace_never_reaches_the_flow(tmp_path: Path, c
         assert addon.analyzer is not None
         addon.analyzer.analyse = explode  # type: ignore[method-assign]
         flow = tracker_flow()
-        addon.request(flow)
+        hooks.request(flow)
         assert flow.response is None and flow.error is None
         assert addon.session.errors == 1
         assert "internal error in request hook" in caplog.text
-        addon.done()
+        hooks.done()
 
 
 @pytest.mark.parametrize(
@@ -150,21 +166,22 @@ async def test_a_failure_after_answering_takes_the_answer_back(
 ) -> None:
     addon = PhiTrace()
     with taddons.context(addon, Proxyserver()) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), **settings)
-        addon.running()
+        hooks.running()
 
         def explode(*args: object) -> None:
             raise RuntimeError("boom")
 
-        addon._show = explode  # type: ignore[method-assign]
+        addon.view.show = explode  # type: ignore[method-assign]
         flow = tracker_flow()
         before = flow.request.get_state()
-        addon.request(flow)
+        hooks.request(flow)
         assert flow.response is None, "the local answer must not outlive the failure"
         assert flow.request.get_state() == before
         assert "phitrace" not in flow.metadata
         assert addon.session.errors == 1
-        addon.done()
+        hooks.done()
 
 
 async def test_bad_signature_option_is_rejected_with_the_file_and_line(tmp_path: Path) -> None:
@@ -176,7 +193,7 @@ async def test_bad_signature_option_is_rejected_with_the_file_and_line(tmp_path:
     addon = PhiTrace()
     with taddons.context(addon) as tctx:
         with pytest.raises(exceptions.OptionsError, match=r"broken.yaml:1: id 'Not A Slug'"):
-            tctx.configure(addon, phitrace_signatures=str(broken))
+            tctx.configure(addon, phitrace_signatures=[str(broken)])
 
 
 async def test_canary_option_loads_the_persona(tmp_path: Path) -> None:
@@ -199,14 +216,15 @@ async def test_storage_mode_reaches_the_writer_and_redacts_what_is_recorded(
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.options.set("phitrace_storage=redact")  # as `--set` on the command line
         tctx.configure(addon, phitrace_db=str(db))
-        addon.running()
+        hooks.running()
         assert addon.writer is not None and addon.writer.storage == "redact"
         flow = tracker_flow()
-        addon.request(flow)
-        addon.response(flow)
-        addon.done()
+        hooks.request(flow)
+        hooks.response(flow)
+        hooks.done()
     assert rows(db, "select url from flows") == [("https://region1.google-analytics.com/",)]
     values = rows(db, "select value from findings")
     assert values and all(str(v).startswith("sha256:") for (v,) in values)
@@ -216,14 +234,15 @@ async def test_storage_mode_reaches_the_writer_and_redacts_what_is_recorded(
 async def test_storage_mode_defaults_to_full_and_rejects_unknown_modes(tmp_path: Path) -> None:
     addon = PhiTrace()
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"))
-        addon.running()
+        hooks.running()
         assert addon.writer is not None and addon.writer.storage == "full"
         with pytest.raises(exceptions.OptionsError, match="phitrace_storage must be one of"):
             tctx.configure(addon, phitrace_storage="hashed")
         assert tctx.options.phitrace_storage == "full"
         assert addon.writer.storage == "full"
-        addon.done()
+        hooks.done()
 
 
 @pytest.mark.parametrize(
@@ -252,15 +271,16 @@ async def test_switching_to_redact_mid_session_covers_records_not_yet_written(
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db))
-        addon.running()
+        hooks.running()
         flow = tracker_flow()
-        addon.request(flow)
+        hooks.request(flow)
         tctx.configure(addon, phitrace_storage="redact", phitrace_store_bodies=False)
         assert addon.writer is not None
         assert (addon.writer.storage, addon.writer.store_bodies) == ("redact", False)
-        addon.response(flow)
-        addon.done()
+        hooks.response(flow)
+        hooks.done()
     assert rows(db, "select url from flows") == [("https://region1.google-analytics.com/",)]
     assert rows(db, "select count(*) from requests") == [(0,)]
 
@@ -310,12 +330,13 @@ async def test_a_lowered_field_limit_truncates_what_is_recorded(tmp_path: Path) 
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db), phitrace_max_fields=2)
-        addon.running()
+        hooks.running()
         flow = tracker_flow()
-        addon.request(flow)
-        addon.response(flow)
-        addon.done()
+        hooks.request(flow)
+        hooks.response(flow)
+        hooks.done()
     assert rows(db, "select truncated from flows") == [("more than 2 fields",)]
 
 

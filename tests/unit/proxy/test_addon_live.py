@@ -13,6 +13,7 @@ from wsproto.frame_protocol import Opcode
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.proxy.addon import PhiTrace, console_line, summary
+from tests.support.proxy import Hooks
 
 HEALTH_HIT = (
     "https://www.facebook.com/tr/?id=1&ev=Search&dl=https%3A%2F%2Fwww.example.org"
@@ -46,17 +47,18 @@ def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
 async def test_each_severity_gets_its_own_mark_and_a_comment(tmp_path: Path) -> None:
     addon = PhiTrace()
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"))
-        addon.running()
+        hooks.running()
         high, low, info = flow_for(HEALTH_HIT), flow_for(IDS_ONLY), flow_for(LOADER)
         for flow in (high, low, info):
-            addon.request(flow)
+            hooks.request(flow)
         assert high.marked == ":red_circle:"
         assert "meta-pixel [high]" in high.comment
         assert "health_search 'diabetes' in query.cd[search_string]" in high.comment
         assert low.marked == ":large_blue_circle:" and "device_id in query.vid" in low.comment
         assert info.marked == "" and info.metadata["phitrace"]["severity"] == "info"
-        addon.done()
+        hooks.done()
 
 
 async def test_summary_session_and_report_commands(tmp_path: Path) -> None:
@@ -64,18 +66,19 @@ async def test_summary_session_and_report_commands(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     report = tmp_path / "now.html"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db), phitrace_label="first")
-        addon.running()
+        hooks.running()
         flow = flow_for(HEALTH_HIT)
-        addon.request(flow)
-        addon.error(flow)
-        text = tctx.command(addon.summary_command)
+        hooks.request(flow)
+        hooks.error(flow)
+        text = tctx.command(addon.recorder.summary_command)
         assert "1 tracker flows (high 1, medium 0, low 0, info 0)" in text
         assert "meta-pixel 1" in text
-        tctx.command(addon.session_command, "second")
-        addon.request(flow_for(IDS_ONLY))
-        tctx.command(addon.report_command, str(report))
-        addon.done()
+        tctx.command(addon.recorder.session_command, "second")
+        hooks.request(flow_for(IDS_ONLY))
+        tctx.command(addon.recorder.report_command, str(report))
+        hooks.done()
     for _ in range(100):
         if report.exists():
             break
@@ -96,32 +99,34 @@ async def test_summary_session_and_report_commands(tmp_path: Path) -> None:
 async def test_scope_restricts_analysis_to_pages_of_the_audited_site(tmp_path: Path) -> None:
     addon = PhiTrace()
     with taddons.context(addon) as tctx:
-        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_scope="example.org")
-        addon.running()
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_scope=["example.org"])
+        hooks.running()
         inside = flow_for(HEALTH_HIT, referer="https://portal.example.org/search?q=diabetes")
         outside = flow_for(HEALTH_HIT, referer="https://news.example.com/")
-        addon.request(inside)
-        addon.request(outside)
+        hooks.request(inside)
+        hooks.request(outside)
         assert inside.marked and not outside.marked
         assert "phitrace" not in outside.metadata
-        addon.done()
+        hooks.done()
 
 
 async def test_block_mode_answers_flagged_requests_and_lets_others_through(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon, Proxyserver()) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db), phitrace_mode="block")
-        addon.running()
+        hooks.running()
         leaking, harmless = flow_for(HEALTH_HIT), flow_for(IDS_ONLY)
-        addon.request(leaking)
-        addon.request(harmless)
+        hooks.request(leaking)
+        hooks.request(harmless)
         assert leaking.response is not None and leaking.response.headers["X-Phitrace"]
         assert harmless.response is None
-        addon.response(leaking)
+        hooks.response(leaking)
         harmless.response = tutils.tresp()
-        addon.response(harmless)
-        addon.done()
+        hooks.response(harmless)
+        hooks.done()
     assert rows(db, "select vendor, blocked from flows order by id") == [
         ("meta-pixel", 1),
         ("microsoft-uet", 0),
@@ -134,16 +139,17 @@ async def test_redact_mode_strips_health_values_and_records_what_was_removed(
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db), phitrace_mode="redact")
-        addon.running()
+        hooks.running()
         flow = flow_for(HEALTH_HIT)
-        addon.request(flow)
+        hooks.request(flow)
         assert flow.response is None
         assert flow.request.query["cd[search_string]"] == ""
         assert flow.request.query["id"] == "1" and flow.request.query["ev"] == "Search"
         flow.response = tutils.tresp()
-        addon.response(flow)
-        addon.done()
+        hooks.response(flow)
+        hooks.done()
     (removed,) = rows(db, "select redacted from flows")[0]
     assert "query.cd[search_string]" in json.loads(str(removed))
 
@@ -164,23 +170,24 @@ async def test_client_websocket_messages_are_analysed_like_bodies(tmp_path: Path
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
-        tctx.configure(addon, phitrace_db=str(db), phitrace_signatures=str(signature))
-        addon.running()
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(db), phitrace_signatures=[str(signature)])
+        hooks.running()
         flow = tflow.twebsocketflow()
         flow.request.host = "replay.example.net"
         text = json.dumps({"url": "https://www.example.org/conditions/diabetes"}).encode()
         assert flow.websocket is not None
         flow.websocket.messages = [websocket.WebSocketMessage(Opcode.TEXT, True, text)]
-        addon.websocket_message(flow)
+        hooks.websocket_message(flow)
         # Messages from the server are not data leaving the browser.
         flow.websocket.messages.append(websocket.WebSocketMessage(Opcode.TEXT, False, text))
-        addon.websocket_message(flow)
+        hooks.websocket_message(flow)
         assert flow.marked == ":orange_circle:"
-        addon.done()
+        hooks.done()
     assert rows(db, "select vendor, method, status_code from flows") == [
         ("replay-example", "WEBSOCKET", 101)
     ]
-    assert ("condition", "diabetes", "body.url [json]") in rows(
+    assert ("condition", "diabetes", "message.url [json]") in rows(
         db, "select category, matched, field from findings"
     )
 
@@ -190,10 +197,10 @@ def test_console_lines_and_comments_carry_no_control_characters() -> None:
     request = Request("GET", f"https://t.example/x?q={hostile}")
     finding = Finding("health", "condition", "query.q\x1b[31m", hostile, hostile, "r", "high")
     analysis = Analysis(request, "meta-pixel\x1b[0m", findings=(finding,), severity="high")
-    for text in (summary(analysis), console_line(analysis, "passive", colour=False)):
+    for text in (summary(analysis), console_line(analysis, "blocked")):
         assert not any(ord(ch) < 32 or ord(ch) == 127 for ch in text), repr(text)
-    coloured = console_line(analysis, "blocked", colour=True)
-    assert coloured.count("\x1b[") == 2 and coloured.startswith("phitrace \x1b[1;31mHIGH")
+    # Colour is the log handler's job (mitmproxy's termlog colours by level).
+    assert console_line(analysis, "blocked").startswith("phitrace HIGH   meta-pixel?[0m [high]")
 
 
 async def test_imported_lists_flag_trackers_outside_the_catalogue(
@@ -209,13 +216,48 @@ async def test_imported_lists_flag_trackers_outside_the_catalogue(
     addon = PhiTrace()
     db = tmp_path / "p.db"
     with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
         tctx.configure(addon, phitrace_db=str(db))
-        addon.running()
+        hooks.running()
         flow = flow_for(
             "https://pixel.unlisted-tracker.example/p.gif?u=x",
             referer="https://www.example.org/conditions/asthma",
         )
-        addon.request(flow)
-        addon.error(flow)
-        addon.done()
+        hooks.request(flow)
+        hooks.error(flow)
+        hooks.done()
     assert rows(db, "select vendor from flows") == [("list:house-rules",)]
+
+
+SOCKET_IO_SIGNATURE = """\
+id: chat-example
+name: Example live chat
+company: Example Inc.
+category: other
+endpoints: [{hosts: [chat.example.net]}]
+"""
+
+
+async def test_socket_io_websocket_messages_are_split_into_message_fields(
+    tmp_path: Path,
+) -> None:
+    signature = tmp_path / "chat.yaml"
+    signature.write_text(SOCKET_IO_SIGNATURE)
+    addon = PhiTrace()
+    db = tmp_path / "p.db"
+    packet = (
+        b'42["visitor_event",{"page":{"url":"https://www.example.org/conditions/diabetes"},'
+        b'"visitor":{"email":"jane.doe@example.org"}}]'
+    )
+    with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(db), phitrace_signatures=[str(signature)])
+        hooks.running()
+        flow = tflow.twebsocketflow()
+        flow.request.host = "chat.example.net"
+        assert flow.websocket is not None
+        flow.websocket.messages = [websocket.WebSocketMessage(Opcode.TEXT, True, packet)]
+        hooks.websocket_message(flow)
+        hooks.done()
+    fields = [str(f) for (f,) in rows(db, "select field from findings")]
+    assert "message[1].page.url [socketio>json]" in fields, fields

@@ -1,0 +1,74 @@
+"""Analyse each request and client WebSocket message in scope, and flag what is to be recorded."""
+
+from __future__ import annotations
+
+from mitmproxy import ctx, http
+
+from phitrace.capture.flows import WEBSOCKET_METHOD, message_request, to_request
+from phitrace.model import Analysis, Request
+from phitrace.proxy.state import Flagged, ProxyState, Saved, message_key
+
+
+def saved_state(flow: http.HTTPFlow) -> Saved | None:
+    """What phitrace may change of a flow, kept in the modes where it can change it.
+
+    A failure half-way through enforcing (a redacted URL set, the body not yet)
+    must not leave a half-changed request: the state puts this back.  Nothing
+    is changed before a flow is flagged, so only flagged flows are copied, and
+    passive mode never touches the request or the response at all.
+    """
+    mode = ctx.options.phitrace_mode
+    if mode == "passive" and not ctx.options.phitrace_sinkhole:
+        return None
+    # Sinkhole and block only set a response; redact alone rewrites the request.
+    request = flow.request.get_state() if mode == "redact" else None
+    return Saved(request, flow.response, "phitrace" in flow.metadata)
+
+
+class Analyse:
+    """Turns flows into requests, asks the analyzer, and flags the flows worth recording."""
+
+    name = "phitrace_analyse"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
+    def __init__(self, state: ProxyState) -> None:
+        self.state = state
+
+    def _analyse(self, flow: http.HTTPFlow, request: Request) -> Analysis | None:
+        """The analysis of an in-scope request that belongs in the database, else None."""
+        state = self.state
+        if state.analyzer is None:
+            return None
+        if not state.scope.covers(flow, request.page_url):
+            if request.method != WEBSOCKET_METHOD:
+                state.unscoped[flow.id] = request
+            return None
+        analysis = state.analyzer.analyse(request, state.session)
+        return analysis if analysis.recorded else None
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        self.state.flagged.pop(flow.id, None)
+        self.state.unscoped.pop(flow.id, None)
+        try:
+            analysis = self._analyse(flow, to_request(flow, self.state.session.pages))
+            if analysis is not None:
+                self.state.flagged[flow.id] = Flagged(analysis, saved_state(flow))
+        except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
+            self.state.failed(flow, "request")
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        key = message_key(flow)
+        self.state.flagged.pop(key, None)
+        try:
+            assert flow.websocket is not None
+            message = flow.websocket.messages[-1]
+            if not message.from_client:
+                return
+            handshake = to_request(flow, self.state.session.pages)
+            request = message_request(handshake, message.content, message.timestamp)
+            analysis = self._analyse(flow, request)
+            if analysis is not None:
+                saved = Saved(None, flow.response, "phitrace" in flow.metadata, message)
+                self.state.flagged[key] = Flagged(analysis, saved, status=101)
+        except Exception:  # noqa: BLE001 - fail open
+            self.state.failed(flow, "websocket_message", key)

@@ -1,0 +1,110 @@
+"""Enforce the mode on tracker flows: answer them locally (sinkhole, block) or redact them."""
+
+from __future__ import annotations
+
+from mitmproxy import ctx, http
+
+from phitrace.act.enforce import Redaction, redact, should_block
+from phitrace.act.sinkhole import answer
+from phitrace.model import Analysis, Request
+from phitrace.proxy.state import Flagged, ProxyState, message_key
+
+
+def may_answer(flow: http.HTTPFlow) -> bool:
+    """False for a flow that already has an answer, has failed, or is not live (a replay).
+
+    The guard mitmproxy's own blocklist addon uses: answering such a flow would
+    overwrite another addon's response or act on a flow read from a file.
+    """
+    return not (flow.response or flow.error or not flow.live)
+
+
+def answer_locally(flow: http.HTTPFlow, request: Request) -> None:
+    """Set the sinkhole's made-up answer as the flow's response: nothing is forwarded."""
+    local = answer(request)
+    headers = [(k.encode(), v.encode()) for k, v in local.headers]
+    flow.response = http.Response.make(local.status, local.body, headers)
+
+
+def apply_redaction(flow: http.HTTPFlow, request: Request, result: Redaction) -> None:
+    """Write a redaction onto the flow's request: URL, Referer and body as redacted."""
+    flow.request.url = result.url
+    if "header.referer" in result.removed:
+        referer = dict((k.lower(), v) for k, v in result.headers)["referer"]
+        flow.request.headers["referer"] = referer
+    if result.body != request.body:
+        # Setting content encodes it again with the request's Content-Encoding.
+        flow.request.content = result.body
+    flow.metadata.setdefault("phitrace", {})["redacted"] = list(result.removed)
+
+
+class Enforcement:
+    """Sinkholes, blocks or redacts tracker flows as the options say; passive touches nothing."""
+
+    name = "phitrace_enforcement"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
+    def __init__(self, state: ProxyState) -> None:
+        self.state = state
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        unscoped = self.state.unscoped.pop(flow.id, None)
+        try:
+            entry = self.state.flagged.get(flow.id)
+            if entry is not None:
+                entry.action, entry.removed = self._enforce(flow, entry.analysis)
+            elif unscoped is not None:
+                self._sinkhole_unscoped(flow, unscoped)
+        except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
+            self.state.failed(flow, "request")
+
+    def _enforce(self, flow: http.HTTPFlow, analysis: Analysis) -> tuple[str, tuple[str, ...]]:
+        """Apply the configured mode to a flagged flow; return what was done and what removed."""
+        options = ctx.options
+        acts = should_block(analysis, options.phitrace_block_severity)
+        if analysis.vendor and options.phitrace_sinkhole and may_answer(flow):
+            answer_locally(flow, analysis.request)
+            return "sinkhole", ()
+        if options.phitrace_mode == "block" and acts and may_answer(flow):
+            answer_locally(flow, analysis.request)
+            return "blocked", ()
+        if options.phitrace_mode == "redact" and acts:
+            result = redact(analysis.request, analysis.findings, analysis.fields)
+            if result.changed:
+                apply_redaction(flow, analysis.request, result)
+                return "redacted", result.removed
+        return "passive", ()
+
+    def _sinkhole_unscoped(self, flow: http.HTTPFlow, request: Request) -> None:
+        """Answer an out-of-scope tracker request locally too: scope never lets one through.
+
+        The flow is not analysed or recorded (that is what scope limits), only
+        answered, so the sinkhole's promise holds: no tracker request is forwarded.
+        """
+        analyzer = self.state.analyzer
+        if not ctx.options.phitrace_sinkhole or analyzer is None or not may_answer(flow):
+            return
+        listed = analyzer.blocklist.match(request) if analyzer.blocklist else None
+        if analyzer.catalogue.match(request) is None and listed is None:
+            return
+        answer_locally(flow, request)
+        flow.metadata.setdefault("phitrace", {}).update(action="sinkhole", analysed=False)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        key = message_key(flow)
+        entry = self.state.flagged.get(key)
+        if entry is None:
+            return
+        try:
+            self._block_message(flow, entry)
+        except Exception:  # noqa: BLE001 - fail open
+            self.state.failed(flow, "websocket_message", key)
+
+    @staticmethod
+    def _block_message(flow: http.HTTPFlow, entry: Flagged) -> None:
+        """In block mode, drop a client message at or above the threshold."""
+        assert flow.websocket is not None
+        severity = ctx.options.phitrace_block_severity
+        if ctx.options.phitrace_mode == "block" and should_block(entry.analysis, severity):
+            entry.action = "blocked"
+            flow.websocket.messages[-1].drop()

@@ -1,0 +1,205 @@
+"""Recording sessions: the database, the background writer, and the session and report commands.
+
+One :class:`~phitrace.session.Session` is made per recording session (when the
+proxy starts, when ``phitrace_db`` changes, per ``phitrace.session`` command),
+so ids seen in one session never link requests of the next.  Records are
+handed to the :class:`~phitrace.store.database.Writer` thread, never written
+on mitmproxy's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from mitmproxy import command, ctx, exceptions, http, types
+
+from phitrace.model import SEVERITIES
+from phitrace.proxy.state import Flagged, ProxyState, message_key
+from phitrace.session import Session
+from phitrace.store.database import Record, Writer, end_session, open_database, start_session
+
+log = logging.getLogger(__name__)
+
+NO_PATH = types.Path("")
+"""The report command's default: the file ``phitrace_report`` names."""
+
+
+class Recorder:
+    """Opens and closes recording sessions and records each flagged flow once it is answered."""
+
+    name = "phitrace_recorder"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
+    def __init__(self, state: ProxyState) -> None:
+        self.state = state
+
+    # Sessions -----------------------------------------------------------------
+
+    def configure(self, updated: set[str]) -> None:
+        writer = self.state.writer
+        if writer is not None and updated & {"phitrace_storage", "phitrace_store_bodies"}:
+            # The writer reads these per batch: a switch to keeping less covers every
+            # record not yet committed, without waiting for the next session.
+            writer.storage = ctx.options.phitrace_storage
+            writer.store_bodies = ctx.options.phitrace_store_bodies
+        if "phitrace_db" in updated and writer is not None:
+            self.close_session()
+            self.open_session(ctx.options.phitrace_label)
+
+    def running(self) -> None:
+        if self.state.writer is None:
+            self.open_session(ctx.options.phitrace_label)
+
+    def done(self) -> None:
+        self.close_session()
+
+    @staticmethod
+    def db_path() -> Path:
+        """The database file the options name."""
+        return Path(ctx.options.phitrace_db).expanduser()
+
+    def open_session(self, label: str) -> None:
+        """Start a session row, a fresh :class:`Session` and a writer thread."""
+        state = self.state
+        assert state.analyzer is not None
+        path = self.db_path()
+        try:
+            db = open_database(path)
+        except Exception as exc:  # noqa: BLE001 - any failure here must be explained
+            raise exceptions.OptionsError(
+                f"Cannot open phitrace_db {path}: {exc}. Choose a writable path."
+            ) from exc
+        source = "flows" if getattr(ctx.options, "rfile", None) else "proxy"
+        state.session_id = start_session(
+            db,
+            source=source,
+            label=label,
+            signatures_digest=state.analyzer.catalogue.digest,
+            consent=ctx.options.phitrace_consent,
+            scope=state.scope.describe(),
+        )
+        db.close()
+        state.session = Session(label=label)
+        options = ctx.options
+        state.writer = Writer(
+            path, store_bodies=options.phitrace_store_bodies, storage=options.phitrace_storage
+        )
+        log.info(
+            "phitrace: recording session %s to %s (%d tracker signatures, mode %s%s)",
+            state.session_id,
+            path,
+            len(state.analyzer.catalogue),
+            options.phitrace_mode,
+            ", sinkhole on" if options.phitrace_sinkhole else "",
+        )
+
+    def close_session(self) -> None:
+        """Record what is still flagged, drain the writer and end the session row."""
+        state = self.state
+        for key in list(state.flagged):
+            self._record(key, None)
+        if state.writer is not None:
+            state.writer.close()
+            state.session.errors += state.writer.failed
+            state.writer = None
+        if state.session_id is not None:
+            db = open_database(self.db_path())
+            end_session(db, state.session_id, state.session.errors)
+            db.close()
+            state.session_id = None
+
+    # Hooks --------------------------------------------------------------------
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.id not in self.state.flagged:
+            return
+        try:
+            self._record(flow.id, flow.response.status_code if flow.response else None)
+        except Exception:  # noqa: BLE001 - fail open
+            self.state.failed(flow, "response")
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if flow.id not in self.state.flagged:
+            return
+        try:
+            self._record(flow.id, None)
+        except Exception:  # noqa: BLE001 - fail open
+            self.state.failed(flow, "error")
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        key = message_key(flow)
+        if key not in self.state.flagged:
+            return
+        try:
+            self._record(key, 101)
+        except Exception:  # noqa: BLE001 - fail open
+            self.state.failed(flow, "websocket_message", key)
+
+    def _record(self, key: str, status: int | None) -> None:
+        """Hand a flagged flow's record to the writer thread; it is no longer flagged."""
+        entry: Flagged = self.state.flagged.pop(key)
+        state = self.state
+        if state.writer is None or state.session_id is None:
+            return
+        blocked = entry.action in ("sinkhole", "blocked")
+        status = entry.status if entry.status is not None else status
+        record = Record(state.session_id, entry.analysis, status, blocked, entry.removed)
+        state.writer.submit(record)
+
+    # Commands -----------------------------------------------------------------
+
+    @command.command("phitrace.summary")
+    def summary_command(self) -> str:
+        """Counts of flagged flows so far in this session, by severity and vendor."""
+        session = self.state.session
+        counts, vendors = session.severities, session.vendors
+        by_severity = ", ".join(f"{s} {counts[s]}" for s in SEVERITIES)
+        top = ", ".join(f"{v} {n}" for v, n in vendors.most_common(10)) or "none"
+        text = (
+            f"session {self.state.session_id}: {sum(counts.values())} tracker flows "
+            f"({by_severity}); vendors: {top}; internal errors: {session.errors}"
+        )
+        log.info(text)
+        return text
+
+    @command.command("phitrace.session")
+    def session_command(self, name: str) -> None:
+        """Finish the current session and start a new one labelled NAME."""
+        self.close_session()
+        self.open_session(name)
+
+    @command.command("phitrace.report")
+    def report_command(self, path: types.Path = NO_PATH) -> None:
+        """Write the HTML report of everything recorded so far (in the background)."""
+        target = Path(path or ctx.options.phitrace_report).expanduser()
+        if self.state.writer is not None:
+            self.state.writer.flush()
+        thread = threading.Thread(
+            target=write_report,
+            args=(self.db_path(), target),
+            name="phitrace-report",
+            daemon=True,
+        )
+        thread.start()
+
+
+def write_report(db_path: Path, target: Path) -> None:
+    """Render the report from the database on a thread of its own; failures are only logged."""
+    from phitrace.report.html import build_context, render_html
+    from phitrace.store.private import write_private
+
+    try:
+        db = open_database(db_path)
+        context = build_context(db)
+        db.close()
+        write_private(target, render_html(context))
+        log.info(
+            "phitrace: wrote report %s (%d flows, %d findings)",
+            target,
+            context.total_flows,
+            context.total_findings,
+        )
+    except Exception:  # noqa: BLE001 - a report failure must not affect the proxy
+        log.exception("phitrace: could not write the report to %s", target)

@@ -1,0 +1,102 @@
+"""The state phitrace's proxy addons share: the analyzer, the recording session and flagged flows.
+
+Each addon of :class:`~phitrace.proxy.addon.PhiTrace` handles one job of a
+flow (analyse, enforce, show, record) and hands its result to the next through
+one :class:`ProxyState`, passed to every addon when it is made.  The state
+also holds the single fail-open path: :meth:`ProxyState.failed` counts and
+logs an internal error, puts the flow back as it was, and keeps the analysis
+for the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from mitmproxy import http, websocket
+
+from phitrace.analyzer import Analyzer
+from phitrace.model import Analysis, Request
+from phitrace.proxy.scope import Scope
+from phitrace.session import Session
+from phitrace.store.database import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A flow's request and response as they were before phitrace acted on it."""
+
+    request: Any
+    """The request's state, or None when the mode never changes the request."""
+    response: http.Response | None
+    had_metadata: bool
+    message: websocket.WebSocketMessage | None = None
+    """The WebSocket message phitrace may drop, or None for an HTTP request."""
+
+    def restore(self, flow: http.HTTPFlow) -> None:
+        """Put the request, response and message back; drop phitrace's half-written verdict."""
+        if self.message is not None:
+            self.message.dropped = False
+        else:
+            if self.request is not None:
+                flow.request.set_state(self.request)
+            flow.response = self.response
+        if not self.had_metadata:
+            flow.metadata.pop("phitrace", None)
+
+
+@dataclass
+class Flagged:
+    """A flow that phitrace analysed and will record, and what was done to it so far."""
+
+    analysis: Analysis
+    saved: Saved | None
+    """What to put back when a later step fails; None when nothing may be changed."""
+    action: str = "passive"
+    """passive, sinkhole, blocked or redacted."""
+    removed: tuple[str, ...] = ()
+    """The field paths redaction removed."""
+    status: int | None = None
+    """The status code to record when it is known before the response (WebSocket: 101)."""
+
+
+def message_key(flow: http.HTTPFlow) -> str:
+    """The key of a WebSocket message's entry, apart from its handshake's."""
+    return f"{flow.id}/message"
+
+
+@dataclass
+class ProxyState:
+    """Everything the proxy addons share for one running proxy."""
+
+    analyzer: Analyzer | None = None
+    scope: Scope = field(default_factory=Scope)
+    session: Session = field(default_factory=Session)
+    session_id: int | None = None
+    writer: Writer | None = None
+    flagged: dict[str, Flagged] = field(default_factory=dict)
+    """Flagged flows by key (the flow id, or :func:`message_key`) until they are recorded."""
+    unscoped: dict[str, Request] = field(default_factory=dict)
+    """Requests left out by the scope, by flow id, until enforcement has seen them."""
+
+    def failed(self, flow: http.HTTPFlow, hook: str, key: str | None = None) -> None:
+        """Count and log an internal error once, with the flow id; undo any change to the flow.
+
+        Fail open for the flow, never lose the record: the analysis already made
+        stays flagged and is recorded as passive, since the flow goes on unchanged.
+        """
+        self.session.errors += 1
+        log.exception(
+            "phitrace: internal error in %s hook for flow %s; flow left untouched", hook, flow.id
+        )
+        entry = self.flagged.get(key or flow.id)
+        if entry is None or entry.saved is None:
+            return
+        try:
+            entry.saved.restore(flow)
+        except Exception:  # noqa: BLE001 - already failing: log, never raise into mitmproxy
+            log.exception("phitrace: could not restore flow %s", flow.id)
+        entry.action, entry.removed = "passive", ()

@@ -1,0 +1,103 @@
+"""The live view of flagged flows: the verdict in metadata, a mark, a comment, a console line.
+
+Console lines go to mitmproxy's log at ALERT level; mitmproxy's own log
+handlers colour them by level, so phitrace writes no terminal codes of its own
+and strips control characters from everything a payload can put in a line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import http
+from mitmproxy.log import ALERT
+
+from phitrace.model import Analysis, severity_rank
+from phitrace.proxy.state import Flagged, ProxyState, message_key
+
+log = logging.getLogger(__name__)
+
+MARKS = {"high": ":red_circle:", "medium": ":orange_circle:", "low": ":large_blue_circle:"}
+
+
+def printable(text: str, limit: int = 500) -> str:
+    """Make payload-derived text safe for a terminal or a UI: no control characters."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
+
+
+def summary(analysis: Analysis) -> str:
+    """One line for mitmweb's comment column: vendor, severity, what went where."""
+    parts = [
+        f"{f.category} '{f.matched}' in {f.field.split(' ')[0]}"
+        for f in analysis.findings
+        if f.kind != "identifier"
+    ]
+    parts += [
+        f"{f.category} in {f.field.split(' ')[0]}"
+        for f in analysis.findings
+        if f.kind == "identifier"
+    ]
+    text = "; ".join(dict.fromkeys(parts)) or "tracker contacted"
+    return printable(f"{analysis.vendor or 'third party'} [{analysis.severity}]: {text}")
+
+
+def console_line(analysis: Analysis, action: str, text: str | None = None) -> str:
+    """The concise console line for a flagged flow; its log level carries the colour.
+
+    ``text`` is the flow's :func:`summary` when the caller has already made it.
+    """
+    severity = analysis.severity or "info"
+    url = printable(analysis.request.url, 120)
+    suffix = f" ({action})" if action != "passive" else ""
+    text = summary(analysis) if text is None else text
+    return f"phitrace {severity.upper():<6} {text} <- {url}{suffix}"
+
+
+class View:
+    """Shows each flagged flow's verdict in mitmproxy: metadata, mark, comment and console line."""
+
+    name = "phitrace_view"
+    """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
+
+    def __init__(self, state: ProxyState) -> None:
+        self.state = state
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        entry = self.state.flagged.get(flow.id)
+        if entry is None:
+            return
+        try:
+            self.show(flow, entry)
+        except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
+            self.state.failed(flow, "request")
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        key = message_key(flow)
+        entry = self.state.flagged.get(key)
+        if entry is None:
+            return
+        try:
+            self.show(flow, entry)
+        except Exception:  # noqa: BLE001 - fail open
+            self.state.failed(flow, "websocket_message", key)
+
+    def show(self, flow: http.HTTPFlow, entry: Flagged) -> None:
+        """Put the verdict on the flow, count it, and mark and log flows at low or above."""
+        analysis, action = entry.analysis, entry.action
+        flow.metadata.setdefault("phitrace", {}).update(
+            {
+                "vendor": analysis.vendor,
+                "severity": analysis.severity,
+                "action": action,
+                "findings": [[f.kind, f.category, f.matched, f.field] for f in analysis.findings],
+            }
+        )
+        severity = analysis.severity or "info"
+        counts = self.state.session
+        counts.severities[severity] += 1
+        counts.vendors[analysis.vendor or "third party"] += 1
+        if severity_rank(severity) <= severity_rank("low"):
+            flow.marked = MARKS[severity]
+            flow.comment = text = summary(analysis)
+            if log.isEnabledFor(ALERT):
+                log.log(ALERT, console_line(analysis, action, text))

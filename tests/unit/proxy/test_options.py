@@ -1,0 +1,78 @@
+"""Option handling: list options, the flowfilter scope, and refused values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
+
+from phitrace.proxy.addon import PhiTrace
+from tests.support.proxy import Hooks, flow_for, rows
+
+GA4 = (
+    "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2"
+    "&dl=https%3A%2F%2Fwww.example.org%2Fconditions%2Fdiabetes"
+)
+
+
+@pytest.mark.parametrize(
+    "specs",
+    [
+        ["phitrace_scope=a.example", "phitrace_scope=.B.example"],
+        ["phitrace_scope=a.example,b.example"],
+    ],
+    ids=["repeated", "comma-separated"],
+)
+async def test_scope_takes_repeated_and_comma_separated_domains(specs: list[str]) -> None:
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon)
+        tctx.options.set(*specs)
+        assert addon.state.scope.domains == ("a.example", "b.example")
+
+
+async def test_signatures_take_several_files(tmp_path: Path) -> None:
+    files = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            f"id: {name}-example\nname: {name}\ncompany: c\ncategory: analytics\n"
+            f"endpoints: [{{hosts: [{name}.tracker.example]}}]\n"
+        )
+        files.append(str(path))
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, phitrace_signatures=files)
+        assert addon.analyzer is not None
+        ids = {signature.id for signature in addon.analyzer.catalogue.signatures}
+        assert {"one-example", "two-example"} <= ids
+
+
+async def test_filter_limits_what_is_analysed_and_recorded(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(db), phitrace_filter="~m POST")
+        hooks.running()
+        get, post = flow_for(GA4), flow_for(GA4, method="POST")
+        for flow in (get, post):
+            hooks.request(flow)
+            hooks.error(flow)
+        assert post.marked and not get.marked
+        hooks.done()
+    assert rows(db, "select method from flows") == [("POST",)]
+    assert rows(db, "select scope from sessions") == [("filter ~m POST",)]
+
+
+async def test_a_filter_that_does_not_parse_is_refused_in_one_line() -> None:
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon)
+        with pytest.raises(exceptions.OptionsError, match="Cannot parse phitrace_filter") as err:
+            tctx.options.set("phitrace_filter=~q (")
+        assert "\n" not in str(err.value)
+        assert tctx.options.phitrace_filter == ""
+        assert addon.state.scope.matches is None

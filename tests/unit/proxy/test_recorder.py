@@ -1,0 +1,85 @@
+"""Recording sessions through the addon: one Session each, and no record lost to a failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mitmproxy.test import taddons, tutils
+
+from phitrace.proxy.addon import PhiTrace
+from tests.support.proxy import Hooks, flow_for, rows
+
+# The same Meta Pixel browser id (fbp) first with health data, then with a hashed e-mail:
+# within one session the second request links the person to the health data.
+WITH_HEALTH = (
+    "https://www.facebook.com/tr/?id=1&ev=Search&dl=https%3A%2F%2Fwww.example.org"
+    "%2Fsearch&cd[search_string]=diabetes&fbp=fb.1.2.3"
+)
+ID_ONLY = "https://www.facebook.com/tr/?id=1&ev=PageView&fbp=fb.1.2.3&ud[em]=" + "a" * 64
+
+
+async def test_a_new_session_forgets_the_ids_seen_before_it(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(db), phitrace_label="first")
+        hooks.running()
+        for url in (WITH_HEALTH, ID_ONLY):
+            flow = flow_for(url)
+            hooks.request(flow)
+            hooks.error(flow)
+        linked = addon.session
+        tctx.command(addon.recorder.session_command, "second")
+        assert addon.session is not linked and addon.session.label == "second"
+        flow = flow_for(ID_ONLY)
+        hooks.request(flow)
+        hooks.error(flow)
+        hooks.done()
+    assert rows(db, "select session_id, severity from flows order by id") == [
+        (1, "high"),
+        (1, "high"),  # linked to the health data by the fbp seen before
+        (2, "low"),  # the same request after phitrace.session: nothing to link to
+    ]
+
+
+@pytest.mark.parametrize(
+    ("settings", "part"),
+    [
+        ({"phitrace_mode": "redact"}, "enforcement"),
+        ({"phitrace_sinkhole": True}, "view"),
+        ({}, "view"),
+    ],
+)
+async def test_an_internal_failure_leaves_the_flow_alone_but_keeps_its_record(
+    tmp_path: Path, settings: dict[str, object], part: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(db), **settings)
+        hooks.running()
+
+        def explode(*args: object) -> None:
+            raise RuntimeError("boom")
+
+        monkey = pytest.MonkeyPatch()
+        if part == "enforcement":
+            monkey.setattr("phitrace.proxy.enforcement.redact", explode)
+        else:
+            monkey.setattr("phitrace.proxy.view.summary", explode)
+        flow = flow_for(WITH_HEALTH)
+        before = flow.request.get_state()
+        hooks.request(flow)
+        monkey.undo()
+        assert flow.response is None and flow.request.get_state() == before
+        assert "internal error in request hook" in caplog.text
+        flow.response = tutils.tresp()
+        hooks.response(flow)
+        hooks.done()
+    assert rows(db, "select vendor, severity, blocked, redacted from flows") == [
+        ("meta-pixel", "high", 0, None)
+    ]
+    assert rows(db, "select errors from sessions") == [(1,)]
