@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from phitrace import urls
 from phitrace.assess.severity import assess
 from phitrace.catalogue.lists import BlockList
-from phitrace.catalogue.signatures import Catalogue, Signature
+from phitrace.catalogue.matcher import Catalogue
+from phitrace.catalogue.model import Signature
 from phitrace.decode.request import DEFAULT_LIMITS, Limits, decode_request, field_key
 from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries
 from phitrace.detect.health import detect_health, detect_identifiers

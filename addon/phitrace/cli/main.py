@@ -13,7 +13,8 @@ from phitrace import __version__
 from phitrace.analyzer import Analyzer
 from phitrace.capture.har import HarError
 from phitrace.capture.scan import ScanResult
-from phitrace.catalogue.signatures import SignatureError, load_catalogue
+from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.model import SignatureError
 from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.gate.baseline import FAIL_LEVELS

@@ -29,7 +29,8 @@ from phitrace.act.sinkhole import answer
 from phitrace.analyzer import Analyzer
 from phitrace.capture.flows import message_request, to_request
 from phitrace.catalogue.lists import load_blocklist
-from phitrace.catalogue.signatures import SignatureError, load_catalogue
+from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.model import SignatureError
 from phitrace.decode.budget import DEFAULT_LIMITS, Limits
 from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
