@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -95,7 +95,7 @@ def test_every_bundled_document_is_valid_for_both() -> None:
         assert CHECK(doc) and REFERENCE.is_valid(doc)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_on_mutated_signatures_the_check_answers_as_jsonschema(data: st.DataObject) -> None:
     doc = _mutate(data, data.draw(st.sampled_from(DOCUMENTS)))
