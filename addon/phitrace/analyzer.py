@@ -29,7 +29,8 @@ from phitrace.capture.parties import (
 )
 from phitrace.catalogue.entities import Entities
 from phitrace.catalogue.lists import BlockList
-from phitrace.catalogue.signatures import Catalogue, Signature
+from phitrace.catalogue.matcher import Catalogue
+from phitrace.catalogue.model import Signature
 from phitrace.decode.request import (
     DEFAULT_LIMITS,
     Limits,

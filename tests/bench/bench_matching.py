@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from phitrace.catalogue.lists import BlockList, network_rules
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.model import Request
 from tests.bench import corpus
 

@@ -1,7 +1,7 @@
 """3. Tracker matching against Brave's engine: URL → tracker, same URLs, same process.
 
 The 20k URLs of adblock-rust's top-500 site list are classified by
-phitrace's catalogue (:meth:`phitrace.catalogue.signatures.Catalogue.match`) and by
+phitrace's catalogue (:meth:`phitrace.catalogue.matcher.Catalogue.match`) and by
 adblock-rust (the ``adblock`` package, Python bindings to Brave's engine)
 loaded with EasyPrivacy.  The list has no page context, but it is grouped by
 site, each group opening with the site's root URL; that URL is the page
@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from phitrace.catalogue.lists import resource_type
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.model import Request
 from tests.bench import corpus
 from tests.bench.figures import Figure, at_least, info

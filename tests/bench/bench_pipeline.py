@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from phitrace.analyzer import Analyzer
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Request
 from tests.bench import corpus

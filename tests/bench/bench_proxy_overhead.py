@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.cli.main import ADDON_SCRIPT
 from tests.bench import corpus
 from tests.bench.figures import Figure, at_least, at_most, info

@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from phitrace.catalogue.lists import BlockList, network_rules
-from phitrace.catalogue.signatures import Catalogue, Match, load_catalogue
+from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.matcher import Catalogue
+from phitrace.catalogue.model import Match
 from phitrace.model import Request
 
 pytestmark = pytest.mark.corpus

@@ -23,7 +23,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from phitrace.catalogue.signatures import Catalogue, Signature, load_catalogue
+from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.matcher import Catalogue
+from phitrace.catalogue.model import Signature
 from phitrace.decode.request import DEFAULT_LIMITS, decode_request, field_key
 from phitrace.model import Decoded, Field, Request
 

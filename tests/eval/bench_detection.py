@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.shared_corpus import record_request, request_records  # noqa: E402
 
 from phitrace.analyzer import Analyzer  # noqa: E402
-from phitrace.catalogue.signatures import load_catalogue  # noqa: E402
+from phitrace.catalogue.loader import load_catalogue  # noqa: E402
 from phitrace.decode.request import decode_request  # noqa: E402
 from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries, parse_canaries  # noqa: E402
 from phitrace.detect.health import detect_health, detect_identifiers  # noqa: E402

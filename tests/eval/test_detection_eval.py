@@ -11,7 +11,7 @@ from labelled import Score, corpus_cases, reconstructed, score
 from tests.shared_corpus import request_records
 
 from phitrace.analyzer import Analyzer
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import HEALTH_CATEGORIES
 

@@ -20,7 +20,7 @@ import pytest
 from tests.shared_corpus import corpus_dir, record_request, request_records
 
 from phitrace.analyzer import Analyzer
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.decode.request import decode_request
 from phitrace.detect.health import detect_health
 from phitrace.detect.vocabulary import Vocabulary, load_vocabulary

@@ -27,7 +27,7 @@ import sqlite_utils
 import zstandard
 
 from phitrace.analyzer import Analyzer
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.decode.request import Limits
 from phitrace.detect.canaries import parse_canaries
 from phitrace.detect.vocabulary import load_vocabulary

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from phitrace.catalogue.signatures import split_url
+from phitrace.catalogue.matcher import split_url
 
 _HOST = st.from_regex(r"[A-Za-z0-9-]{1,12}(\.[A-Za-z0-9-]{1,12}){0,3}", fullmatch=True)
 _PART = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)

@@ -1,1 +1,1 @@
-"""Catalogue: tracker signatures, their matcher, lint, test vectors and imported lists."""
+"""Catalogue: tracker signatures (model, loader, schema check, matcher), lint, vectors, lists."""

@@ -37,7 +37,7 @@ def vector_request(spec: Mapping[str, Any]) -> Request:
     return Request(
         method=str(spec.get("method", "GET")),
         url=str(spec["url"]),
-        headers=tuple((str(k), str(v)) for k, v in headers.items() if k != "__line__"),
+        headers=tuple((str(k), str(v)) for k, v in headers.items()),
         body=body.encode() if isinstance(body, str) else bytes(body),
         page_url=spec.get("page_url"),
     )
@@ -52,8 +52,6 @@ def _check(analyzer: Analyzer, vector: Mapping[str, Any]) -> list[str]:
         problems.append(f"vendor is {analysis.vendor!r}, expected {expect['vendor']!r}")
     signature = analyzer.catalogue.get(analysis.vendor) if analysis.vendor else None
     for role, wanted in (expect.get("fields") or {}).items():
-        if role == "__line__":
-            continue
         values = [
             f.value
             for f in analysis.fields

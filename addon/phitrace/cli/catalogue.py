@@ -118,7 +118,7 @@ def entities_import(path: Path, name: str | None) -> None:
 def entities_lookup(hosts: tuple[str, ...]) -> None:
     """Print the company phitrace names for each host (catalogue first, then imports)."""
     from phitrace.catalogue.entities import load_entities
-    from phitrace.catalogue.signatures import load_catalogue
+    from phitrace.catalogue.loader import load_catalogue
 
     known = load_entities(load_catalogue().signatures)
     for host in hosts:

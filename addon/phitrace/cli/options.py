@@ -8,7 +8,8 @@ import click
 import sqlite_utils
 
 from phitrace.analyzer import Analyzer
-from phitrace.catalogue.signatures import SignatureError, load_catalogue
+from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.model import SignatureError
 from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
 

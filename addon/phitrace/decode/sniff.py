@@ -3,7 +3,8 @@
 :class:`Decoder` turns bytes or text into fields.  A blob is tried, in order,
 as compressed data (by magic bytes), a multipart body, a Sentry envelope,
 text (JSON, JSONP, newline batches, forms) and finally as binary (protobuf,
-headerless deflate or brotli, printable runs).  Every string value found on
+headerless deflate or brotli, printable runs); multipart bodies and Sentry
+envelopes are taken apart by :mod:`phitrace.decode.containers`.  Every string value found on
 the way is expanded again: percent-encoding, embedded JSON, nested forms,
 JWTs, hex, base64 and lz-string, each only when its result is plausible.
 
@@ -17,7 +18,7 @@ import re
 from itertools import islice
 from typing import Any
 
-from phitrace.decode import compression, envelopes, lzstring, protobuf, textcodecs
+from phitrace.decode import compression, containers, envelopes, lzstring, protobuf, textcodecs
 from phitrace.decode.budget import Budget, Limits
 from phitrace.decode.textcodecs import (
     ascii_bytes,
@@ -26,7 +27,6 @@ from phitrace.decode.textcodecs import (
     is_hex,
     jwt_payload,
     plausible_text,
-    readable,
     unbase64,
     unhex,
     unpercent,
@@ -93,7 +93,7 @@ class Decoder:
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def _deeper(self, trail: Trail) -> bool:
+    def deeper(self, trail: Trail) -> bool:
         """True when one more decoder may be stacked on ``trail``; notes the limit if not."""
         if len(trail) < self.limits.max_depth:
             return True
@@ -172,7 +172,7 @@ class Decoder:
         self._lzstring(path, candidate, trail)
 
     def _decoded(self, data: bytes, path: str, trail: Trail, name: str) -> None:
-        if self._deeper(trail):
+        if self.deeper(trail):
             self.blob(data, path, trail + (name,), top=False)
 
     def _lzstring(self, path: str, text: str, trail: Trail) -> None:
@@ -209,7 +209,7 @@ class Decoder:
         budget.spend(len(result))
         if not (plausible_text(result) and _mostly_latin(result)):
             return False
-        if self._deeper(trail):
+        if self.deeper(trail):
             self.text(result, path, trail + ("lz-string",))
         return True
 
@@ -260,14 +260,14 @@ class Decoder:
         if first in "{[" and last in "}]":
             doc = envelopes.parse_json(text)
             if isinstance(doc, (dict, list)):
-                if self._deeper(trail):
+                if self.deeper(trail):
                     self.walk(doc, path, trail + ("json",))
                 return True
         if last in ");" or text.startswith(envelopes.XSSI_PREFIXES):
             inner = envelopes.unwrap_jsonp(text)
             doc = envelopes.parse_json(inner) if inner is not None else None
             if isinstance(doc, (dict, list)):
-                if self._deeper(trail):
+                if self.deeper(trail):
                     self.walk(doc, path, trail + ("jsonp", "json"))
                 return True
         if "\n" in text and self._batch(text, path, trail):
@@ -276,7 +276,7 @@ class Decoder:
             envelopes.looks_like_form(text) if top else envelopes.looks_like_nested_form(text)
         ):
             # Text holding "=" always yields a pair, so this is form data.
-            if self._deeper(trail):
+            if self.deeper(trail):
                 for key, val in envelopes.form_pairs(text):
                     self.value(f"{path}.{key}", val, trail + ("form",))
             return True
@@ -293,7 +293,7 @@ class Decoder:
             return False
         jsonish = [envelopes.looks_like_json(row) for row in sample]
         if jsonish[0] and sum(jsonish) >= len(sample) - 1:
-            if self._deeper(trail):
+            if self.deeper(trail):
                 for index, row in enumerate(envelopes.lines(text)):
                     self.budget.tick()
                     here = f"{path}.line[{index}]"
@@ -304,7 +304,7 @@ class Decoder:
                         self.walk(doc, here, trail + ("ndjson", "json"))
             return True
         if all(envelopes.looks_like_form(row) for row in sample):
-            if self._deeper(trail):
+            if self.deeper(trail):
                 for index, row in enumerate(envelopes.lines(text)):
                     self.budget.tick()
                     for key, val in envelopes.form_pairs(row):
@@ -320,9 +320,9 @@ class Decoder:
         name = compression.sniff(data)
         if name is not None and self.decompressed(name, data, path, trail, top=top):
             return
-        if data[:2] == b"--" and self._multipart(data, path, trail):
+        if data[:2] == b"--" and containers.multipart(self, data, path, trail):
             return
-        if data[:1] == b"{" and b"\n" in data and self._sentry(data, path, trail):
+        if data[:1] == b"{" and b"\n" in data and containers.sentry(self, data, path, trail):
             return
         try:
             text: str | None = None if has_control_bytes(data) else data.decode("utf-8")
@@ -340,7 +340,7 @@ class Decoder:
 
     def decompressed(self, name: str, data: bytes, path: str, trail: Trail, *, top: bool) -> bool:
         """Decompress ``data`` as ``name`` and decode the output; False if it is not ``name``."""
-        if not self._deeper(trail):
+        if not self.deeper(trail):
             return True
         out = compression.decompress(name, data, self.budget)
         if out is None:
@@ -353,11 +353,11 @@ class Decoder:
         """Bytes that are not text: protobuf, headerless deflate or brotli, else printable runs."""
         found = protobuf.strings(data, self.budget, self.limits.max_nesting)
         if found:
-            if self._deeper(trail):
+            if self.deeper(trail):
                 for here, text in found:
                     self.value(f"{path}.{here}", text, trail + ("protobuf",))
             return
-        if self._deeper(trail):
+        if self.deeper(trail):
             for name in compression.HEADERLESS:
                 out = compression.decompress(name, data, self.budget)
                 if out is not None and out.complete and worth_decoding(out.data):
@@ -367,45 +367,3 @@ class Decoder:
         if runs:
             text = "\n".join(r.decode("ascii") for r in runs[:BINARY_RUNS_MAX])
             self.budget.add(path, text, trail + ("binary",))
-
-    def _multipart(self, data: bytes, path: str, trail: Trail) -> bool:
-        parts = envelopes.multipart(data, self.limits.max_fields)
-        if parts is None:
-            return False
-        if not self._deeper(trail):
-            return True
-        trail = trail + ("multipart",)
-        for index, part in enumerate(parts):
-            here = f"{path}.{part.name}" if part.name is not None else f"{path}.part[{index}]"
-            text = readable(part.content)
-            if text is not None:
-                self.value(here, text, trail)
-            else:
-                self.blob(part.content, here, trail, top=False)
-        return True
-
-    def _sentry(self, data: bytes, path: str, trail: Trail) -> bool:
-        envelope = envelopes.sentry_envelope(data, self.limits.max_fields)
-        if envelope is None:
-            return False
-        if not self._deeper(trail):
-            return True
-        header, items = envelope
-        trail = trail + ("envelope",)
-        # Items are numbered as the lines they would be in a text envelope, so
-        # field maps address them as NDJSON (``line[2].request.url``).
-        self.walk(header, f"{path}.line[0]", trail)
-        line = 1
-        for item in items:
-            self.walk(item.header, f"{path}.line[{line}]", trail)
-            here = f"{path}.line[{line + 1}]"
-            line += 2
-            split = None
-            if item.header.get("type") == "replay_recording":
-                split = envelopes.split_first_line(item.payload)
-            if split is not None:
-                self.walk(split[0], here, trail)
-                self.blob(split[1], f"{here}.recording", trail, top=False)
-            else:
-                self.blob(item.payload, here, trail, top=False)
-        return True

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
 from phitrace import urls
-from phitrace.catalogue.signatures import CONTENT_ROLES, Signature
+from phitrace.catalogue.model import CONTENT_ROLES, Signature
 from phitrace.detect.codes import find_codes, might_hold_codes
 from phitrace.detect.identifiers import detect_identifiers
 from phitrace.detect.identifiers import key_parts as _key_parts

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from urllib.parse import unquote
 
-from phitrace.catalogue.signatures import Signature
+from phitrace.catalogue.model import Signature
 from phitrace.decode.request import field_key
 from phitrace.model import Field, Finding
 from phitrace.urls import is_ip_address

@@ -85,7 +85,7 @@ def _claim(table: dict[Any, str], key: Any, role: str, source: str) -> None:
 @lru_cache(maxsize=4)
 def load_conventions(path: Path | None = None) -> RoleConventions:
     """The bundled conventions (or a file's), parsed once per process."""
-    from phitrace.catalogue.signatures import FIELD_ROLES
+    from phitrace.catalogue.model import FIELD_ROLES
 
     path = path or data_dir("signatures") / CONVENTIONS
     try:

@@ -11,7 +11,8 @@ from mitmproxy import ctx, exceptions
 from phitrace.act.enforce import MODES
 from phitrace.analyzer import Analyzer
 from phitrace.catalogue.lists import load_blocklist
-from phitrace.catalogue.signatures import SignatureError, load_catalogue
+from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.model import SignatureError
 from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import SEVERITIES

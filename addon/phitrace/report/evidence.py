@@ -167,7 +167,8 @@ def _mitmproxy_version() -> str:
 
 
 def _catalogue_digest() -> str:
-    from phitrace.catalogue.signatures import SignatureError, load_catalogue
+    from phitrace.catalogue.loader import load_catalogue
+    from phitrace.catalogue.model import SignatureError
 
     try:
         return load_catalogue().digest

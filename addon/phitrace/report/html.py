@@ -162,7 +162,8 @@ ENDPOINT_LIMIT = 20
 @functools.lru_cache(maxsize=256)
 def company_of(vendor: str) -> str:
     """The company behind a bundled signature (files are named by signature id), or ""."""
-    from phitrace.catalogue.signatures import SignatureError, bundled_dir, load_file
+    from phitrace.catalogue.loader import bundled_dir, load_file
+    from phitrace.catalogue.model import SignatureError
 
     path = bundled_dir() / f"{vendor}.yaml"
     if not vendor or "/" in vendor or not path.is_file():

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import phitrace.analyzer as pipeline
-import phitrace.catalogue.signatures as signatures
+import phitrace.catalogue.matcher as matcher
 import phitrace.proxy.enforcement as enforcement
 import phitrace.proxy.view as view
 import phitrace.store.database as store
@@ -65,7 +65,7 @@ def install() -> None:
     if getattr(pipeline, "_faults_installed", False):
         return
     pipeline.Analyzer.analyse = _track(pipeline.Analyzer.analyse)  # type: ignore[method-assign]
-    catalogue = signatures.Catalogue
+    catalogue = matcher.Catalogue
     catalogue.match = _wrap("match", catalogue.match, lambda _self, request, *_: request)  # type: ignore[method-assign]
     pipeline.decode_request = _wrap("decode", pipeline.decode_request, lambda request, *_: request)
     pipeline.detect_health = _wrap("detect", pipeline.detect_health, lambda *_: _current())

@@ -7,7 +7,8 @@ import pytest
 from phitrace.analyzer import Analyzer
 from phitrace.assess.linkage import Link, Linker
 from phitrace.assess.severity import assess, flow_severity, is_health_canary
-from phitrace.catalogue.signatures import Catalogue, parse_signature
+from phitrace.catalogue.loader import parse_signature
+from phitrace.catalogue.matcher import Catalogue
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Finding, Request
 from phitrace.session import Session

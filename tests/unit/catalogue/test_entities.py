@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from phitrace.catalogue.entities import EntityError, import_entities, load_entities, parse_entities
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.cli.main import main
 
 OWNERS = [

@@ -20,7 +20,7 @@ from phitrace.catalogue.lists import (
     network_rules,
     resource_type,
 )
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.cli.main import main
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Request

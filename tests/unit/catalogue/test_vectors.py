@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from phitrace.analyzer import Analyzer
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.catalogue.vectors import VectorResult, run_vectors
 from phitrace.detect.vocabulary import load_vocabulary
 

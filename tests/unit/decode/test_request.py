@@ -152,43 +152,6 @@ def test_meta_form_post_with_json_in_bracketed_keys() -> None:
     assert trail(decoded, "body.cd[buttonFeatures].innerText") == ("form", "json")
 
 
-def test_meta_multipart_posts_become_body_fields() -> None:
-    # The shape of the corpus's multipart /tr posts (older pixel versions).
-    boundary = "----WebKitFormBoundaryph3egw9Wxf7DDjd2"
-    parts = [
-        ("id", "1660607454217829"),
-        ("ev", "Microdata"),
-        ("dl", "https://www.example.org/oncology"),
-        ("rl", ""),
-        ("cd[Meta]", '{"title":"Cancer Treatment Center","meta:keywords":""}'),
-    ]
-    body = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{text}\r\n'
-        for name, text in parts
-    )
-    body += f"--{boundary}--\r\n"
-    decoded = decode_request(post("https://www.facebook.com/tr/", body))
-    assert value(decoded, "body.dl") == "https://www.example.org/oncology"
-    assert trail(decoded, "body.dl") == ("multipart",)
-    assert value(decoded, "body.rl") == ""
-    assert value(decoded, "body.cd[Meta].title") == "Cancer Treatment Center"
-    assert trail(decoded, "body.cd[Meta].title") == ("multipart", "json")
-
-
-def test_binary_multipart_parts_are_sniffed() -> None:
-    # Datadog's replay upload: a compressed segment beside JSON metadata.
-    boundary = "dd-boundary"
-    segment = zlib.compress(json.dumps({"records": [{"text": "Message your doctor"}]}).encode())
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="segment"; filename="s"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    body += segment + f"\r\n--{boundary}--\r\n".encode()
-    decoded = decode_request(post("https://browser-intake-datadoghq.com/api/v2/replay", body))
-    assert value(decoded, "body.segment.records[0].text") == "Message your doctor"
-    assert trail(decoded, "body.segment.records[0].text") == ("multipart", "zlib", "json")
-
-
 def test_ga4_batched_hits_are_numbered_lines() -> None:
     body = "en=view_search_results&ep.search_term=hiv%20test\r\nen=scroll&epn.percent_scrolled=90"
     decoded = decode_request(post("https://www.google-analytics.com/g/collect?v=2", body))
@@ -337,30 +300,6 @@ def test_amplitude_form_field_holding_a_json_array_of_events() -> None:
 def _raw_deflate(data: bytes) -> bytes:
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     return packer.compress(data) + packer.flush()
-
-
-def test_sentry_envelope_with_a_zlib_replay_recording() -> None:
-    header = {"event_id": "a" * 32, "sent_at": "2025-01-01T12:00:00.000Z"}
-    event = {"request": {"url": "https://x.org/portal/messages/new"}, "user": {"id": "patient-42"}}
-    recording = b'{"segment_id":0}\n' + zlib.compress(
-        json.dumps([{"type": 3, "data": {"text": "my prescription"}}]).encode()
-    )
-    body = b"\n".join(
-        [
-            json.dumps(header).encode(),
-            b'{"type":"event"}',
-            json.dumps(event).encode(),
-            json.dumps({"type": "replay_recording", "length": len(recording)}).encode(),
-            recording,
-        ]
-    )
-    decoded = decode_request(post("https://o1.ingest.sentry.io/api/2/envelope/", body))
-    assert value(decoded, "body.line[2].request.url") == "https://x.org/portal/messages/new"
-    assert field_key("body.line[2].request.url") == "request.url"
-    assert value(decoded, "body.line[3].type") == "replay_recording"
-    assert value(decoded, "body.line[4].segment_id") == "0"
-    assert value(decoded, "body.line[4].recording[0].data.text") == "my prescription"
-    assert trail(decoded, "body.line[4].recording[0].data.text") == ("envelope", "zlib", "json")
 
 
 def test_jsonp_and_anti_xssi_wrappers_are_unwrapped() -> None:

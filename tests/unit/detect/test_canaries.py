@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from phitrace.analyzer import Analyzer
-from phitrace.catalogue.signatures import load_catalogue
+from phitrace.catalogue.loader import load_catalogue
 from phitrace.detect.canaries import (
     ENCODERS,
     NO_CANARIES,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from phitrace.catalogue.signatures import Signature, parse_signature
+from phitrace.catalogue.loader import parse_signature
+from phitrace.catalogue.model import Signature
 from phitrace.detect.health import MAX_HEALTH_FINDINGS, detect_health, opaque
 from phitrace.detect.vocabulary import Vocabulary, load_vocabulary
 from phitrace.model import Field

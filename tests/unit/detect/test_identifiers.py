@@ -7,7 +7,8 @@ import hashlib
 
 import pytest
 
-from phitrace.catalogue.signatures import Signature, parse_signature
+from phitrace.catalogue.loader import parse_signature
+from phitrace.catalogue.model import Signature
 from phitrace.detect.health import detect_identifiers
 from phitrace.model import IDENTIFIER_CATEGORIES, Field
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from phitrace.catalogue.signatures import FIELD_ROLES
+from phitrace.catalogue.model import FIELD_ROLES
 from phitrace.detect.roles import ConventionError, load_conventions, normalise, parse_conventions
 
 

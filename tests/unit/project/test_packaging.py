@@ -52,7 +52,7 @@ def test_installed_wheel_finds_its_data(wheel: Path, tmp_path: Path) -> None:
         capture_output=True,
     )
     code = (
-        "import phitrace.resources as r, phitrace.catalogue.signatures as s;"
+        "import phitrace.resources as r, phitrace.catalogue.loader as s;"
         "print(r.data_dir('signatures')); print(len(s.load_catalogue()));"
         "from phitrace.report.html import environment; environment().get_template('report.html.j2')"
     )

@@ -1,57 +1,19 @@
-"""Parsing signatures and matching requests: host suffixes, globs, shapes and field maps."""
+"""Matching requests against the catalogue: host suffixes, globs, shapes and body keys."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
-from phitrace.catalogue.signatures import (
-    Catalogue,
-    SignatureError,
-    body_document,
-    load_catalogue,
-    load_file,
-    parse_signature,
-)
+from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.matcher import Catalogue, body_document
+from phitrace.catalogue.model import SignatureError
 from phitrace.model import Request
-
-
-def _sig(doc: str, file: str = "test.yaml"):  # type: ignore[no-untyped-def]
-    return parse_signature(yaml.safe_load(doc), file)
-
-
-def _catalogue(*docs: str) -> Catalogue:
-    return Catalogue(_sig(d, f"s{i}.yaml") for i, d in enumerate(docs))
+from tests.unit.catalogue.documents import BASE, COLLECT, SHAPE, TRACKER, catalogue_of
 
 
 def _vendor(catalogue: Catalogue, url: str, method: str = "GET", body: str = "") -> str | None:
     match = catalogue.match(Request(method, url, body=body.encode()))
     return match.signature.id if match else None
-
-
-BASE = "name: N\ncompany: C\ncategory: analytics\n"
-TRACKER = "id: tracker\n" + BASE + "endpoints: [{hosts: [tracker.example]}]\n"
-COLLECT = (
-    "id: collect\n"
-    + BASE
-    + (
-        "endpoints:\n"
-        "  - {hosts: [x.example], paths: ['/c/*'], methods: [POST]}\n"
-        "  - {hosts: ['region*.x.example'], paths: ['/g']}\n"
-    )
-)
-SHAPE = (
-    "id: shape\n"
-    + BASE
-    + (
-        "endpoints:\n"
-        "  - {paths: ['*/g/collect'], params: {v: '2', tid: 'G-*'}}\n"
-        "  - {paths: ['*/v1/t'], methods: [POST],\n"
-        "     body: {writeKey: '*', 'context.library.name': 'sdk*'}}\n"
-    )
-)
 
 
 @pytest.mark.parametrize(
@@ -65,18 +27,18 @@ SHAPE = (
     ],
 )
 def test_hosts_match_by_domain_suffix_only(url: str, vendor: str | None) -> None:
-    assert _vendor(_catalogue(TRACKER), url) == vendor
+    assert _vendor(catalogue_of(TRACKER), url) == vendor
 
 
 def test_paths_and_methods_restrict_an_endpoint() -> None:
-    catalogue = _catalogue(COLLECT)
+    catalogue = catalogue_of(COLLECT)
     assert _vendor(catalogue, "https://x.example/c/1", "POST") == "collect"
     assert _vendor(catalogue, "https://x.example/c/1", "GET") is None
     assert _vendor(catalogue, "https://x.example/other", "POST") is None
 
 
 def test_host_globs_match_within_one_label() -> None:
-    catalogue = _catalogue(COLLECT)
+    catalogue = catalogue_of(COLLECT)
     assert _vendor(catalogue, "https://region1.x.example/g") == "collect"
     assert _vendor(catalogue, "https://a.region1.x.example/g") is None
 
@@ -84,20 +46,20 @@ def test_host_globs_match_within_one_label() -> None:
 def test_a_more_specific_host_wins_over_a_broader_one() -> None:
     broad = "id: broad\n" + BASE + "endpoints: [{hosts: [example.net]}]\n"
     narrow = "id: narrow\n" + BASE + "endpoints: [{hosts: [tt.example.net]}]\n"
-    catalogue = _catalogue(broad, narrow)
+    catalogue = catalogue_of(broad, narrow)
     assert _vendor(catalogue, "https://client.tt.example.net/x") == "narrow"
     assert _vendor(catalogue, "https://other.example.net/x") == "broad"
 
 
 def test_query_shapes_identify_first_party_collectors() -> None:
-    catalogue = _catalogue(SHAPE)
+    catalogue = catalogue_of(SHAPE)
     assert _vendor(catalogue, "https://sgtm.site.org/g/collect?v=2&tid=G-ABC") == "shape"
     assert _vendor(catalogue, "https://sgtm.site.org/g/collect?v=1&tid=G-ABC") is None
     assert _vendor(catalogue, "https://sgtm.site.org/g/collect?v=2") is None
 
 
 def test_body_shapes_read_nested_json_keys() -> None:
-    catalogue = _catalogue(SHAPE)
+    catalogue = catalogue_of(SHAPE)
     good = '{"writeKey":"k","context":{"library":{"name":"sdk-js"}}}'
     assert _vendor(catalogue, "https://e.site.org/v1/t", "POST", good) == "shape"
     wrong = '{"writeKey":"k","context":{"library":{"name":"other"}}}'
@@ -106,11 +68,11 @@ def test_body_shapes_read_nested_json_keys() -> None:
 
 
 def test_body_shapes_skip_parsing_when_a_key_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
-    import phitrace.catalogue.signatures as signatures
+    import phitrace.catalogue.matcher as matcher
 
     calls: list[bytes] = []
-    monkeypatch.setattr(signatures, "body_document", lambda b: calls.append(b) or None)
-    catalogue = _catalogue(SHAPE)
+    monkeypatch.setattr(matcher, "body_document", lambda b: calls.append(b) or None)
+    catalogue = catalogue_of(SHAPE)
     assert _vendor(catalogue, "https://e.site.org/v1/t", "POST", '{"id": 1}') is None
     assert calls == []
 
@@ -131,53 +93,14 @@ def test_body_documents_for_shapes(body: bytes, expected: object) -> None:
 
 
 def test_malformed_urls_do_not_match_or_raise() -> None:
-    catalogue = _catalogue(TRACKER, SHAPE)
+    catalogue = catalogue_of(TRACKER, SHAPE)
     assert catalogue.match(Request("GET", "http://[::1")) is None
     assert catalogue.match(Request("GET", "not a url")) is None
 
 
-def test_exact_field_keys_win_over_globs_and_globs_keep_their_order() -> None:
-    sig = _sig(
-        "id: f\n" + BASE + "endpoints: [{hosts: [f.example]}]\n"
-        "fields:\n"
-        "  free_text: ['cd[buttonText]']\n"
-        "  search_term: ['props.*.query']\n"
-        "  event_properties: ['cd[*]', 'props.**']\n"
-    )
-    assert sig.role_of("cd[buttonText]") == "free_text"
-    assert sig.role_of("cd[value]") == "event_properties"
-    assert sig.role_of("props.page.query") == "search_term"
-    assert sig.role_of("props.a.b.c") == "event_properties"
-    assert sig.role_of("other") is None
-
-
-@pytest.mark.parametrize(
-    ("doc", "message"),
-    [
-        ("id: Bad_Id\n" + BASE + "endpoints: [{hosts: [a.example]}]", "lowercase slug"),
-        ("id: x\n" + BASE + "endpoints: [{paths: ['/a']}]", "shape"),
-        ("id: x\n" + BASE + "endpoints: [{hosts: ['a b']}]", "not a host"),
-        ("id: x\n" + BASE + "endpoints: [{hosts: [a.example], role: beacon}]", "role must be"),
-        ("id: x\n" + BASE + "endpoints: [{hosts: [a.example], params: {v: true}}]", "glob"),
-        ("id: x\n" + BASE + "endpoints: []", "non-empty"),
-        ("id: x\n" + BASE + "endpoints: [{hosts: [a.example]}]\nfields: {pii: [a]}", "role"),
-    ],
-)
-def test_invalid_signatures_are_refused_with_a_reason(doc: str, message: str) -> None:
-    with pytest.raises(SignatureError, match=message):
-        _sig(doc)
-
-
-def test_load_errors_name_the_file_and_line(tmp_path: Path) -> None:
-    path = tmp_path / "broken.yaml"
-    path.write_text("id: broken\n" + BASE + "endpoints:\n  - hosts: [a.example]\n    role: x\n")
-    with pytest.raises(SignatureError, match=rf"{path}:6: role must be"):
-        load_file(path)
-
-
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(SignatureError, match="duplicate"):
-        _catalogue(TRACKER, TRACKER)
+        catalogue_of(TRACKER, TRACKER)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,143 @@
+"""Read signature YAML: the bundled catalogue, extra files and directories, into frozen records.
+
+Every document is validated against ``signatures/schema.json`` (see
+:mod:`phitrace.catalogue.schema`) before its record is built, so a file the
+loader accepts passes the linter's schema check, and the loader refuses a
+broken file with the linter's ``file:line: message``.  Loading stops at the
+first problem, so that the proxy refuses a broken catalogue quickly; the
+linter reports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from phitrace.catalogue import schema
+from phitrace.catalogue.matcher import Catalogue
+from phitrace.catalogue.model import (
+    Endpoint,
+    FieldRule,
+    Problem,
+    Signature,
+    SignatureError,
+    compile_glob,
+)
+
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's."""
+
+
+def read_document(path: Path) -> tuple[Any, str]:
+    """The one signature document in ``path``, and the file's text (for error lines).
+
+    Raises :class:`SignatureError` for an unreadable file, invalid YAML, or
+    a file that does not hold exactly one document.
+    """
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        docs = [d for d in yaml.load_all(text, Loader=YAML_LOADER) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SignatureError(
+            Problem(file, mark.line + 1 if mark else 1, f"not valid YAML: {problem}")
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SignatureError(Problem(file, 1, f"cannot read: {exc}")) from exc
+    if len(docs) != 1:
+        message = f"a file holds one signature; found {len(docs)} documents"
+        raise SignatureError(Problem(file, 1, message))
+    return docs[0], text
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of a one-document text, which knows each value's line."""
+    return next(iter(yaml.compose_all(text, Loader=YAML_LOADER)), None)
+
+
+def parse_signature(data: Any, file: str, *, text: str | None = None) -> Signature:
+    """Validate one signature document against the schema and build its record.
+
+    Raises :class:`SignatureError` with the first problem in line order;
+    ``text`` is the YAML it came from, read again only to find that line.
+    """
+    if not schema.is_valid(data):
+        root = compose(text) if text is not None else None
+        raise SignatureError(schema.problems(file, data, root)[0])
+    return Signature(
+        id=data["id"],
+        name=data["name"],
+        company=data["company"],
+        category=data["category"],
+        endpoints=tuple(_endpoint(e) for e in data["endpoints"]),
+        fields=_fields(data.get("fields", {})),
+        tests=tuple(data.get("tests", ())),
+        file=file,
+    )
+
+
+def _strings(value: str | list[str]) -> tuple[str, ...]:
+    """A schema "string or list of strings" as a tuple."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _value_globs(value: Mapping[Any, str | int]) -> tuple[tuple[str, Any], ...]:
+    return tuple((str(name), compile_glob(str(glob))) for name, glob in value.items())
+
+
+def _endpoint(node: Mapping[str, Any]) -> Endpoint:
+    path_globs = _strings(node.get("paths", ()))
+    return Endpoint(
+        hosts=_strings(node.get("hosts", ())),
+        paths=tuple(compile_glob(p) for p in path_globs),
+        methods=frozenset(_strings(node.get("methods", ()))),
+        params=_value_globs(node.get("params", {})),
+        role=node.get("role", "collect"),
+        body=_value_globs(node.get("body", {})),
+        path_globs=path_globs,
+    )
+
+
+def _fields(node: Mapping[str, str | list[str]]) -> tuple[FieldRule, ...]:
+    return tuple(
+        FieldRule(role, compile_glob(key, sep=".") if "*" in key else None, key)
+        for role, keys in node.items()
+        for key in _strings(keys)
+    )
+
+
+def load_file(path: Path) -> list[Signature]:
+    """Parse a YAML file holding one signature document."""
+    data, text = read_document(path)
+    return [parse_signature(data, str(path), text=text)]
+
+
+def bundled_dir() -> Path:
+    """The directory of tracker signatures shipped with phitrace."""
+    from phitrace.resources import data_dir
+
+    return data_dir("signatures") / "trackers"
+
+
+def signature_files(paths: Iterable[Path] = (), *, bundled: bool = True) -> list[Path]:
+    """The YAML files of the bundled catalogue (optionally) plus extra files or directories."""
+    sources = [bundled_dir(), *paths] if bundled else list(paths)
+    files: list[Path] = []
+    for source in sources:
+        if not source.exists():
+            raise SignatureError(Problem(str(source), 1, "no such signature file or directory"))
+        files.extend(sorted(source.glob("*.yaml")) if source.is_dir() else [source])
+    return files
+
+
+def load_catalogue(paths: Iterable[Path] = ()) -> Catalogue:
+    """Load the bundled signatures plus any extra files or directories given."""
+    signatures: list[Signature] = []
+    for file in signature_files(paths):
+        signatures.extend(load_file(file))
+    return Catalogue(signatures)

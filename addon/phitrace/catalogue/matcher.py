@@ -1,0 +1,340 @@
+"""Match a request against the catalogue's endpoints: host-suffix index, shapes and body keys.
+
+Matching is a dict lookup per host suffix, never a scan over every
+signature; endpoints without hosts (shapes) are gated by substring searches
+before any regex runs or any body is parsed.  The request's URL is split by
+:func:`split_url`, a single regex match for ordinary URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from phitrace.catalogue.model import (
+    Endpoint,
+    Match,
+    Problem,
+    Signature,
+    SignatureError,
+    compile_glob,
+)
+from phitrace.model import Request
+
+SHAPE_BODY_BYTES = 64 * 1024
+"""Only this much of a body is read when an endpoint asks for body keys."""
+
+HOST_MEMO_SIZE = 16_384
+"""Hosts whose candidate endpoints are remembered; the memo is emptied when full."""
+
+_SIMPLE_URL = re.compile(r"https?://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?")
+"""A URL whose host part has no user info, IPv6 brackets or ``%`` (else no match)."""
+
+_Candidate = tuple[re.Pattern[str] | None, Signature, Endpoint]
+_Gate = tuple[tuple[str, ...], tuple[bytes, ...] | None, Signature, Endpoint]
+
+
+def split_url(url: str) -> tuple[str, str, str] | None:
+    """(lower-cased host without port, path or ``/``, query) as :func:`urlsplit` gives them.
+
+    Plain ``http``/``https`` URLs in ASCII, without user info, IPv6 brackets
+    or ``%`` in the host, take a single regex match; anything else goes
+    through :func:`urlsplit` so that odd URLs are read exactly as before.
+    None when the URL cannot be parsed.
+    """
+    if url.isascii() and "\t" not in url and "\n" not in url and "\r" not in url:
+        simple = _SIMPLE_URL.match(url)
+        if simple is not None:
+            return simple[1].partition(":")[0].lower(), simple[2] or "/", simple[3] or ""
+    try:
+        parts = urlsplit(url)
+        return parts.hostname or "", parts.path or "/", parts.query
+    except ValueError:  # an unreadable host or port: the URL matches nothing
+        return None
+
+
+def _lookup(doc: Any, dotted: str) -> Any:
+    """Follow ``a.b.c`` through nested mappings; a list stands for its first item."""
+    node = doc
+    for part in dotted.split("."):
+        if isinstance(node, list):
+            node = node[0] if node else None
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def body_document(body: bytes) -> Mapping[str, Any] | None:
+    """The body as a mapping of keys, for shape checks: JSON, NDJSON or a form.
+
+    Only the first :data:`SHAPE_BODY_BYTES` are read; a JSON array stands for
+    its first object and NDJSON for its first line.  Never raises.
+    """
+    text = body[:SHAPE_BODY_BYTES].decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    if text[0] in "{[":
+        try:
+            doc: Any = json.loads(text)
+        except (ValueError, RecursionError):
+            first, newline, _ = text.partition("\n")
+            if not newline:  # the first line is the whole text, which just failed
+                return None
+            try:
+                doc = json.loads(first)
+            except (ValueError, RecursionError):
+                return None
+        if isinstance(doc, list):
+            doc = next((d for d in doc if isinstance(d, Mapping)), None)
+        return doc if isinstance(doc, Mapping) else None
+    if "=" in text[:256] and " " not in text[:256]:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return None
+
+
+def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, re.Pattern[str]], ...]) -> bool:
+    """True when every wanted key is in ``doc`` with a value its glob accepts."""
+    if doc is None:
+        return False
+    for key, pattern in wanted:
+        value = doc.get(key) if key in doc else _lookup(doc, key)
+        if value is None:
+            return False
+        if isinstance(value, (Mapping, list)):
+            if pattern.pattern != r".*\Z":
+                return False
+        elif not pattern.match(value if isinstance(value, str) else str(value)):
+            return False
+    return True
+
+
+def _has_all(text: Any, needles: tuple[Any, ...]) -> bool:
+    """True when every needle occurs in ``text`` (a str or bytes haystack)."""
+    for needle in needles:
+        if needle not in text:
+            return False
+    return True
+
+
+def index_key(host: str) -> str:
+    """The literal suffix a host glob is filed under (``region*.x.com`` → ``x.com``)."""
+    if "*" not in host:
+        return host
+    return host.rsplit("*", 1)[1].lstrip(".-")
+
+
+class Catalogue:
+    """All loaded signatures, indexed for fast matching.
+
+    Each endpoint host is filed under its literal suffix; a request looks up
+    every suffix of its own host (``a.b.example.com``, ``b.example.com``,
+    ``example.com``), so matching costs a handful of dict lookups however
+    large the catalogue, and the endpoints found for a host are remembered.
+    Endpoints without hosts (shapes) are tried last, and only those whose
+    path glob fits are asked about parameters or body.
+    """
+
+    def __init__(self, signatures: Iterable[Signature]) -> None:
+        self.signatures: tuple[Signature, ...] = tuple(signatures)
+        self._by_id: dict[str, Signature] = {}
+        for sig in self.signatures:
+            other = self._by_id.setdefault(sig.id, sig)
+            if other is not sig:
+                message = f"duplicate signature id {sig.id!r}, also used by {other.file}"
+                raise SignatureError(Problem(sig.file, 1, message))
+        self._by_suffix: dict[str, list[_Candidate]] = {}
+        self._shapes: list[tuple[Signature, Endpoint]] = []
+        self._anywhere: list[tuple[Signature, Endpoint]] = []
+        self._by_host: dict[str, tuple[tuple[Signature, Endpoint], ...]] = {}
+        for sig in self.signatures:
+            for ep in sig.endpoints:
+                if not ep.hosts and any(not g.strip("*") for g in ep.path_globs):
+                    self._anywhere.append((sig, ep))
+                elif not ep.hosts:
+                    self._shapes.append((sig, ep))
+                for host in ep.hosts:
+                    glob = compile_glob(host, sep=".") if "*" in host else None
+                    self._by_suffix.setdefault(index_key(host), []).append((glob, sig, ep))
+        self._index_shapes()
+        self._anywhere_by_method: dict[str, tuple[_Gate, ...]] = {}
+        """Per method, the any-host endpoints reduced to gates (see :meth:`_anywhere_for`)."""
+        self.digest = hashlib.sha256(
+            "\n".join(sorted(f"{s.id}:{s.file}" for s in self.signatures)).encode()
+        ).hexdigest()[:16]
+
+    def _index_shapes(self) -> None:
+        """Index shapes so that most requests are ruled out without a regex.
+
+        A glob ``*<literal>`` fits exactly the paths ending in that literal,
+        so all such tails are checked at once with one ``str.endswith``.  The
+        rest are gated by one search for their longest literal pieces.
+        """
+        tails: dict[str, list[int]] = {}
+        others: list[int] = []
+        pieces: set[str] = set()
+        for index, (_, ep) in enumerate(self._shapes):
+            for glob in ep.path_globs:
+                if glob.startswith("*") and "*" not in glob[1:] and len(glob) > 1:
+                    tails.setdefault(glob[1:], []).append(index)
+                else:
+                    others.append(index)
+                    pieces.add(max(glob.split("*"), key=len))
+        self._tails = tuple((tail, tuple(found)) for tail, found in tails.items())
+        self._any_tail = tuple(tails)
+        self._gated = sorted(set(others))
+        gate = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True) if p)
+        self._shape_gate = re.compile(gate) if gate else None
+        if any(not p for p in pieces):  # a glob of stars only: every path is a candidate
+            self._shape_gate = re.compile("")
+
+    def _anywhere_for(self, method: str) -> tuple[_Gate, ...]:
+        """What a request must show before endpoints on any host and any path are asked.
+
+        Such endpoints are tried for every request that nothing else matched,
+        so each is reduced, per request method, to its query-parameter names
+        and body keys, checked as substring searches before anything is parsed.
+        """
+        gates = self._anywhere_by_method.get(method)
+        if gates is None:
+            upper = method.upper()
+            gates = tuple(
+                (
+                    ep.param_needles,  # type: ignore[attr-defined]
+                    ep.needles if ep.body else None,  # type: ignore[attr-defined]
+                    sig,
+                    ep,
+                )
+                for sig, ep in self._anywhere
+                if not ep.methods or upper in ep.methods
+            )
+            if len(self._anywhere_by_method) < 64:  # methods are few; bound odd ones
+                self._anywhere_by_method[method] = gates
+        return gates
+
+    def _shape_candidates(self, path: str) -> list[int]:
+        found: list[int] = []
+        if path.endswith(self._any_tail):
+            found = [i for tail, indexes in self._tails if path.endswith(tail) for i in indexes]
+        if self._shape_gate is not None and self._shape_gate.search(path):
+            return sorted({*found, *self._gated})
+        return sorted(set(found)) if len(found) > 1 else found
+
+    def _host_candidates(self, host: str) -> tuple[tuple[Signature, Endpoint], ...]:
+        """The host-bound endpoints that may fit ``host``, most specific suffix first."""
+        remembered = self._by_host.get(host)
+        if remembered is not None:
+            return remembered
+        found: list[tuple[Signature, Endpoint]] = []
+        key = host
+        while True:
+            for glob, sig, ep in self._by_suffix.get(key, ()):
+                if glob is None or glob.match(host):
+                    found.append((sig, ep))
+            dot = key.find(".")
+            if dot < 0:
+                break
+            key = key[dot + 1 :]
+        if len(self._by_host) >= HOST_MEMO_SIZE:
+            self._by_host.clear()
+        self._by_host[host] = result = tuple(found)
+        return result
+
+    def __len__(self) -> int:
+        return len(self.signatures)
+
+    def get(self, signature_id: str) -> Signature | None:
+        """Look a signature up by id."""
+        return self._by_id.get(signature_id)
+
+    def match(self, request: Request) -> Match | None:
+        """Identify the vendor endpoint a request goes to, or None.
+
+        Host suffixes are tried from the most specific (the full host) to the
+        least; shapes (first-party collectors) are tried last.  Never raises
+        on a malformed URL or body: such a request simply does not match.
+        """
+        split = split_url(request.url)
+        if split is None:
+            return None
+        host, path, query = split
+        lazy: _Lazy | None = None
+        for sig, ep in self._host_candidates(host):
+            lazy = lazy or _Lazy(request, query)
+            if lazy.accepts(ep, path):
+                return Match(sig, ep)
+        for index in self._shape_candidates(path):
+            sig, ep = self._shapes[index]
+            lazy = lazy or _Lazy(request, query)
+            if lazy.accepts(ep, path):
+                return Match(sig, ep)
+        return self._match_anywhere(request, path, query, lazy)
+
+    def _match_anywhere(
+        self, request: Request, path: str, query: str, lazy: _Lazy | None
+    ) -> Match | None:
+        raw: bytes | None = None
+        for params, needles, sig, ep in self._anywhere_for(request.method):
+            if params and not _has_all(query, params):
+                continue
+            if needles is not None:
+                if raw is None:
+                    raw = request.body[:SHAPE_BODY_BYTES]
+                if not raw or not _has_all(raw, needles):
+                    continue
+            lazy = lazy or _Lazy(request, query)
+            if lazy.accepts(ep, path):
+                return Match(sig, ep)
+        return None
+
+
+class _Lazy:
+    """A request's query and body documents, parsed only when an endpoint asks."""
+
+    __slots__ = ("request", "method", "_query_text", "_query", "_body", "_body_done")
+
+    def __init__(self, request: Request, query_text: str) -> None:
+        self.request = request
+        self.method = request.method.upper()
+        self._query_text = query_text
+        self._query: dict[str, str] | None = None
+        self._body: Mapping[str, Any] | None = None
+        self._body_done = False
+
+    def query(self) -> Mapping[str, str]:
+        if self._query is None:
+            self._query = dict(parse_qsl(self._query_text, keep_blank_values=True))
+        return self._query
+
+    def body(self) -> Mapping[str, Any] | None:
+        if not self._body_done:
+            self._body = body_document(self.request.body)
+            self._body_done = True
+        return self._body
+
+    def accepts(self, ep: Endpoint, path: str) -> bool:
+        """True when method, path, query parameters and body keys fit ``ep``.
+
+        The cheap checks come first: the method, then the parameter names and
+        body keys as substrings of the raw query and body, and only then the
+        globs over the parsed documents.
+        """
+        if ep.methods and self.method not in ep.methods:
+            return False
+        needles: tuple[str, ...] = ep.param_needles  # type: ignore[attr-defined]
+        if needles and not all(n in self._query_text for n in needles):
+            return False
+        if ep.paths and not any(p.match(path) for p in ep.paths):
+            return False
+        if ep.params and not _fits(self.query(), ep.params):
+            return False
+        if not ep.body:
+            return True
+        raw = self.request.body[:SHAPE_BODY_BYTES]
+        if not raw or not all(n in raw for n in ep.needles):  # type: ignore[attr-defined]
+            return False
+        return _fits(self.body(), ep.body)
