@@ -7,7 +7,7 @@ from mitmproxy.test import taddons
 from phitrace.proxy.addon import PhiTrace
 
 
-def test_the_commands_are_registered_under_their_documented_names() -> None:
+async def test_the_commands_are_registered_under_their_documented_names() -> None:
     addon = PhiTrace()
     with taddons.context(addon) as tctx:
         names = {n for n in tctx.master.commands.commands if n.startswith("phitrace.")}
