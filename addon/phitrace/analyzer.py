@@ -82,7 +82,7 @@ class Analyzer:
         category = signature.category if signature else "other" if listed else None
         vendor = signature.id if signature else listed.vendor if listed else None
         link = session.linker.observe(vendor, findings) if session is not None else None
-        severity, assessed = assess(findings, category, linked=link or False)
+        assessment = assess(findings, category, linked=link or False)
         return Analysis(
             request=request,
             vendor=vendor,
@@ -90,8 +90,10 @@ class Analyzer:
             tracker_category=category,
             page_url=page_url_of(request, decoded.fields, signature),
             fields=decoded.fields,
-            findings=tuple(assessed),
-            severity=severity,
+            findings=tuple(assessment.findings),
+            severity=assessment.severity,
             truncated=decoded.truncated,
             endpoint_role=match.endpoint.role if match else None,
+            severity_reason=assessment.reason,
+            vendor_company=signature.company if signature else None,
         )

@@ -164,7 +164,7 @@ def redact(
     request: Request, findings: Sequence[Finding], fields: Sequence[Field] = ()
 ) -> Redaction:
     """Remove every field that carried a finding; strip canary values wherever they appear."""
-    paths = {f.field.split(" [", 1)[0] for f in findings if f.kind != "canary"}
+    paths = {f.path for f in findings if f.kind != "canary"}
     paths |= _carrying(fields, findings)
     needles = [f.value for f in findings if f.kind == "canary" and len(f.value) >= 4]
     removed: list[str] = []
