@@ -18,7 +18,9 @@ from phitrace.capture.har import HarError, read_har
 from phitrace.capture.pages import PageTracker
 from phitrace.model import Request
 from phitrace.session import Session
-from phitrace.store.database import Record, end_session, start_session, write_record
+from phitrace.store.rows import Record
+from phitrace.store.sessions import end_session, start_session
+from phitrace.store.writer import write_record
 
 Progress = Callable[[int], None]
 

@@ -35,14 +35,10 @@ from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import SEVERITIES, Analysis, Request, severity_rank
 from phitrace.session import Session
-from phitrace.store.database import (
-    STORAGE_MODES,
-    Record,
-    Writer,
-    end_session,
-    open_database,
-    start_session,
-)
+from phitrace.store.database import open_database
+from phitrace.store.rows import STORAGE_MODES, Record
+from phitrace.store.sessions import end_session, start_session
+from phitrace.store.writer import Writer
 
 log = logging.getLogger(__name__)
 

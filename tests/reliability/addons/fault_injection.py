@@ -16,7 +16,7 @@ from typing import Any
 import phitrace.analyzer as pipeline
 import phitrace.catalogue.signatures as signatures
 import phitrace.proxy.addon as addon
-import phitrace.store.database as store
+import phitrace.store.writer as store
 from phitrace.model import Request
 
 STAGES = ("match", "decode", "detect", "assess", "enforce", "show", "store")

@@ -7,7 +7,10 @@ import stat
 from pathlib import Path
 
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store.database import Record, Writer, open_database, start_session, write_record
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import Writer, write_record
 
 CONTRACT = {
     "sessions": {
