@@ -183,6 +183,16 @@ class Findings:
         return {leak.flow_id for leak in self.leaks}
 
 
+@functools.lru_cache(maxsize=1024)
+def _steps(trail: str) -> tuple[str, ...]:
+    """A stored ``findings.trail`` (a JSON array) as a tuple; few distinct trails recur."""
+    try:
+        steps = json.loads(trail)
+    except ValueError:
+        return ()
+    return tuple(str(step) for step in steps) if isinstance(steps, list) else ()
+
+
 def location(path: str | None, trail: str | None, field: str) -> tuple[str, tuple[str, ...]]:
     """A finding's path and decode trail, from their columns.
 
@@ -192,11 +202,7 @@ def location(path: str | None, trail: str | None, field: str) -> tuple[str, tupl
     there, which is why later rows store the two apart.
     """
     if path is not None:
-        try:
-            steps = json.loads(trail or "[]")
-        except ValueError:
-            steps = []
-        return path, tuple(str(step) for step in steps) if isinstance(steps, list) else ()
+        return path, _steps(trail or "[]")
     if field.endswith("]") and " [" in field:
         head, _, tail = field.rpartition(" [")
         return head, tuple(tail[:-1].split(">"))

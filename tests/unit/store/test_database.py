@@ -36,6 +36,8 @@ CONTRACT = {
         "status_code",
         "request_sha256",
         "blocked",
+        "severity_reason",
+        "vendor_company",
     },
     "findings": {
         "id",
@@ -49,6 +51,9 @@ CONTRACT = {
         "matched",
         "severity",
         "rule",
+        "reason",
+        "path",
+        "trail",
     },
 }
 
