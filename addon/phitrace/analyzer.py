@@ -119,7 +119,7 @@ class Analyzer:
             return Analysis(request=request, third_party=site)  # an asset load: only counted
         category = signature.category if signature else "other" if listed else "unlisted"
         link = session.linker.observe(vendor, findings) if session is not None else None
-        severity, assessed = assess(findings, category, linked=link or False)
+        assessment = assess(findings, category, linked=link or False)
         return Analysis(
             request=request,
             vendor=vendor,
@@ -127,11 +127,13 @@ class Analyzer:
             tracker_category=category,
             page_url=page_url_of(request, decoded.fields, signature),
             fields=decoded.fields,
-            findings=tuple(assessed),
-            severity=severity,
+            findings=tuple(assessment.findings),
+            severity=assessment.severity,
             truncated=decoded.truncated,
             endpoint_role=match.endpoint.role if match else None,
             third_party=site,
+            severity_reason=assessment.reason,
+            vendor_company=signature.company if signature else self._company(request, listed),
         )
 
     def _vendor_name(
@@ -142,5 +144,10 @@ class Analyzer:
             return signature.name
         if listed is not None:
             return listed.label
-        company = self.entities.company_of(request.host) if self.entities is not None else None
-        return company or site
+        return self._company(request, listed) or site
+
+    def _company(self, request: Request, listed: Any) -> str | None:
+        """The company behind an unlisted (or list-matched) third party, from the entity maps."""
+        if self.entities is None:
+            return None
+        return self.entities.company_of(request.host)

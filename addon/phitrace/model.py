@@ -50,6 +50,19 @@ SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
 
 KINDS: tuple[str, ...] = ("health", "identifier", "canary")
 
+CANARY_KINDS: tuple[str, ...] = (
+    "email",
+    "phone",
+    "name",
+    "member_id",
+    "user_id",
+    "postal_address",
+    "date_of_birth",
+    "health",
+    "other",
+)
+"""What a canary's planted value is: an identity (most kinds), a health fact, or ``other``."""
+
 
 def severity_rank(severity: str) -> int:
     """Return a sortable rank: 0 for ``high`` up to 3 for ``info``."""
@@ -142,21 +155,48 @@ class Field(NamedTuple):
     @property
     def evidence(self) -> str:
         """The path with its trail, as stored in the ``findings.field`` column."""
-        return f"{self.path} [{self.trail_text}]" if self.trail else self.path
+        return evidence_text(self.path, self.trail)
+
+
+def evidence_text(path: str, trail: tuple[str, ...]) -> str:
+    """A path and decode trail as one text, ``body.cd.q [form>json]``: for display only.
+
+    The text cannot be split back reliably (a JSON key may hold `` [``), so
+    nothing parses it: the path and trail travel as separate values.
+    """
+    return f"{path} [{'>'.join(trail)}]" if trail else path
 
 
 @dataclass(frozen=True)
 class Finding:
-    """Something sensitive found in a request, with the evidence for it."""
+    """Something sensitive found in a request, with the evidence for it.
+
+    ``path`` is where in the payload (``query.dl``) and ``trail`` the decoders
+    that led there (``("form", "json")``), kept apart so no reader has to
+    parse them out of a joined text.  ``canary_kind`` says what a canary's
+    planted value is (one of :data:`CANARY_KINDS`); it is None for other kinds.
+    """
 
     kind: str
     category: str
-    field: str
+    path: str
     value: str
     matched: str
     rule: str
     severity: str = "info"
     reason: str = ""
+    trail: tuple[str, ...] = ()
+    canary_kind: str | None = None
+
+    @property
+    def field(self) -> str:
+        """Path and trail as one text, as stored in the ``findings.field`` column."""
+        return evidence_text(self.path, self.trail)
+
+    @property
+    def trail_text(self) -> str:
+        """The trail joined as ``form>json``; empty for plain values."""
+        return ">".join(self.trail)
 
 
 @dataclass(frozen=True)
@@ -183,6 +223,10 @@ class Analysis:
     endpoint_role: str | None = None
     third_party: str | None = None
     """The registrable domain the request went to, when it is not the page's site."""
+    severity_reason: str = ""
+    """Why the request has its severity (the sentence of the rule that applied)."""
+    vendor_company: str | None = None
+    """The company behind the vendor, from its signature."""
 
     @property
     def recorded(self) -> bool:

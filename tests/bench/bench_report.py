@@ -2,7 +2,7 @@
 
 Run: python tests/bench/bench_report.py [--sizes 1000,10000,100000] [--browser]
 
-For each size it builds a database through phitrace.store.database (five findings per
+For each size it builds a database through phitrace.store.writer (five findings per
 flow, raw requests stored), then prints the time (wall clock and CPU) to load
 the findings and render each format, and each output's size.  With --browser
 it also opens the HTML report in headless Chromium (Debian's
@@ -19,8 +19,11 @@ from pathlib import Path
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.report.formats import FORMATS, RAW_FORMATS
-from phitrace.store.database import Record, open_database, start_session, write_record
+from phitrace.store.database import open_database
 from phitrace.store.reader import load_findings
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import write_record
 
 VENDORS = [
     ("meta-pixel", "Meta Pixel", "advertising"),
@@ -47,7 +50,8 @@ def _analysis(i: int) -> Analysis:
         Finding(
             kind="health" if k < 4 else "identifier",
             category=TERMS[(i + k) % len(TERMS)][0] if k < 4 else "user_id",
-            field=f"body.events[{k}].params.page_location [json]",
+            path=f"body.events[{k}].params.page_location",
+            trail=("json",),
             value=f"{page} {TERMS[(i + k) % len(TERMS)][1]} visit number {i}-{k}",
             matched=TERMS[(i + k) % len(TERMS)][1] if k < 4 else "user_id",
             rule="bench",

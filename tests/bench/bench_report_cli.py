@@ -2,7 +2,7 @@
 
 Each database holds one session of real analyses: the corpus's tracker
 requests that carry findings, analysed by the pipeline and written with
-:func:`phitrace.store.database.write_record` (raw requests included), repeated until
+:func:`phitrace.store.writer.write_record` (raw requests included), repeated until
 the session holds the wanted number of findings.  The report command runs as
 a child process; its wall time, peak resident set and output size are shown.
 Issue 9 sets no target for these.
@@ -15,7 +15,10 @@ import subprocess
 from pathlib import Path
 
 from phitrace.model import Analysis
-from phitrace.store.database import Record, end_session, open_database, start_session, write_record
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import end_session, start_session
+from phitrace.store.writer import write_record
 from tests.bench import corpus
 from tests.bench.bench_pipeline import analyzer
 from tests.bench.child import Measured, measure, phitrace_command

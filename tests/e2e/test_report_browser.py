@@ -12,9 +12,12 @@ import pytest
 from phitrace.model import Analysis, Finding, Request
 from phitrace.report.evidence import har_document
 from phitrace.report.html import build_context, render_html
-from phitrace.store.database import Record, open_database, start_session, write_record
+from phitrace.store.database import open_database
 from phitrace.store.private import write_private
 from phitrace.store.reader import load_findings
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import write_record
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +53,9 @@ def _write(db: Any, session: int, i: int, **kw: Any) -> None:
 def _finding(
     category: str, value: str, matched: str, severity: str, kind: str = "health"
 ) -> Finding:
-    return Finding(kind, category, "query.dl [form]", value, matched, f"{kind}:x", severity, "why")
+    return Finding(
+        kind, category, "query.dl", value, matched, f"{kind}:x", severity, "why", ("form",)
+    )
 
 
 def busy_report(directory: Path) -> Path:

@@ -39,14 +39,10 @@ from phitrace.model import (
     Analysis,
     Request,
 )
-from phitrace.store.database import (
-    STORAGE_MODES,
-    Record,
-    ensure_schema,
-    start_session,
-    write_record,
-    write_records,
-)
+from phitrace.store.migrations import migrate
+from phitrace.store.rows import STORAGE_MODES, Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import write_record, write_records
 
 CANARIES = {"email": "jane.canary@example.org", "drug": "Metformin", "phone": "+1 555 555 0123"}
 METHODS = ("GET", "POST", "OPTIONS", "PUT", "HEAD", "get", "", "P\x00ST")
@@ -183,7 +179,7 @@ class _Rollback(Exception):
 @cache
 def _database() -> tuple[sqlite_utils.Database, int]:
     db = sqlite_utils.Database(memory=True)
-    ensure_schema(db)
+    migrate(db)
     return db, start_session(db, source="fuzz")
 
 

@@ -15,7 +15,10 @@ from tests.support.proxy import Hooks
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.proxy.addon import PhiTrace
-from phitrace.store.database import Record, Writer, open_database, start_session
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import Writer
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,10 @@ from loopback import insecure_context, rows, wait_for_rows
 
 from phitrace.cli.main import main
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store.database import Record, Writer, open_database, start_session
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import Writer
 
 MARKER = "zq7marker"
 EMAIL = "jane.canary@example.org"

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phitrace.model import Request
-from phitrace.store.database import STORAGE_MODES
+from phitrace.store.rows import STORAGE_MODES
 
 EXAMPLES = int(os.environ.get("PHITRACE_FUZZ_EXAMPLES", "10000"))
 HARNESS = Path(__file__).resolve().parent.parent / "fuzz" / "fuzz_pipeline.py"

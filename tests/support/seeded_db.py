@@ -9,7 +9,10 @@ from pathlib import Path
 import sqlite_utils
 
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store.database import Record, end_session, open_database, start_session, write_record
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import end_session, start_session
+from phitrace.store.writer import write_record
 
 BASE_TIME = 1767225600.0
 """2026-01-01T00:00:00Z: flows are stamped from here, so exports are reproducible."""
@@ -21,15 +24,24 @@ PERSONA_SHA = hashlib.sha256(b"jane.canary@example.org").hexdigest()
 def finding(
     kind: str,
     category: str,
-    field: str,
+    path: str,
     value: str,
     matched: str,
     severity: str,
     reason: str = "",
+    trail: tuple[str, ...] = (),
 ) -> Finding:
     """A finding as the pipeline would record it."""
     rule = f"{kind}:{category}"
-    return Finding(kind, category, field, value, matched, rule, severity, reason or rule)
+    return Finding(kind, category, path, value, matched, rule, severity, reason or rule, trail)
+
+
+COMPANIES = {
+    "meta-pixel": "Meta Platforms, Inc.",
+    "google-analytics": "Google LLC",
+    "microsoft-uet": "Microsoft Corporation",
+}
+"""The companies the bundled signatures name, as the analyzer records them on flows."""
 
 
 def record_flow(
@@ -49,9 +61,9 @@ def record_flow(
     status: int | None = 200,
     bodies: bool = True,
 ) -> int:
-    """Write one analysed flow; its severity is its worst finding's."""
+    """Write one analysed flow; its severity (and reason) is its worst finding's."""
     order = ("high", "medium", "low", "info")
-    severity = min((f.severity for f in findings), key=order.index, default="info")
+    worst = min(findings, key=lambda f: order.index(f.severity), default=None)
     request = Request(method, url, headers, body, BASE_TIME + offset, page)
     analysis = Analysis(
         request=request,
@@ -60,7 +72,9 @@ def record_flow(
         tracker_category=tracker_category,
         page_url=page,
         findings=tuple(findings),
-        severity=severity,
+        severity=worst.severity if worst else "info",
+        severity_reason=worst.reason if worst else "tracker contacted; nothing sensitive found",
+        vendor_company=COMPANIES.get(vendor or ""),
     )
     with db.atomic():
         return write_record(db, Record(session, analysis, status_code=status), bodies)
@@ -137,11 +151,12 @@ def clinic(path: Path) -> Path:
             finding(
                 "health",
                 "medication",
-                "body.line[1].ep.search_term [lines>form]",
+                "body.line[1].ep.search_term",
                 "metformin dosage",
                 "metformin",
                 "medium",
                 "health data sent to a tracker without an identifier",
+                trail=("lines", "form"),
             )
         ],
     )

@@ -166,7 +166,7 @@ def _hidden_canaries(body: bytes, findings: Sequence[Finding]) -> bool:
     """True when a canary was found in the body in a form stripping cannot see (encoded)."""
     text = body.decode("utf-8", "surrogateescape").lower()
     return any(
-        f.kind == "canary" and f.field.startswith("body") and f.value.lower() not in text
+        f.kind == "canary" and f.path.startswith("body") and f.value.lower() not in text
         for f in findings
     )
 
@@ -204,7 +204,7 @@ def redact(
     request: Request, findings: Sequence[Finding], fields: Sequence[Field] = ()
 ) -> Redaction:
     """Remove every field that carried a finding; strip canary values wherever they appear."""
-    paths = {f.field.split(" [", 1)[0] for f in findings if f.kind != "canary"}
+    paths = {f.path for f in findings if f.kind != "canary"}
     paths |= _carrying(fields, findings)
     needles = [f.value for f in findings if f.kind == "canary" and len(f.value) >= 4]
     removed: list[str] = []

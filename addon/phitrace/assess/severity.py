@@ -1,7 +1,8 @@
 """Assess how serious a request's findings are, and say why.
 
 The rules are deliberately few and explainable; the first that applies wins,
-and its sentence is stored as the reason of every finding of the request:
+and its sentence is stored once for the request (``flows.severity_reason``)
+and after the reason of every finding of the request:
 
 1. ``high``: health data sent together with an identifier (an e-mail, a
    phone number, a hashed e-mail, a user or device id…) or a test-persona
@@ -17,70 +18,41 @@ and its sentence is stored as the reason of every finding of the request:
 5. ``low``: identifiers or canaries only, no health data;
 6. ``info``: a tracker was contacted and nothing sensitive was found.
 
-Health data is a finding of kind ``health``, or a canary whose name says it
-is a planted health fact (``drug``, ``condition``, ``search``…).  Every
-finding of a request carries the request's severity.
+Health data is a finding of kind ``health``, or a canary declared
+``kind: health`` (a planted drug, condition or search).  A canary's name never
+decides: ``lab_email`` is an e-mail address.  Every finding of a request
+carries the request's severity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import NamedTuple
 
 from phitrace.assess.linkage import Link
 from phitrace.model import Finding
 
 AD_CATEGORIES = frozenset({"advertising", "social"})
 
-HEALTH_CANARY_WORDS = frozenset(
-    {
-        "drug",
-        "drugs",
-        "medication",
-        "medications",
-        "medicine",
-        "prescription",
-        "rx",
-        "condition",
-        "conditions",
-        "diagnosis",
-        "diagnoses",
-        "symptom",
-        "symptoms",
-        "procedure",
-        "allergy",
-        "allergies",
-        "test",
-        "lab",
-        "result",
-        "results",
-        "vaccine",
-        "immunization",
-        "appointment",
-        "doctor",
-        "provider",
-        "specialty",
-        "search",
-        "message",
-        "insurance",
-        "plan",
-        "health",
-        "disease",
-        "treatment",
-        "therapy",
-    }
-)
-"""Words in a canary's name that make it a planted health fact rather than an identity."""
 
+class Assessment(NamedTuple):
+    """A request's severity, the reason for it, and its findings with both applied."""
 
-def is_health_canary(name: str) -> bool:
-    """True when a canary's name says it holds health data (``drug``, ``search_term``…)."""
-    return any(part in HEALTH_CANARY_WORDS for part in name.lower().split("_"))
+    severity: str
+    reason: str
+    findings: list[Finding]
 
 
 def _is_health(finding: Finding) -> bool:
     return finding.kind == "health" or (
-        finding.kind == "canary" and is_health_canary(finding.category)
+        finding.kind == "canary" and finding.canary_kind == "health"
     )
+
+
+def with_article(noun: str) -> str:
+    """``noun`` after "a" or "an", chosen by its first letter: "an analytics", "a social"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _names(findings: Sequence[Finding]) -> str:
@@ -105,10 +77,10 @@ def flow_severity(
     if health and linked:
         return "high", f"health data {link_reason}"
     if health and tracker_category in AD_CATEGORIES:
-        return "high", f"health data sent to an {tracker_category} vendor"
+        return "high", f"health data sent to {with_article(tracker_category)} vendor"
     if health:
         where = tracker_category.replace("_", " ") if tracker_category else "third-party"
-        return "medium", f"health data sent to a {where} tracker without an identifier"
+        return "medium", f"health data sent to {with_article(where)} tracker without an identifier"
     if identifiers and linked:
         return "high", f"identifiers ({_names(identifiers)}) {link_reason}"
     if identifiers:
@@ -118,21 +90,12 @@ def flow_severity(
 
 def assess(
     findings: Sequence[Finding], tracker_category: str | None, *, linked: bool | Link = False
-) -> tuple[str, list[Finding]]:
-    """Give every finding its severity and reason; return the flow's severity too."""
+) -> Assessment:
+    """Give every finding the request's severity, and its reason after the finding's own.
+
+    The request's reason is returned once too, for ``flows.severity_reason``;
+    each finding's ``reason`` keeps both, as the ``findings.reason`` column has.
+    """
     severity, reason = flow_severity(findings, tracker_category, linked=linked)
-    assessed = []
-    for f in findings:
-        assessed.append(
-            Finding(
-                f.kind,
-                f.category,
-                f.field,
-                f.value,
-                f.matched,
-                f.rule,
-                severity,
-                f"{f.reason}; {reason}",
-            )
-        )
-    return severity, assessed
+    assessed = [replace(f, severity=severity, reason=f"{f.reason}; {reason}") for f in findings]
+    return Assessment(severity, reason, assessed)

@@ -22,7 +22,9 @@ from phitrace.capture.skipped import SkipLog
 from phitrace.capture.timestamps import storable
 from phitrace.model import Request
 from phitrace.session import Session
-from phitrace.store.database import Record, end_session, start_session, write_record
+from phitrace.store.rows import Record
+from phitrace.store.sessions import end_session, start_session
+from phitrace.store.writer import write_record
 
 if TYPE_CHECKING:
     from mitmproxy import http

@@ -20,7 +20,7 @@ def purge(
     db_path: Path, sessions: tuple[int, ...], before: datetime | None, everything: bool, yes: bool
 ) -> None:
     """Delete sessions with their flows, findings and raw requests (overwritten on disk)."""
-    from phitrace.store.database import count_sessions, purge_sessions, select_sessions
+    from phitrace.store.sessions import count_sessions, purge_sessions, select_sessions
 
     if sum((bool(sessions), before is not None, everything)) != 1:
         raise click.UsageError("choose one of --session ID, --before DATE or --all")

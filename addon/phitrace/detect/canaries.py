@@ -28,6 +28,7 @@ from urllib.parse import quote, quote_plus, unquote
 
 import yaml
 
+from phitrace.detect.persona import read_persona
 from phitrace.model import Field, Finding, Request
 
 MAX_BODY_CHARS = 1024 * 1024
@@ -204,6 +205,8 @@ class Canaries:
 
     values: Mapping[str, str]
     needles: tuple[Needle, ...]
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    """Each canary's kind (one of :data:`~phitrace.model.CANARY_KINDS`)."""
     _state: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __bool__(self) -> bool:
@@ -239,24 +242,17 @@ NO_CANARIES = Canaries({}, ())
 
 
 def parse_canaries(data: object, source: str = "canaries") -> Canaries:
-    """Build needles from ``{canaries: {name: value}}``; raises :class:`CanaryError`."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("canaries"), Mapping):
-        raise CanaryError(
-            f"{source}: expected a mapping 'canaries: {{name: value, ...}}', "
-            "e.g. 'canaries: {email: jane.canary@example.org}'"
-        )
-    values: dict[str, str] = {}
-    for name, value in data["canaries"].items():
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-            raise CanaryError(f"{source}: canary name {name!r} must be a lower-case identifier")
-        if isinstance(value, (Mapping, list)) or value is None:
-            raise CanaryError(f"{source}: canary {name!r} must be a single value")
-        text = str(value).strip()
-        if len(text) < 4:
-            raise CanaryError(f"{source}: canary {name!r} is too short to search for safely")
-        values[name] = text
+    """Build needles from a parsed canaries file; raises :class:`CanaryError`.
+
+    A plain ``name: value`` gets its kind from what the value is
+    (:func:`~phitrace.detect.persona.kind_of_value`), never from its name.
+    """
+    try:
+        values, kinds = read_persona(data, source)
+    except ValueError as exc:
+        raise CanaryError(str(exc)) from None
     needles = [n for name, value in values.items() for n in needles_for(name, value)]
-    return Canaries(values, tuple(needles))
+    return Canaries(values, tuple(needles), kinds)
 
 
 def load_canaries(path: Path) -> Canaries:
@@ -276,8 +272,9 @@ Place = Field | str
 """Where a haystack came from: a decoded field, or the name of a raw part of the request."""
 
 
-def _label(place: Place) -> str:
-    return place if isinstance(place, str) else place.evidence
+def _where(place: Place) -> tuple[str, tuple[str, ...]]:
+    """The path and decode trail of a place (raw parts have no trail)."""
+    return (place, ()) if isinstance(place, str) else (place.path, place.trail)
 
 
 def _haystacks(request: Request, fields: Iterable[Field]) -> list[tuple[Place, str]]:
@@ -361,16 +358,19 @@ def find_canaries(request: Request, fields: Iterable[Field], canaries: Canaries)
         for needle, where, text in group:
             key = (needle.canary, needle.chain)
             current = hits.get(key)
-            place = _label(where)
-            if current is None or (current.field == place and len(text) > len(current.value)):
+            path, trail = _where(where)
+            same_place = current is not None and (current.path, current.trail) == (path, trail)
+            if current is None or (same_place and len(text) > len(current.value)):
                 hits[key] = Finding(
                     kind="canary",
                     category=needle.canary,
-                    field=place,
+                    path=path,
                     value=text,
                     matched=needle.chain,
                     rule=f"canary:{needle.chain.split('(')[0]}",
                     reason=f"test-persona value '{needle.canary}' found as {needle.chain}",
+                    trail=trail,
+                    canary_kind=canaries.kinds.get(needle.canary, "other"),
                 )
     return _simplest(hits.values())
 
@@ -386,13 +386,12 @@ def _simplest(findings: Iterable[Finding]) -> list[Finding]:
     A canary found in a decoded field is not reported again in the raw URL
     or body it was decoded from.
     """
-    best: dict[tuple[str, str], Finding] = {}
+    best: dict[tuple[str, str, tuple[str, ...]], Finding] = {}
     for finding in findings:
-        key = (finding.category, finding.field)
+        key = (finding.category, finding.path, finding.trail)
         current = best.get(key)
         if current is None or _rank(finding) < _rank(current):
             best[key] = finding
-    in_fields = {
-        c for c, place in best if place not in RAW_PLACES and not place.startswith("header.")
-    }
-    return [f for (c, place), f in best.items() if not (place in RAW_PLACES and c in in_fields)]
+    raw = {key for key in best if not key[2] and key[1] in RAW_PLACES}
+    in_fields = {key[0] for key in best if key not in raw and not key[1].startswith("header.")}
+    return [f for key, f in best.items() if not (key in raw and key[0] in in_fields)]

@@ -286,7 +286,16 @@ def detect_health(
                 continue
             seen.add((category, matched))
             findings.append(
-                Finding("health", category, field.evidence, value, matched, rule, reason=reason)
+                Finding(
+                    "health",
+                    category,
+                    field.path,
+                    value,
+                    matched,
+                    rule,
+                    reason=reason,
+                    trail=field.trail,
+                )
             )
             if len(findings) >= MAX_HEALTH_FINDINGS:
                 return findings

@@ -177,11 +177,12 @@ def _identifier(field: Field, category: str, rule: str, reason: str) -> Finding:
     return Finding(
         kind="identifier",
         category=category,
-        field=field.evidence,
+        path=field.path,
         value=field.value,
         matched=rule,
         rule=rule,
         reason=reason,
+        trail=field.trail,
     )
 
 

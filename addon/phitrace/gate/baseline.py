@@ -24,9 +24,9 @@ from urllib.parse import unquote_plus
 
 from phitrace import __version__
 from phitrace.model import severity_rank
-from phitrace.store.database import now_iso
 from phitrace.store.private import write_private
 from phitrace.store.reader import Leak
+from phitrace.store.schema import now_iso
 
 FAIL_LEVELS: tuple[str, ...] = ("high", "medium", "low")
 """Severities ``check --fail-on`` accepts."""
@@ -64,7 +64,7 @@ def fingerprint(leak: Leak) -> str:
     parts = (
         leak.vendor,
         leak.category,
-        field_path(leak.field),
+        field_path(leak.path),
         normalise(leak.value),
         normalise(leak.page_path),
     )
@@ -106,7 +106,7 @@ def baseline_entry(item: Group) -> dict[str, Any]:
         "severity": item.severity,
         "vendor": leak.vendor,
         "category": leak.category,
-        "field": field_path(leak.field),
+        "field": field_path(leak.path),
         "matched": leak.matched,
         "page": leak.page_path,
     }
@@ -211,7 +211,7 @@ def describe(item: Group) -> str:
     times = f" ×{item.count}" if item.count > 1 else ""
     what = f"{leak.category} {leak.matched!r}" if leak.matched else leak.category
     return (
-        f"{item.severity:<6} {leak.vendor or leak.host}: {what} in {field_path(leak.field)} "
+        f"{item.severity:<6} {leak.vendor or leak.host}: {what} in {field_path(leak.path)} "
         f"on {leak.page_path}{times}  [{item.fingerprint[:12]}]"
     )
 

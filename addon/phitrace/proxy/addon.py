@@ -21,7 +21,7 @@ from phitrace.proxy.recorder import Recorder
 from phitrace.proxy.state import ProxyState
 from phitrace.proxy.view import View, console_line, printable, summary
 from phitrace.session import Session
-from phitrace.store.database import Writer
+from phitrace.store.writer import Writer
 
 __all__ = ["LIMIT_OPTIONS", "LimitOption", "PhiTrace", "console_line", "printable", "summary"]
 

@@ -19,7 +19,7 @@ from phitrace.model import SEVERITIES
 from phitrace.proxy.limits import LIMIT_NAMES, add_limit_options, limits_from
 from phitrace.proxy.scope import Scope, parse_domains, parse_filter
 from phitrace.proxy.state import ProxyState
-from phitrace.store.database import STORAGE_MODES
+from phitrace.store.rows import STORAGE_MODES
 
 CONSENT = ("", "none", "accepted", "rejected")
 CHOICES: dict[str, tuple[str, ...]] = {

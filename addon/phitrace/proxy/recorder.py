@@ -3,7 +3,7 @@
 One :class:`~phitrace.session.Session` is made per recording session (when the
 proxy starts, when ``phitrace_db`` changes, per ``phitrace.session`` command),
 so ids seen in one session never link requests of the next.  Records are
-handed to the :class:`~phitrace.store.database.Writer` thread, never written
+handed to the :class:`~phitrace.store.writer.Writer` thread, never written
 on mitmproxy's event loop.
 """
 
@@ -18,7 +18,10 @@ from mitmproxy import command, ctx, exceptions, http, types
 from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 from phitrace.session import Session
-from phitrace.store.database import Record, Writer, end_session, open_database, start_session
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import end_session, start_session
+from phitrace.store.writer import Writer
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from phitrace.analyzer import Analyzer
 from phitrace.model import Analysis, Request
 from phitrace.proxy.scope import Scope
 from phitrace.session import Session
-from phitrace.store.database import Writer
+from phitrace.store.writer import Writer
 
 log = logging.getLogger(__name__)
 

@@ -28,15 +28,11 @@ def printable(text: str, limit: int = 500) -> str:
 def summary(analysis: Analysis) -> str:
     """One line for mitmweb's comment column: vendor, severity, what went where."""
     parts = [
-        f"{f.category} '{f.matched}' in {f.field.split(' ')[0]}"
+        f"{f.category} '{f.matched}' in {f.path}"
         for f in analysis.findings
         if f.kind != "identifier"
     ]
-    parts += [
-        f"{f.category} in {f.field.split(' ')[0]}"
-        for f in analysis.findings
-        if f.kind == "identifier"
-    ]
+    parts += [f"{f.category} in {f.path}" for f in analysis.findings if f.kind == "identifier"]
     text = "; ".join(dict.fromkeys(parts)) or "tracker contacted"
     return printable(f"{analysis.vendor or 'third party'} [{analysis.severity}]: {text}")
 

@@ -64,6 +64,9 @@ FINDING_FIELDS = (
 )
 """Columns of the JSON and CSV exports, in order."""
 
+EXPORTED_AS = {"field": "path", "trail": "trail_text"}
+"""Export columns named differently from the :class:`Leak` attribute they hold."""
+
 MARKDOWN_ROWS = 50
 """Distinct leaks listed in a Markdown comment; the rest are counted."""
 
@@ -72,7 +75,7 @@ ICONS = {"high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
 
 def record(leak: Leak) -> dict[str, Any]:
     """One finding as a flat record with its fingerprint."""
-    values = {name: getattr(leak, name) for name in FINDING_FIELDS[:-1]}
+    values = {name: getattr(leak, EXPORTED_AS.get(name, name)) for name in FINDING_FIELDS[:-1]}
     values["fingerprint"] = fingerprint(leak)
     return values
 
@@ -211,7 +214,7 @@ def to_markdown(findings: Findings) -> str:
             data = f"{md_text(leak.category)} {md_code(leak.matched)}".strip()
             lines.append(
                 f"| {ICONS[item.severity]} {item.severity} | {md_text(leak.vendor_label)} | "
-                f"{data} | {md_code(field_path(leak.field))} | {md_code(leak.page_path)} | "
+                f"{data} | {md_code(field_path(leak.path))} | {md_code(leak.page_path)} | "
                 f"{item.count} |"
             )
         if len(groups) > MARKDOWN_ROWS:
@@ -229,18 +232,18 @@ def _xml(text: str) -> str:
 def _title(item: Group) -> str:
     leak = item.first
     what = f"{leak.category} '{leak.matched}'" if leak.matched else leak.category
-    return f"{what} in {field_path(leak.field)} on {leak.page_path}"
+    return f"{what} in {field_path(leak.path)} on {leak.page_path}"
 
 
 def _details(item: Group) -> str:
     leak = item.first
-    trail = f" (decoded: {leak.trail})" if leak.trail else ""
+    trail = f" (decoded: {leak.trail_text})" if leak.trail else ""
     return "\n".join(
         [
             f"severity: {item.severity}: {leak.reason}",
             f"vendor: {leak.vendor_label} ({leak.vendor})",
             f"data: {leak.kind} / {leak.category}, matched {leak.matched!r} by rule {leak.rule}",
-            f"field: {leak.field}{trail}",
+            f"field: {leak.path}{trail}",
             f"page: {leak.page_path}",
             f"request: {leak.method} {leak.host}{url_parts(leak.url).path}",
             f"request sha256: {leak.request_sha256}",
@@ -322,7 +325,7 @@ def _result(item: Group, rule_index: int, rule_id: str) -> dict[str, Any]:
             {
                 "physicalLocation": {"artifactLocation": {"uri": _page_uri(leak)}},
                 "logicalLocations": [
-                    {"fullyQualifiedName": f"{leak.vendor}:{field_path(leak.field)}"}
+                    {"fullyQualifiedName": f"{leak.vendor}:{field_path(leak.path)}"}
                 ],
             }
         ],

@@ -161,7 +161,11 @@ ENDPOINT_LIMIT = 20
 
 @functools.lru_cache(maxsize=256)
 def company_of(vendor: str) -> str:
-    """The company behind a bundled signature (files are named by signature id), or ""."""
+    """The company behind a bundled signature (files are named by signature id), or "".
+
+    Only for databases written before ``flows.vendor_company``: newer flows
+    carry the company from the signature that matched them.
+    """
     from phitrace.catalogue.loader import bundled_dir, load_file
     from phitrace.catalogue.model import SignatureError
 
@@ -181,9 +185,9 @@ def vendor_views(findings: Findings) -> list[VendorView]:
 
     def view(vendor: str) -> VendorView:
         if vendor not in views:
-            name, category = findings.vendor_info.get(vendor, (vendor, ""))
+            name, category, company = findings.vendor_info.get(vendor, (vendor, "", ""))
             views[vendor] = VendorView(
-                vendor, name or vendor or "unknown", company_of(vendor), category
+                vendor, name or vendor or "unknown", company or company_of(vendor), category
             )
         return views[vendor]
 
@@ -203,7 +207,7 @@ def vendor_views(findings: Findings) -> list[VendorView]:
             item = v.received[key] = Received(leak.kind, leak.category, leak.matched, leak.value)
         item.count += 1
         if len(item.fields) < 5:
-            item.fields.add(leak.field)
+            item.fields.add(leak.path)
     return sorted(views.values(), key=lambda v: (v.rank, -v.flows, v.name))
 
 
@@ -396,8 +400,8 @@ def _data(findings: Findings) -> dict[str, Any]:
                 leak.vendor,
                 leak.kind,
                 leak.category,
-                leak.field,
-                leak.trail,
+                leak.path,
+                leak.trail_text,
                 value,
                 leak.matched,
                 marks,

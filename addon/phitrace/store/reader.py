@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import SplitResult
 
 import sqlite_utils
 
 from phitrace.model import SEVERITIES
-from phitrace.store.database import now_iso
+from phitrace.store.schema import now_iso
 from phitrace.urls import split as url_parts
 
 FINDING_COLUMNS = (
@@ -55,10 +55,10 @@ class Leak:
     tracker_category: str
     kind: str
     category: str
-    field: str
-    """The field path without its decode trail, e.g. ``query.dl``."""
-    trail: str
-    """The decoders applied, e.g. ``form>json`` (empty for plain values)."""
+    path: str
+    """Where in the payload, without the decode trail, e.g. ``query.dl``."""
+    trail: tuple[str, ...]
+    """The decoders applied, e.g. ``("form", "json")`` (empty for plain values)."""
     value: str
     matched: str
     severity: str
@@ -89,6 +89,11 @@ class Leak:
         if not self.page_url:
             return ""
         return without_query(self._page)
+
+    @property
+    def trail_text(self) -> str:
+        """The decode trail as shown and exported: ``form>json`` (empty for plain values)."""
+        return ">".join(self.trail)
 
     @property
     def vendor_label(self) -> str:
@@ -141,6 +146,14 @@ class SessionView:
         )
 
 
+class VendorInfo(NamedTuple):
+    """What the flows say about a vendor: its display name, tracker category and company."""
+
+    name: str
+    category: str
+    company: str
+
+
 @dataclass
 class Findings:
     """Everything the report and the exports read from one database selection."""
@@ -151,8 +164,8 @@ class Findings:
     """Raw requests by flow id (loaded only when asked for)."""
     endpoints: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per vendor: ``METHOD host/path`` contacted → number of flows (all tracker flows)."""
-    vendor_info: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Per vendor: (display name, tracker category)."""
+    vendor_info: dict[str, VendorInfo] = field(default_factory=dict)
+    """Per vendor: display name, tracker category and company."""
     total_flows: int = 0
     generated_at: str = field(default_factory=now_iso)
 
@@ -170,12 +183,30 @@ class Findings:
         return {leak.flow_id for leak in self.leaks}
 
 
-def split_field(evidence: str) -> tuple[str, str]:
-    """Split a stored ``findings.field`` (``path [trail]``) into path and trail."""
-    if evidence.endswith("]") and " [" in evidence:
-        path, _, trail = evidence.rpartition(" [")
-        return path, trail[:-1]
-    return evidence, ""
+@functools.lru_cache(maxsize=1024)
+def _steps(trail: str) -> tuple[str, ...]:
+    """A stored ``findings.trail`` (a JSON array) as a tuple; few distinct trails recur."""
+    try:
+        steps = json.loads(trail)
+    except ValueError:
+        return ()
+    return tuple(str(step) for step in steps) if isinstance(steps, list) else ()
+
+
+def location(path: str | None, trail: str | None, field: str) -> tuple[str, tuple[str, ...]]:
+    """A finding's path and decode trail, from their columns.
+
+    Rows written before ``findings.path`` existed have only the joined
+    ``field`` text (``path [trail]``): this is the one place it is split, and
+    only for them.  A path that itself holds `` [`` cannot be told apart
+    there, which is why later rows store the two apart.
+    """
+    if path is not None:
+        return path, _steps(trail or "[]")
+    if field.endswith("]") and " [" in field:
+        head, _, tail = field.rpartition(" [")
+        return head, tuple(tail[:-1].split(">"))
+    return field, ()
 
 
 _SEVERITY_ORDER = (
@@ -209,7 +240,8 @@ _TEXT_COLUMNS = (
 _LEAK_SELECT = (
     "select f.id, f.session_id, f.flow_id, "
     + ", ".join(f"coalesce({column}, '')" for column in _TEXT_COLUMNS)
-    + ", w.status_code, w.blocked from findings f join flows w on w.id = f.flow_id"
+    + ", w.status_code, w.blocked, f.path, f.trail"
+    + " from findings f join flows w on w.id = f.flow_id"
 )
 
 
@@ -220,7 +252,7 @@ def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Le
     leaks = []
     for row in db.execute(sql, params):
         t = [str(x) for x in row[3:20]]
-        path, trail = split_field(t[5])
+        path, trail = location(row[22], row[23], t[5])
         leaks.append(
             Leak(
                 id=row[0],
@@ -231,7 +263,7 @@ def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Le
                 tracker_category=t[2],
                 kind=t[3],
                 category=t[4],
-                field=path,
+                path=path,
                 trail=trail,
                 value=t[6],
                 matched=t[7],
@@ -286,7 +318,8 @@ def _bytes(body: object) -> bytes:
 
 def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int | None) -> None:
     where, params = _where(session, "session_id")
-    sql = f"select vendor, vendor_name, tracker_category, method, host, url from flows {where}"
+    columns = "vendor, vendor_name, tracker_category, vendor_company, method, host, url"
+    sql = f"select {columns} from flows {where}"
     for row in db.query(sql, params):
         findings.total_flows += 1
         vendor = row["vendor"] or ""
@@ -294,9 +327,11 @@ def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int 
         key = f"{row['method']} {row['host']}{path}"
         counts = findings.endpoints.setdefault(vendor, {})
         counts[key] = counts.get(key, 0) + 1
-        if vendor not in findings.vendor_info:
+        known = findings.vendor_info.get(vendor)
+        if known is None or (not known.company and row["vendor_company"]):
             name = row["vendor_name"] or vendor or row["host"] or ""
-            findings.vendor_info[vendor] = (name, row["tracker_category"] or "")
+            category, company = row["tracker_category"] or "", row["vendor_company"] or ""
+            findings.vendor_info[vendor] = VendorInfo(name, category, company)
 
 
 def load_findings(

@@ -21,7 +21,7 @@ from typing import Any
 
 from mitmproxy import ctx, http
 
-from phitrace.store import database as store
+from phitrace.store import writer as store
 
 STATS_HOST = "bench-stats.invalid"
 TICK = 0.005

@@ -17,7 +17,7 @@ import phitrace.analyzer as pipeline
 import phitrace.catalogue.matcher as matcher
 import phitrace.proxy.enforcement as enforcement
 import phitrace.proxy.view as view
-import phitrace.store.database as store
+import phitrace.store.writer as store
 from phitrace.model import Request
 
 STAGES = ("match", "decode", "detect", "assess", "enforce", "show", "store")

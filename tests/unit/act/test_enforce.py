@@ -14,7 +14,10 @@ from phitrace.model import Analysis, Finding, Request
 
 
 def finding(field: str, kind: str = "health", value: str = "x") -> Finding:
-    return Finding(kind, "condition", field, value, "diabetes", "r", "high")
+    """A finding at ``path [trail]``, written here as the ``findings.field`` column shows it."""
+    path, _, trail = field.partition(" [")
+    decoders = tuple(trail.rstrip("]").split(">")) if trail else ()
+    return Finding(kind, "condition", path, value, "diabetes", "r", "high", trail=decoders)
 
 
 def test_blocking_follows_the_severity_threshold() -> None:

@@ -6,9 +6,10 @@ import pytest
 
 from phitrace.analyzer import Analyzer
 from phitrace.assess.linkage import Link, Linker
-from phitrace.assess.severity import assess, flow_severity, is_health_canary
+from phitrace.assess.severity import assess, flow_severity, with_article
 from phitrace.catalogue.loader import parse_signature
 from phitrace.catalogue.matcher import Catalogue
+from phitrace.detect.canaries import parse_canaries
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Finding, Request
 from phitrace.session import Session
@@ -24,8 +25,10 @@ def ident(category: str = "device_id", value: str = "cid-1") -> Finding:
     )
 
 
-def canary(name: str) -> Finding:
-    return Finding("canary", name, "url", "v", "raw", "canary:raw", reason="persona")
+def canary(name: str, kind: str = "other") -> Finding:
+    return Finding(
+        "canary", name, "url", "v", "raw", "canary:raw", reason="persona", canary_kind=kind
+    )
 
 
 @pytest.mark.parametrize(
@@ -38,13 +41,13 @@ def canary(name: str) -> Finding:
             "health data sent together with identifiers (hashed_email)",
         ),
         (
-            [health(), canary("email")],
+            [health(), canary("email", "email")],
             "analytics",
             "high",
             "health data sent together with identifiers (canary 'email')",
         ),
         ([health()], "advertising", "high", "health data sent to an advertising vendor"),
-        ([health()], "social", "high", "health data sent to an social vendor"),
+        ([health()], "social", "high", "health data sent to a social vendor"),
         (
             [health()],
             "session_replay",
@@ -52,13 +55,24 @@ def canary(name: str) -> Finding:
             "health data sent to a session replay tracker without an identifier",
         ),
         (
-            [canary("drug")],
+            [canary("drug", "health")],
             "analytics",
             "medium",
-            "health data sent to a analytics tracker without an identifier",
+            "health data sent to an analytics tracker without an identifier",
         ),
         ([ident("user_id")], "advertising", "low", "identifiers only (user_id); no health data"),
-        ([canary("email")], None, "low", "identifiers only (canary 'email'); no health data"),
+        (
+            [canary("email", "email")],
+            None,
+            "low",
+            "identifiers only (canary 'email'); no health data",
+        ),
+        (
+            [health()],
+            None,
+            "medium",
+            "health data sent to a third-party tracker without an identifier",
+        ),
         ([], "analytics", "info", "tracker contacted; nothing sensitive found"),
     ],
 )
@@ -79,27 +93,91 @@ def test_linked_health_data_is_high_and_says_how() -> None:
 
 
 def test_identifier_findings_without_health_stay_low_and_every_reason_is_stored() -> None:
-    level, assessed = assess([ident("user_id")], "advertising")
+    level, reason, assessed = assess([ident("user_id")], "advertising")
     assert level == "low" and assessed[0].severity == "low"
+    assert reason == "identifiers only (user_id); no health data"
     assert assessed[0].reason == "id; identifiers only (user_id); no health data"
-    level, assessed = assess([health(), ident()], "analytics")
+    level, _, assessed = assess([health(), ident()], "analytics")
     assert level == "high" and {f.severity for f in assessed} == {"high"}
     assert all(f.reason.endswith("(device_id)") for f in assessed)
 
 
 @pytest.mark.parametrize(
-    ("name", "expected"),
+    ("noun", "expected"),
     [
-        ("drug", True),
-        ("search_term", True),
-        ("allergies", True),
-        ("email", False),
-        ("member_id", False),
-        ("date_of_birth", False),
+        ("advertising", "an advertising"),
+        ("analytics", "an analytics"),
+        ("other", "an other"),
+        ("social", "a social"),
+        ("session replay", "a session replay"),
+        ("third-party", "a third-party"),
     ],
 )
-def test_canary_names_say_whether_they_hold_health_data(name: str, expected: bool) -> None:
-    assert is_health_canary(name) is expected
+def test_reasons_choose_a_or_an_by_the_first_letter(noun: str, expected: str) -> None:
+    assert with_article(noun) == expected
+
+
+AD_PIXEL = parse_signature(
+    {
+        "id": "ad-pixel",
+        "name": "Ad Pixel",
+        "company": "Ads Inc.",
+        "category": "advertising",
+        "endpoints": [{"hosts": ["ads.example"]}],
+        "fields": {"page_url": ["dl"]},
+    },
+    "ad.yaml",
+)
+
+
+def ad_request(**query: str) -> Request:
+    pairs = "&".join(f"{key}={value}" for key, value in query.items())
+    return Request("GET", f"https://ads.example/tr?{pairs}", (("Referer", "https://h.example/"),))
+
+
+def test_canaries_whose_names_hold_health_words_are_judged_by_their_values() -> None:
+    persona = {
+        "test_email": "robin.canary@example.org",
+        "lab_email": "lab.canary@example.org",
+        "plan_member_id": {"value": "MBR-77123", "kind": "member_id"},
+        "search_note": "blue-sky-canary",
+    }
+    analyzer = Analyzer(
+        Catalogue([AD_PIXEL]), load_vocabulary(), parse_canaries({"canaries": persona})
+    )
+    request = ad_request(
+        a="robin.canary@example.org", b="lab.canary@example.org", c="MBR-77123", d="blue-sky-canary"
+    )
+    analysis = analyzer.analyse(request)
+    found = {f.category: f.canary_kind for f in analysis.findings if f.kind == "canary"}
+    assert found == {
+        "test_email": "email",
+        "lab_email": "email",
+        "plan_member_id": "member_id",
+        "search_note": "other",
+    }
+    assert analysis.severity == "low"
+    assert analysis.severity_reason.startswith("identifiers only (")
+
+
+def test_a_canary_declared_health_with_an_identifier_is_high() -> None:
+    persona = {
+        "drug": {"value": "Zyloprimol", "kind": "health"},
+        "email": "robin.canary@example.org",
+    }
+    analyzer = Analyzer(
+        Catalogue([AD_PIXEL]), load_vocabulary(), parse_canaries({"canaries": persona})
+    )
+    analysis = analyzer.analyse(ad_request(q="Zyloprimol", e="robin.canary@example.org"))
+    assert analysis.severity == "high"
+    assert analysis.severity_reason == (
+        "health data sent together with identifiers (email, canary 'email')"
+    )
+    alone = analyzer.analyse(ad_request(q="Zyloprimol"))
+    assert (alone.severity, alone.severity_reason) == (
+        "high",
+        "health data sent to an advertising vendor",
+    )
 
 
 def test_the_linker_links_health_to_identifiers_seen_earlier_with_the_same_id() -> None:

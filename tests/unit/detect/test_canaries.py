@@ -135,6 +135,7 @@ def test_a_hit_names_the_decoded_field_rather_than_the_raw_url(canaries: Canarie
     fields = [Field("query.ud[em]", sha256(LOWER))]
     (finding,) = find_canaries(request, fields, canaries)
     assert finding.kind == "canary" and finding.category == "email"
+    assert (finding.path, finding.trail) == ("query.ud[em]", ())
     assert finding.field == "query.ud[em]" and finding.value == sha256(LOWER)
     assert finding.rule == "canary:sha256"
     assert finding.reason == "test-persona value 'email' found as sha256(lower(trim))"
@@ -177,6 +178,62 @@ def test_needles_are_precomputed_once_and_bounded(canaries: Canaries) -> None:
 def test_invalid_personas_are_refused_with_the_reason(document: object, message: str) -> None:
     with pytest.raises(CanaryError, match=message):
         parse_canaries(document)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("robin.canary@example.org", "email"),
+        ("+1 (555) 555-0123", "phone"),
+        ("5555550123", "phone"),
+        ("1984-03-07", "date_of_birth"),
+        ("Metformin", "other"),
+        ("MBR-77123", "other"),
+    ],
+)
+def test_a_plain_canary_takes_its_kind_from_its_value_never_its_name(value: str, kind: str) -> None:
+    for name in ("test_email", "lab_result", "plan_member_id", "drug"):
+        assert parse_canaries({"canaries": {name: value}}).kinds == {name: kind}
+
+
+def test_a_canary_may_declare_its_kind() -> None:
+    persona = {
+        "plan_member_id": {"value": "MBR-77", "kind": "member_id"},
+        "drug": {"value": "Metformin", "kind": "health"},
+        "contact": {"value": "robin.canary@example.org"},
+    }
+    parsed = parse_canaries({"canaries": persona})
+    assert parsed.values == {
+        "plan_member_id": "MBR-77",
+        "drug": "Metformin",
+        "contact": "robin.canary@example.org",
+    }
+    assert parsed.kinds == {"plan_member_id": "member_id", "drug": "health", "contact": "email"}
+    request = Request("GET", "https://t.example/?q=metformin")
+    (finding,) = find_canaries(request, [], parsed)
+    assert (finding.category, finding.canary_kind) == ("drug", "health")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"value": "Metformin", "kind": "drug"},
+            "persona.yaml: canary 'med' has kind 'drug'; expected one of email, phone,",
+        ),
+        ({"kind": "health"}, "persona.yaml: canary 'med' needs a 'value'"),
+        (
+            {"value": "Metformin", "sort": "health"},
+            "persona.yaml: canary 'med' has unknown key(s) sort; use 'value' and 'kind'",
+        ),
+    ],
+)
+def test_a_bad_canary_entry_is_refused_in_one_line_naming_file_and_canary(
+    entry: object, message: str
+) -> None:
+    with pytest.raises(CanaryError) as caught:
+        parse_canaries({"canaries": {"med": entry}}, "persona.yaml")
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
 
 
 def test_a_persona_file_is_loaded_and_a_broken_one_explained(tmp_path: Path) -> None:

@@ -55,12 +55,12 @@ def test_fingerprint_ignores_capture_noise(clinic_db: Path) -> None:
         replace(leak, id=99, flow_id=42, timestamp="2030-01-01", request_sha256="0" * 64),
         replace(leak, value=leak.value.replace("1234567890", "5555555555")),
         replace(leak, page_url=leak.page_url + "&utm_source=x"),
-        replace(leak, trail="form>json"),
+        replace(leak, trail=("form", "json")),
         replace(leak, value=leak.value.upper()),
     ]
     assert {fingerprint(x) for x in same} == {fingerprint(leak)}
-    positioned = replace(leak, field="body.line[1].dl")
-    assert fingerprint(positioned) == fingerprint(replace(leak, field="body.line[7].dl"))
+    positioned = replace(leak, path="body.line[1].dl")
+    assert fingerprint(positioned) == fingerprint(replace(leak, path="body.line[7].dl"))
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_fingerprint_ignores_capture_noise(clinic_db: Path) -> None:
     [
         {"vendor": "google-analytics"},
         {"category": "medication"},
-        {"field": "query.dt"},
+        {"path": "query.dt"},
         {"value": "https://clinic.example/conditions/asthma"},
         {"page_url": "https://clinic.example/conditions/asthma"},
     ],
@@ -192,10 +192,11 @@ def _second_run(path: Path) -> Path:
             finding(
                 "health",
                 "medication",
-                "body.line[4].ep.search_term [lines>form]",
+                "body.line[4].ep.search_term",
                 "metformin dosage",
                 "metformin",
                 "medium",
+                trail=("lines", "form"),
             )
         ],
     )

@@ -17,7 +17,7 @@ from phitrace.cli.main import main
 from phitrace.report.html import ReportContext, build_context, highlight, render_html
 from phitrace.store.database import open_database
 from phitrace.store.private import write_private
-from phitrace.store.reader import SessionView, split_field
+from phitrace.store.reader import SessionView, location
 from tests.support.seeded_db import DIABETES_PAGE, clinic, finding, new_session, record_flow
 
 
@@ -62,15 +62,25 @@ def test_highlight_bounds_long_values() -> None:
 @pytest.mark.parametrize(
     ("stored", "expected"),
     [
-        ("query.dl", ("query.dl", "")),
-        ("body.line[1].ep.search_term [lines>form]", ("body.line[1].ep.search_term", "lines>form")),
-        ("query.ud[em]", ("query.ud[em]", "")),
+        ("query.dl", ("query.dl", ())),
+        (
+            "body.line[1].ep.search_term [lines>form]",
+            ("body.line[1].ep.search_term", ("lines", "form")),
+        ),
+        ("query.ud[em]", ("query.ud[em]", ())),
     ],
 )
-def test_stored_field_splits_into_path_and_decode_trail(
-    stored: str, expected: tuple[str, str]
+def test_a_row_written_before_the_path_column_has_its_field_split_once(
+    stored: str, expected: tuple[str, tuple[str, ...]]
 ) -> None:
-    assert split_field(stored) == expected
+    assert location(None, None, stored) == expected
+
+
+def test_a_row_with_path_and_trail_columns_is_read_as_stored() -> None:
+    assert location("body.cd[a [b]", '["form", "json"]', "ignored") == (
+        "body.cd[a [b]",
+        ("form", "json"),
+    )
 
 
 def test_summary_counts_findings_flows_and_sessions(context: ReportContext) -> None:

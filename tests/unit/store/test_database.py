@@ -7,7 +7,10 @@ import stat
 from pathlib import Path
 
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store.database import Record, Writer, open_database, start_session, write_record
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import Writer, write_record
 
 CONTRACT = {
     "sessions": {
@@ -33,6 +36,8 @@ CONTRACT = {
         "status_code",
         "request_sha256",
         "blocked",
+        "severity_reason",
+        "vendor_company",
     },
     "findings": {
         "id",
@@ -46,6 +51,9 @@ CONTRACT = {
         "matched",
         "severity",
         "rule",
+        "reason",
+        "path",
+        "trail",
     },
 }
 

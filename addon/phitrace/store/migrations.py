@@ -1,0 +1,156 @@
+"""Schema changes as named, ordered steps; each database records which steps it has had.
+
+A step is applied once: :func:`migrate` takes SQLite's write lock, reads the
+names in :data:`MIGRATIONS_TABLE`, applies the missing steps in order with
+sqlite-utils and records each one, all in one transaction.  Taking the lock
+before reading is why this is not ``sqlite_utils.Migrations``: two processes
+opening an old database at the same moment (the proxy and its writer thread,
+say) must not both add the same column.
+
+Steps are frozen once released: a step never changes, a later step is
+added instead.  Databases written before steps were recorded get the first
+step too, which only adds what they lack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from phitrace.store.schema import FOREIGN_KEYS, INDEXES, PRIMARY_KEYS, now_iso
+
+MIGRATIONS_TABLE = "_phitrace_migrations"
+"""One row per applied step: ``name`` and ``applied_at``."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change: its stable name and the function that makes it."""
+
+    name: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+def _add_missing(db: sqlite_utils.Database, columns: dict[str, dict[str, type]]) -> None:
+    """Create missing tables and add missing columns; never touches what exists."""
+    for name, wanted in columns.items():
+        table = db.table(name)
+        if not table.exists():
+            table.create(wanted, pk=PRIMARY_KEYS[name], foreign_keys=FOREIGN_KEYS.get(name, []))
+            continue
+        present = table.columns_dict
+        for column, kind in wanted.items():
+            if column not in present:
+                table.add_column(column, kind)
+
+
+_CONTRACT_TABLES: dict[str, dict[str, type]] = {
+    "sessions": {
+        "id": int,
+        "started_at": str,
+        "ended_at": str,
+        "label": str,
+        "source": str,
+        "phitrace_version": str,
+        "signatures_digest": str,
+        "input": str,
+        "consent": str,
+        "scope": str,
+        "errors": int,
+    },
+    "flows": {
+        "id": int,
+        "session_id": int,
+        "timestamp": str,
+        "method": str,
+        "url": str,
+        "host": str,
+        "page_url": str,
+        "vendor": str,
+        "vendor_name": str,
+        "tracker_category": str,
+        "status_code": int,
+        "request_sha256": str,
+        "blocked": int,
+        "redacted": str,
+        "severity": str,
+        "endpoint_role": str,
+        "truncated": str,
+    },
+    "findings": {
+        "id": int,
+        "flow_id": int,
+        "session_id": int,
+        "vendor": str,
+        "kind": str,
+        "category": str,
+        "field": str,
+        "value": str,
+        "matched": str,
+        "severity": str,
+        "rule": str,
+        "reason": str,
+    },
+    "requests": {"flow_id": int, "headers": str, "body": bytes},
+}
+"""The tables as the first recorded step leaves them (frozen: later columns are later steps)."""
+
+
+def contract_tables(db: sqlite_utils.Database) -> None:
+    """Step 1: the sessions, flows, findings and requests tables, and their indexes."""
+    _add_missing(db, _CONTRACT_TABLES)
+    for name, indexes in INDEXES.items():
+        for indexed in indexes:
+            db.table(name).create_index(indexed, if_not_exists=True)
+
+
+def structured_findings(db: sqlite_utils.Database) -> None:
+    """Step 2: a finding's path and trail apart; the flow's severity reason and vendor company.
+
+    ``findings.trail`` holds the decoders as a JSON array of strings
+    (``["form", "json"]``).  Rows written before this step keep NULL in the
+    new columns; the reader derives their path and trail from ``field``.
+    """
+    _add_missing(
+        db,
+        {
+            "findings": {"path": str, "trail": str},
+            "flows": {"severity_reason": str, "vendor_company": str},
+        },
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_contract_tables", contract_tables),
+    Migration("0002_structured_findings", structured_findings),
+)
+"""Every step, in the order it is applied."""
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    """The names of the steps a database has had, in the order they were applied."""
+    if not db.table(MIGRATIONS_TABLE).exists():
+        return []
+    return [row[0] for row in db.execute(f"select name from [{MIGRATIONS_TABLE}] order by rowid")]
+
+
+def migrate(db: sqlite_utils.Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
+    """Apply the steps a database lacks, in order, in one transaction; return their names."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        table = db.table(MIGRATIONS_TABLE)
+        if not table.exists():
+            table.create({"name": str, "applied_at": str}, pk="name")
+        done = set(applied_migrations(db))
+        new = [m for m in migrations if m.name not in done]
+        for migration in new:
+            migration.apply(db)
+            table.insert({"name": migration.name, "applied_at": now_iso()})
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return [m.name for m in new]

@@ -1,0 +1,136 @@
+"""Analysed flows as table rows, in the ``full`` or the ``redact`` storage mode.
+
+``full`` keeps what phitrace saw; ``redact`` keeps only hashes and matched
+terms (see :func:`redact_rows`).  A finding's path and decode trail go to
+their own columns (the trail as a JSON array), and ``findings.field`` keeps
+the joined text it always had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from phitrace import urls
+from phitrace.model import Analysis, utf8_safe, wire_bytes
+from phitrace.store.schema import now_iso
+
+STORAGE_MODES: tuple[str, ...] = ("full", "redact")
+"""``full`` stores URLs, values and (optionally) raw requests; ``redact`` only hashes."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One analysed flow ready to be written."""
+
+    session_id: int
+    analysis: Analysis
+    status_code: int | None = None
+    blocked: bool = False
+    redacted: tuple[str, ...] = ()
+
+
+Row = dict[str, Any]
+
+
+def _text(value: str | None) -> str | None:
+    """Text SQLite can store: lone surrogates (undecodable bytes) become escapes."""
+    return None if value is None else utf8_safe(value)
+
+
+def flow_row(record: Record) -> Row:
+    """The ``flows`` row for a record (without its id)."""
+    a = record.analysis
+    req = a.request
+    return {
+        "session_id": record.session_id,
+        "timestamp": now_iso(req.timestamp or None),
+        "method": _text(req.method),
+        "url": _text(req.url),
+        "host": _text(req.host),
+        "page_url": _text(a.page_url),
+        "vendor": a.vendor,
+        "vendor_name": a.vendor_name,
+        "tracker_category": a.tracker_category,
+        "status_code": record.status_code,
+        "request_sha256": req.sha256(),
+        "blocked": int(record.blocked),
+        "redacted": json.dumps(list(record.redacted)) if record.redacted else None,
+        "severity": a.severity,
+        "endpoint_role": a.endpoint_role,
+        "truncated": _text(a.truncated),
+        "severity_reason": _text(a.severity_reason) or None,
+        "vendor_company": _text(a.vendor_company),
+    }
+
+
+def finding_rows(record: Record) -> list[Row]:
+    """The ``findings`` rows for a record (without ``flow_id``)."""
+    a = record.analysis
+    return [
+        {
+            "session_id": record.session_id,
+            "vendor": a.vendor,
+            "kind": f.kind,
+            "category": _text(f.category),
+            "field": _text(f.field),
+            "value": _text(f.value),
+            "matched": _text(f.matched),
+            "severity": f.severity,
+            "rule": _text(f.rule),
+            "reason": _text(f.reason),
+            "path": _text(f.path),
+            "trail": json.dumps(list(f.trail)),
+        }
+        for f in a.findings
+    ]
+
+
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return url
+    origin = urls.parse_url(url).origin
+    return f"{origin}/" if origin else None
+
+
+def digest(value: str | None) -> str | None:
+    """``sha256:`` and the hex digest of a value's UTF-8 bytes (the redacted form)."""
+    if value is None:
+        return None
+    return "sha256:" + hashlib.sha256(wire_bytes(value)).hexdigest()
+
+
+def redact_rows(flow: Row, findings: Sequence[Row]) -> tuple[Row, list[Row]]:
+    """The ``redact`` storage mode: keep hashes and matched terms, drop captured values.
+
+    URLs keep only their origin (the query, path and fragment can carry health
+    data); finding values become SHA-256 digests, so a capture can still be
+    checked against them; what matched (a vocabulary term or rule name), the
+    field path and the request's fingerprint stay.
+    """
+    kept = {**flow, "url": _origin(flow["url"]), "page_url": _origin(flow["page_url"])}
+    return kept, [{**f, "value": digest(f["value"])} for f in findings]
+
+
+def check_storage(storage: str) -> None:
+    """Refuse a storage mode phitrace does not know, naming the ones it does."""
+    if storage not in STORAGE_MODES:
+        raise ValueError(f"unknown storage mode {storage!r}; expected one of {STORAGE_MODES}")
+
+
+def prepared(record: Record, storage: str) -> tuple[Row, list[Row], bool]:
+    """The rows for a record in a storage mode, and whether its raw request may be kept."""
+    check_storage(storage)
+    flow, findings = flow_row(record), finding_rows(record)
+    if storage == "redact":
+        return *redact_rows(flow, findings), False
+    return flow, findings, True
+
+
+def raw_row(flow_id: int, record: Record) -> Row:
+    """The ``requests`` row for a record: headers in wire order as JSON, and the body."""
+    req = record.analysis.request
+    return {"flow_id": flow_id, "headers": json.dumps(list(req.headers)), "body": req.body}

@@ -1,0 +1,108 @@
+"""Schema steps: an old database is brought up to date once, and says which steps it has."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from phitrace.store.database import open_database
+from phitrace.store.migrations import (
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    Migration,
+    applied_migrations,
+    migrate,
+)
+from phitrace.store.reader import load_leaks
+from phitrace.store.schema import SCHEMA
+
+STEPS = [m.name for m in MIGRATIONS]
+
+PREVIOUS_SCHEMA = """
+create table sessions (id integer primary key, started_at text, ended_at text, label text,
+    source text, phitrace_version text, signatures_digest text, input text, consent text,
+    scope text, errors integer);
+create table flows (id integer primary key, session_id integer references sessions(id),
+    timestamp text, method text, url text, host text, page_url text, vendor text,
+    vendor_name text, tracker_category text, status_code integer, request_sha256 text,
+    blocked integer, redacted text, severity text, endpoint_role text, truncated text);
+create table findings (id integer primary key, flow_id integer references flows(id),
+    session_id integer references sessions(id), vendor text, kind text, category text,
+    field text, value text, matched text, severity text, rule text, reason text);
+create table requests (flow_id integer primary key references flows(id), headers text,
+    body blob);
+insert into sessions (id, started_at, source) values (1, '2026-01-01T00:00:00.000+00:00', 'har');
+insert into flows (id, session_id, method, url, host, vendor, severity)
+    values (1, 1, 'GET', 'https://t.example/c', 't.example', 'meta-pixel', 'medium');
+insert into findings (id, flow_id, session_id, vendor, kind, category, field, value, matched,
+    severity, rule, reason)
+    values (1, 1, 1, 'meta-pixel', 'health', 'condition', 'body.line[1].q [lines>form]',
+        'diabetes', 'diabetes', 'medium', 'r', 'why');
+"""
+"""A database as the release before recorded migrations wrote it, with one finding."""
+
+
+def previous_database(path: Path) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.executescript(PREVIOUS_SCHEMA)
+    conn.close()
+    return path
+
+
+def columns(db: sqlite_utils.Database) -> dict[str, set[str]]:
+    return {name: set(db.table(name).columns_dict) for name in SCHEMA}
+
+
+def test_a_new_database_has_every_step_and_exactly_the_contract() -> None:
+    db = sqlite_utils.Database(memory=True)
+    assert migrate(db) == STEPS
+    assert applied_migrations(db) == STEPS
+    assert columns(db) == {name: set(wanted) for name, wanted in SCHEMA.items()}
+
+
+def test_a_database_of_the_previous_schema_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = previous_database(tmp_path / "old.db")
+    db = open_database(path)
+    assert applied_migrations(db) == STEPS
+    assert {"path", "trail"} <= columns(db)["findings"]
+    assert {"severity_reason", "vendor_company"} <= columns(db)["flows"]
+    (leak,) = load_leaks(db)
+    # Written before the path column: its path and trail come from the joined text.
+    assert (leak.path, leak.trail, leak.matched) == (
+        "body.line[1].q",
+        ("lines", "form"),
+        "diabetes",
+    )
+
+
+def test_opening_twice_applies_nothing_twice(tmp_path: Path) -> None:
+    path = previous_database(tmp_path / "old.db")
+    open_database(path).close()
+    db = open_database(path)
+    assert migrate(db) == []
+    rows = list(db.table(MIGRATIONS_TABLE).rows)
+    assert [r["name"] for r in rows] == STEPS and all(r["applied_at"] for r in rows)
+
+
+def test_a_database_missing_only_a_later_step_gets_only_that_step(tmp_path: Path) -> None:
+    db = sqlite_utils.Database(memory=True)
+    assert migrate(db, MIGRATIONS[:1]) == STEPS[:1]
+    assert "path" not in columns(db)["findings"]
+    assert migrate(db) == STEPS[1:]
+    assert applied_migrations(db) == STEPS
+
+
+def test_a_failing_step_leaves_nothing_half_applied() -> None:
+    def broken(db: sqlite_utils.Database) -> None:
+        db.table("findings").add_column("half", str)
+        raise RuntimeError("step failed")
+
+    db = sqlite_utils.Database(memory=True)
+    migrate(db)
+    with pytest.raises(RuntimeError, match="step failed"):
+        migrate(db, (*MIGRATIONS, Migration("0099_broken", broken)))
+    assert "half" not in columns(db)["findings"]
+    assert applied_migrations(db) == STEPS

@@ -1,0 +1,102 @@
+"""Findings read back as stored: path and decode trail apart, the flow's reason and company."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from phitrace.catalogue.signatures import Catalogue, parse_signature
+
+from phitrace.analyzer import Analyzer
+from phitrace.detect.vocabulary import load_vocabulary
+from phitrace.model import Analysis, Finding, Request
+from phitrace.report.html import vendor_views
+from phitrace.store.database import open_database
+from phitrace.store.reader import load_findings, load_leaks
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.writer import write_record
+
+
+def stored(tmp_path: Path, *findings: Finding, storage: str = "full") -> Path:
+    path = tmp_path / "p.db"
+    db = open_database(path)
+    session = start_session(db, source="har")
+    analysis = Analysis(
+        Request("POST", "https://t.example/c", body=b"{}"),
+        "t-vendor",
+        "T",
+        "analytics",
+        findings=findings,
+        severity="medium",
+        severity_reason="health data sent to an analytics tracker without an identifier",
+        vendor_company="T Corp.",
+    )
+    with db.atomic():
+        write_record(db, Record(session, analysis), store_bodies=False, storage=storage)
+    db.close()
+    return path
+
+
+def health(path: str, trail: tuple[str, ...] = ()) -> Finding:
+    return Finding("health", "condition", path, "asthma", "asthma", "r", "medium", "x", trail)
+
+
+@pytest.mark.parametrize("storage", ["full", "redact"])
+def test_path_and_trail_round_trip_as_separate_values(tmp_path: Path, storage: str) -> None:
+    path = stored(tmp_path, health("body.data[0].q", ("gzip", "json")), storage=storage)
+    db = open_database(path)
+    row = next(iter(db.table("findings").rows))
+    assert (row["path"], json.loads(row["trail"])) == ("body.data[0].q", ["gzip", "json"])
+    assert row["field"] == "body.data[0].q [gzip>json]"  # the contract column, unchanged
+    (leak,) = load_leaks(db)
+    assert (leak.path, leak.trail, leak.trail_text) == (
+        "body.data[0].q",
+        ("gzip", "json"),
+        "gzip>json",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "trail"),
+    [("body.note [draft]", ()), ("body.note [draft]", ("json",)), ("body.a [b>c]", ())],
+)
+def test_a_path_holding_a_bracket_and_space_is_read_back_unchanged(
+    tmp_path: Path, key: str, trail: tuple[str, ...]
+) -> None:
+    (leak,) = load_leaks(open_database(stored(tmp_path, health(key, trail))))
+    assert (leak.path, leak.trail) == (key, trail)
+
+
+def test_the_flow_stores_its_severity_reason_once_and_its_vendor_company(tmp_path: Path) -> None:
+    signature = parse_signature(
+        {
+            "id": "pixel",
+            "name": "Pixel",
+            "company": "Pixel Works Ltd.",
+            "category": "analytics",
+            "endpoints": [{"hosts": ["pixel.example"]}],
+            "fields": {"page_url": ["dl"]},
+        },
+        "p.yaml",
+    )
+    analyzer = Analyzer(Catalogue([signature]), load_vocabulary())
+    analysis = analyzer.analyse(
+        Request("GET", "https://pixel.example/c?dl=https://h.example/conditions/asthma")
+    )
+    reason = "health data sent to an analytics tracker without an identifier"
+    assert (analysis.severity_reason, analysis.vendor_company) == (reason, "Pixel Works Ltd.")
+    db = open_database(tmp_path / "p.db")
+    with db.atomic():
+        flow_id = write_record(db, Record(start_session(db, source="har"), analysis), False)
+    flow = db.table("flows").get(flow_id)
+    assert (flow["severity_reason"], flow["vendor_company"]) == (reason, "Pixel Works Ltd.")
+    # Each finding's reason keeps the flow's after its own, as the column always had.
+    assert all(r["reason"].endswith(f"; {reason}") for r in db.table("findings").rows)
+
+
+def test_reports_take_the_company_from_the_flows_not_the_signature_files(tmp_path: Path) -> None:
+    findings = load_findings(open_database(stored(tmp_path, health("query.q"))))
+    (view,) = vendor_views(findings)
+    assert (view.vendor, view.company) == ("t-vendor", "T Corp.")
