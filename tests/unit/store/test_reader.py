@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from phitrace.catalogue.signatures import Catalogue, parse_signature
 
 from phitrace.analyzer import Analyzer
+from phitrace.catalogue.loader import parse_signature
+from phitrace.catalogue.matcher import Catalogue
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Analysis, Finding, Request
 from phitrace.report.html import vendor_views
