@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def test_sigkill_mid_load_leaves_a_sound_database_missing_at_most_the_last_batch
     send(proxy.url, planned, concurrency=50, on_result=kill_when_busy)
     proxy.process.wait(10)
 
-    with sqlite3.connect(proxy.db) as conn:
+    with closing(sqlite3.connect(proxy.db)) as conn:
         integrity = conn.execute("pragma integrity_check").fetchall()
     recorded = recorded_rids(proxy.db)
     lost = set(answered) - set(recorded)
