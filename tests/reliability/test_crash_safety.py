@@ -26,6 +26,7 @@ def recorded_rids(db: Path) -> list[str]:
     return [rid_of(str(url)) for (url,) in rows(db, "select url from flows")]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_load_commits_every_answered_flow(
     start_proxy,  # type: ignore[no-untyped-def]
     figures: Callable[[str], None],
@@ -61,6 +62,7 @@ def test_sigterm_mid_load_commits_every_answered_flow(
     assert rows(proxy.db, "select errors, ended_at is not null from sessions") == [(0, 1)]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_load_leaves_a_sound_database_missing_at_most_the_last_batch(
     start_proxy,  # type: ignore[no-untyped-def]
     figures: Callable[[str], None],

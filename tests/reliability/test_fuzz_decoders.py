@@ -305,6 +305,7 @@ DECODERS: dict[str, tuple[Callable[[random.Random, bytes], bytes], Callable[[byt
 }
 
 
+@pytest.mark.slow
 def test_every_decoder_survives_hostile_input_in_its_own_format(
     figures: Callable[[str], None],
 ) -> None:

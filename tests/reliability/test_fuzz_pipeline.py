@@ -249,6 +249,7 @@ def analyse_and_store(request: Request, storage: str = "full") -> None:
         harness.store(analysis, storage)
 
 
+@pytest.mark.slow
 def test_hostile_requests_never_escape_the_pipeline_or_overrun_its_limits(
     figures: Callable[[str], None],
 ) -> None:
@@ -256,6 +257,7 @@ def test_hostile_requests_never_escape_the_pipeline_or_overrun_its_limits(
     run_target("pipeline requests", lambda case: analyse_and_store(*case), cases, figures)
 
 
+@pytest.mark.slow
 def test_the_atheris_harness_target_holds_on_random_inputs(
     figures: Callable[[str], None],
 ) -> None:
