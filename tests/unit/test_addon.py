@@ -325,7 +325,8 @@ async def test_a_lowered_field_limit_truncates_what_is_recorded(tmp_path: Path) 
     [
         ("phitrace_max_body_bytes", "0", "phitrace_max_body_bytes must be a whole number above 0"),
         ("phitrace_max_depth", "-1", "phitrace_max_depth must be a whole number above 0"),
-        ("phitrace_max_fields", "many", "Not an integer: many"),
+        # mitmproxy's own parser: "Not an integer" in 11, "not an integer" in 12.
+        ("phitrace_max_fields", "many", "(?i)not an integer: many"),
         ("phitrace_max_ratio", "fast", "phitrace_max_ratio must be a number above 0 such as 250"),
         ("phitrace_max_ratio", "0", "phitrace_max_ratio must be a number above 0"),
         ("phitrace_decode_seconds", "nan", "phitrace_decode_seconds must be a number above 0"),
