@@ -67,6 +67,7 @@ async def test_options_are_declared_with_the_phitrace_prefix() -> None:
     }
 
 
+@pytest.mark.slow
 async def test_sinkhole_answers_tracker_requests_locally_and_records_them(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
