@@ -7,6 +7,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from phitrace import __version__
@@ -117,6 +118,7 @@ def test_proxy_refuses_a_broken_canaries_file_before_starting(tmp_path: Path) ->
     assert "expected a mapping 'canaries:" in result.output
 
 
+@pytest.mark.slow
 def test_signature_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     listing = runner.invoke(main, ["signatures", "list"])
