@@ -203,6 +203,7 @@ def test_purge_before_a_date_deletes_older_sessions_only(tmp_path: Path) -> None
     db = recorded_database(tmp_path / "p.db", sessions=2)
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("update sessions set started_at = '2020-05-01T10:00:00.000+00:00' where id=1")
+        conn.commit()
     code, output = purge(db, "--before", "2021-01-01", "--yes")
     assert code == 0, output
     assert rows(db, "select label from sessions") == [("s1",)]
