@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 APT_PACKAGES := chromium
 
-.PHONY: run test install install-test system-deps lint format typecheck bench clean
+.PHONY: run test test-fast install install-test system-deps lint format typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "phitrace needs Python 3.11 or newer"'
@@ -35,6 +35,10 @@ system-deps:
 test: system-deps install-test lint typecheck
 	$(BIN)/pytest -ra
 
+## test-fast: the unit and property tests only, for the inner loop (under a minute)
+test-fast: install-test
+	$(BIN)/pytest -q -m "not slow" tests/unit tests/property $(ARGS)
+
 lint:
 	$(BIN)/ruff check addon tests examples
 	$(BIN)/ruff format --check addon tests examples
@@ -51,6 +55,6 @@ bench: install-test
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-newest build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
 
 -include mk/*.mk

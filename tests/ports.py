@@ -13,11 +13,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
     """Block until something accepts connections on 127.0.0.1:port.
 
     Raises TimeoutError naming the port, so a proxy that never came up fails
-    the test with a reason rather than a connection error later on.
+    the test with a reason rather than a connection error later on.  The default
+    is generous: mitmdump with phitrace builds its vocabulary before it listens,
+    which took over 30 seconds on a busy two-core machine.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

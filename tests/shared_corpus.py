@@ -11,9 +11,12 @@ import gzip
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from phitrace.model import Request
+from tests.ci import in_ci
 
 REPO = Path(__file__).resolve().parent.parent
 REQUESTS = "combined-har-requests/requests.jsonl.gz"
@@ -26,6 +29,13 @@ class CorpusMissing(FileNotFoundError):
 def corpus_dir() -> Path:
     """The shared real-world corpus (PHITRACE_CORPUS, else ../shared/corpus)."""
     return Path(os.environ.get("PHITRACE_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+def corpus_unavailable(reason: str) -> NoReturn:
+    """End a test that needs the corpus: a failure in CI, a skip with the reason elsewhere."""
+    if in_ci():
+        pytest.fail(f"CI: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def corpus_file(relative: str) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
+from tests.shared_corpus import corpus_unavailable
 
 from phitrace.catalogue.loader import load_catalogue
 from phitrace.catalogue.matcher import Catalogue
@@ -48,7 +49,7 @@ class Record:
 def records(corpus: Path) -> list[Record]:
     path = corpus / REQUESTS
     if not path.exists():
-        pytest.skip(f"{path} not found")
+        corpus_unavailable(f"{path} not found")
     out = []
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for line in handle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -29,7 +30,7 @@ def test_scanning_a_real_capture_records_its_tracker_flows(corpus: Path, tmp_pat
     db = tmp_path / "scan.db"
     result = CliRunner().invoke(main, ["scan", str(har), "--db", str(db)])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         recorded = {u for (u,) in conn.execute("select url from flows where vendor is not null")}
         hiv = conn.execute(
             "select count(*) from findings where matched in ('HIV', 'HIV test')"

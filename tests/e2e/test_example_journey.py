@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import runpy
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def test_scripted_portal_journey_records_every_leak(serve, start_proxy, chromium
     journey = runpy.run_path(str(EXAMPLES / "journey.py"))
     assert journey["main"](["--proxy", proxy.url, "--portal", portal, "--chromium", chromium]) == 0
     output = proxy.stop()
-    with sqlite3.connect(proxy.db) as conn:
+    with closing(sqlite3.connect(proxy.db)) as conn:
         vendors = {v for (v,) in conn.execute("select distinct vendor from flows")}
         found = set(conn.execute("select kind, category from findings"))
         chains = {

@@ -7,6 +7,7 @@ import json
 import re
 import sqlite3
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def visit(browser_for, proxy_url: str, url: str) -> dict[str, object]:  # type: 
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return list(conn.execute(sql))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -80,7 +81,7 @@ def test_passive_mode_forwards_byte_identical_requests(
     for test_id in plain:
         assert traced[test_id] == plain[test_id], test_id
     # phitrace really analysed the tracker requests while changing nothing.
-    with sqlite3.connect(tmp_path / "True.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "True.db")) as conn:
         vendors = sorted(v for (v,) in conn.execute("select vendor from flows"))
         health = conn.execute("select count(*) from findings where kind = 'health'").fetchone()
     assert vendors == ["google-analytics"] * 2 + ["meta-pixel"] * 4

@@ -21,6 +21,7 @@ from unittest.mock import patch
 from urllib.parse import quote, urlencode
 
 import brotlicffi
+import pytest
 import zstandard
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -325,6 +326,7 @@ def test_every_json_leaf_becomes_a_field(doc: dict[str, Any]) -> None:
 
 
 @examples(100)
+@pytest.mark.slow
 @given(
     st.lists(st.dictionaries(JSON_KEY, JSON_DOC, min_size=1, max_size=4), min_size=2, max_size=5)
 )

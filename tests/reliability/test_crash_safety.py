@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ def recorded_rids(db: Path) -> list[str]:
     return [rid_of(str(url)) for (url,) in rows(db, "select url from flows")]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_load_commits_every_answered_flow(
     start_proxy,  # type: ignore[no-untyped-def]
     figures: Callable[[str], None],
@@ -64,6 +66,7 @@ def test_sigterm_mid_load_commits_every_answered_flow(
     assert rows(proxy.db, "select errors, ended_at is not null from sessions") == [(0, 1)]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_load_leaves_a_sound_database_missing_at_most_the_last_batch(
     start_proxy,  # type: ignore[no-untyped-def]
     figures: Callable[[str], None],
@@ -84,7 +87,7 @@ def test_sigkill_mid_load_leaves_a_sound_database_missing_at_most_the_last_batch
     send(proxy.url, planned, concurrency=50, on_result=kill_when_busy)
     proxy.process.wait(10)
 
-    with sqlite3.connect(proxy.db) as conn:
+    with closing(sqlite3.connect(proxy.db)) as conn:
         integrity = conn.execute("pragma integrity_check").fetchall()
     recorded = recorded_rids(proxy.db)
     lost = set(answered) - set(recorded)

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -144,7 +144,7 @@ def test_raw_bodies_are_stored_only_when_phitrace_store_bodies_is_on(
 
 def test_redact_storage_keeps_only_hashes_and_matched_terms(tmp_path: Path) -> None:
     db = recorded_database(tmp_path / "p.db", storage="redact")
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         conn.execute("pragma wal_checkpoint(truncate)")
     ((url, page, sha),) = rows(db, "select url, page_url, request_sha256 from flows")
     findings = rows(db, "select kind, field, value, matched from findings order by kind")
@@ -204,8 +204,9 @@ def test_purge_deletes_a_session_and_leaves_no_trace_of_it_on_disk(tmp_path: Pat
 
 def test_purge_before_a_date_deletes_older_sessions_only(tmp_path: Path) -> None:
     db = recorded_database(tmp_path / "p.db", sessions=2)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         conn.execute("update sessions set started_at = '2020-05-01T10:00:00.000+00:00' where id=1")
+        conn.commit()
     code, output = purge(db, "--before", "2021-01-01", "--yes")
     assert code == 0, output
     assert rows(db, "select label from sessions") == [("s1",)]

@@ -6,8 +6,8 @@ Hypothesis example builds one hostile input per decoder, in that decoder's
 format (compressed, encoded, framed), then damages it the way a network or an
 attacker does (cut short, bytes flipped, NULs or invalid UTF-8 spliced in,
 replaced by noise), and calls the decoder directly.  Each decoder therefore
-sees ``PHITRACE_FUZZ_EXAMPLES`` inputs (10,000 by default), counted and shown
-in the figures.
+sees ``PHITRACE_FUZZ_EXAMPLES`` inputs (10,000 in CI, 1,000 by default elsewhere),
+counted and shown in the figures.
 
 The only exception a decoder may raise is :class:`Stop`, the budget's way of
 ending a decode; anything else escaping is a bug, and so is output beyond a
@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 import random
 import zlib
 from collections import Counter
@@ -32,12 +31,13 @@ import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ci import fuzz_examples
 
 from phitrace.decode import compression, envelopes, lzstring, protobuf, textcodecs
 from phitrace.decode.budget import Budget, Limits, Stop
 from phitrace.decode.request import decode_message
 
-EXAMPLES = int(os.environ.get("PHITRACE_FUZZ_EXAMPLES", "10000"))
+EXAMPLES = fuzz_examples()
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -305,6 +305,7 @@ DECODERS: dict[str, tuple[Callable[[random.Random, bytes], bytes], Callable[[byt
 }
 
 
+@pytest.mark.slow
 def test_every_decoder_survives_hostile_input_in_its_own_format(
     figures: Callable[[str], None],
 ) -> None:

@@ -3,8 +3,8 @@
 Requests go through :class:`~phitrace.analyzer.Analyzer` with the real
 catalogue, vocabulary and a set of canaries (so non-tracker requests are
 decoded too), then into the store in both storage modes.  Each target runs
-``PHITRACE_FUZZ_EXAMPLES`` examples (10,000 by default; ``make fuzz`` runs
-more, and the atheris harness in ``tests/fuzz`` runs coverage-guided).
+``PHITRACE_FUZZ_EXAMPLES`` examples (10,000 in CI, 1,000 by default elsewhere;
+``make fuzz`` runs more, and the atheris harness in ``tests/fuzz`` runs coverage-guided).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import base64
 import gzip
 import importlib.util
 import json
-import os
 import random
 import zlib
 from collections.abc import Callable
@@ -26,11 +25,12 @@ import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ci import fuzz_examples
 
 from phitrace.model import Request
 from phitrace.store.rows import STORAGE_MODES
 
-EXAMPLES = int(os.environ.get("PHITRACE_FUZZ_EXAMPLES", "10000"))
+EXAMPLES = fuzz_examples()
 HARNESS = Path(__file__).resolve().parent.parent / "fuzz" / "fuzz_pipeline.py"
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -249,6 +249,7 @@ def analyse_and_store(request: Request, storage: str = "full") -> None:
         harness.store(analysis, storage)
 
 
+@pytest.mark.slow
 def test_hostile_requests_never_escape_the_pipeline_or_overrun_its_limits(
     figures: Callable[[str], None],
 ) -> None:
@@ -256,6 +257,7 @@ def test_hostile_requests_never_escape_the_pipeline_or_overrun_its_limits(
     run_target("pipeline requests", lambda case: analyse_and_store(*case), cases, figures)
 
 
+@pytest.mark.slow
 def test_the_atheris_harness_target_holds_on_random_inputs(
     figures: Callable[[str], None],
 ) -> None:

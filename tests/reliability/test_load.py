@@ -32,6 +32,7 @@ def plan(upstream: Upstream) -> list[Planned]:
     return planned
 
 
+@pytest.mark.slow
 def test_mixed_load_loses_and_duplicates_no_tracker_flow(
     start_proxy,  # type: ignore[no-untyped-def]
     upstream: Upstream,

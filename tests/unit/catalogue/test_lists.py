@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,7 @@ def test_scan_flags_listed_requests(lists: Path, tmp_path: Path) -> None:
     db = tmp_path / "scan.db"
     result = CliRunner().invoke(main, ["scan", str(har), "--db", str(db)])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         vendors = [v for (v,) in conn.execute("select vendor from flows")]
     assert vendors == ["list:example-privacy"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -50,7 +51,7 @@ def test_scan_then_report(tmp_path: Path) -> None:
     result = runner.invoke(main, ["scan", str(har), "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "2 requests, 1 tracker flows" in result.output
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("select vendor, page_url, status_code from flows").fetchall() == [
             ("microsoft-uet", "https://www.example.org/conditions/asthma", 204)
         ]
@@ -108,7 +109,7 @@ def test_scan_with_redacted_storage_keeps_no_captured_value(tmp_path: Path) -> N
     db = tmp_path / "p.db"
     result = CliRunner().invoke(main, ["scan", str(har), "--db", str(db), "--storage", "redact"])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("select count(*) from findings").fetchone()[0] > 0
         assert conn.execute("select count(*) from requests").fetchone()[0] == 0
         dump = "\n".join(conn.iterdump())

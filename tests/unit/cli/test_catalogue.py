@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from phitrace.cli.main import main
 
 
+@pytest.mark.slow
 def test_signature_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     listing = runner.invoke(main, ["signatures", "list"])

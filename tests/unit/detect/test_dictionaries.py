@@ -43,6 +43,7 @@ def test_installed_versions_match_the_exact_pins(data) -> None:  # type: ignore[
     assert pins.get(data.distribution) == version(data)
 
 
+@pytest.mark.slow
 def test_the_dictionaries_load_with_the_expected_shape() -> None:
     entries = imported_entries(frozenset())
     by_category: dict[str, int] = {}

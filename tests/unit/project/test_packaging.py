@@ -25,6 +25,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return found
 
 
+@pytest.mark.slow
 def test_wheel_ships_signatures_and_report_templates(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "phitrace/signatures/trackers/meta-pixel.yaml" in names
@@ -34,6 +35,7 @@ def test_wheel_ships_signatures_and_report_templates(wheel: Path) -> None:
     assert not any(n.startswith(("tests/", "phitrace/tests/")) for n in names)
 
 
+@pytest.mark.slow
 def test_installed_wheel_finds_its_data(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

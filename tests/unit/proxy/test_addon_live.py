@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from mitmproxy import websocket
@@ -40,7 +41,7 @@ def flow_for(url: str, method: str = "GET", referer: str | None = None, body: by
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return list(conn.execute(sql))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def metadata() -> dict[str, Any]:
 
 def canned(name: str, database: Path) -> list[dict[str, Any]]:
     sql = metadata()["databases"]["phitrace"]["queries"][name]["sql"]
-    with sqlite3.connect(database) as conn:
+    with closing(sqlite3.connect(database)) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(row) for row in conn.execute(sql)]
 

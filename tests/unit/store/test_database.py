@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 from phitrace.model import Analysis, Finding, Request
@@ -120,7 +121,7 @@ def test_writer_commits_everything_queued_when_closed(tmp_path: Path) -> None:
     for n in range(1200):
         writer.submit(Record(session, analysis(n)))
     writer.close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("select count(*) from flows").fetchone() == (1200,)
         assert conn.execute("select count(*) from findings").fetchone() == (1200,)
         assert conn.execute("select count(*) from requests").fetchone() == (0,)
