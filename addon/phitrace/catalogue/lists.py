@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from phitrace.model import Request, utf8_safe
+from phitrace.store.private import write_private
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ def resource_type(request: Request) -> str:
     return "xmlhttprequest" if request.method.upper() == "POST" else "other"
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, *, strict: bool = False) -> str:
+    """A list file as text (gunzipped if needed); ``strict`` refuses what is not UTF-8 text."""
     try:
         if path.stat().st_size > MAX_LIST_BYTES:
             raise BlockListError(f"{path}: larger than {MAX_LIST_BYTES} bytes")
@@ -134,7 +136,41 @@ def _read(path: Path) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise BlockListError(f"{path}: not a readable gzip file: {exc}") from exc
-    return raw.decode("utf-8", "replace")
+    if not strict:
+        return raw.decode("utf-8", "replace")
+    if b"\x00" in raw:
+        raise BlockListError(f"{path}: holds NUL bytes, so it is not an Adblock Plus list")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BlockListError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "is it an Adblock Plus list?"
+        ) from exc
+
+
+_PLAUSIBLE_RULE = re.compile(r"^[\x21-\x7e\u00a0-\uffff]{1,4096}$")
+"""A network rule: no spaces or control characters (rules are URL patterns and options)."""
+MIN_PLAUSIBLE_SHARE = 0.9
+"""Without an ``[Adblock`` header, at least this share of the rules must look like rules."""
+
+
+def check_list_text(text: str, rules: Sequence[str], source: Path) -> None:
+    """Refuse text that is not an Adblock Plus list, before it is imported.
+
+    A list normally starts with an ``[Adblock Plus …]`` header; without one,
+    nearly every rule line must look like a URL pattern.
+    """
+    if not rules:
+        raise BlockListError(f"{source}: no network rules found; is it an Adblock Plus list?")
+    if text.lstrip()[:8].lower() == "[adblock":
+        return
+    plausible = sum(1 for rule in rules if _PLAUSIBLE_RULE.match(rule))
+    if plausible < MIN_PLAUSIBLE_SHARE * len(rules):
+        raise BlockListError(
+            f"{source}: no [Adblock Plus] header and {len(rules) - plausible} of "
+            f"{len(rules)} lines are not filter rules; is it an Adblock Plus list?"
+        )
 
 
 def _engine(rules: Sequence[str]) -> Any:
@@ -218,18 +254,20 @@ def import_list(
     The list is compiled once here, so a list that will not load is refused
     now rather than when the proxy starts.
     """
-    text = _read(source)
+    text = _read(source, strict=True)
     rules = network_rules(text)
-    if not rules:
-        raise BlockListError(f"{source}: no network rules found; is it an Adblock Plus list?")
+    check_list_text(text, rules, source)
     _engine(rules)
     final = slug(name) if name else list_name(text, source)
     if not final:
         raise BlockListError(f"list name {name!r} has no letters or digits")
     target_dir = directory or lists_dir()
-    target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{final}.txt"
-    target.write_text(text, encoding="utf-8")
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        write_private(target, text)
+    except OSError as exc:
+        raise BlockListError(f"cannot store the list in {target_dir}: {exc}") from exc
     return ImportedList(final, target, len(rules))
 
 

@@ -18,6 +18,7 @@ from phitrace.cli.options import (
     canaries_option,
     db_option,
     signatures_option,
+    sqlite_file_or_fail,
     storage_option,
 )
 
@@ -132,8 +133,10 @@ def proxy(
 ) -> None:
     """Run mitmproxy with phitrace; arguments after -- go to mitmproxy."""
     build_analyzer(extra_signatures, canaries)  # fail fast, with a clear message, on bad input
+    sqlite_file_or_fail(db_path)
     db = db_path.resolve()
     confdir = confdir.expanduser()
+    _private_confdir(confdir)
     options = {
         "phitrace_db": str(db),
         "phitrace_label": label,
@@ -158,6 +161,16 @@ def proxy(
 
     runner = {"web": mitm.mitmweb, "console": mitm.mitmproxy, "none": mitm.mitmdump}[ui]
     sys.exit(runner([*args, *mitmproxy_args]))
+
+
+def _private_confdir(confdir: Path) -> None:
+    """Make mitmproxy's directory (where its CA key lives) private before mitmproxy starts."""
+    from phitrace.cli.confdir import ConfdirError, prepare_confdir
+
+    try:
+        prepare_confdir(confdir)
+    except ConfdirError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command()
@@ -187,6 +200,7 @@ def scan(
     from phitrace.store.database import open_database
 
     analyzer = build_analyzer(extra_signatures, canaries, lists=True)
+    sqlite_file_or_fail(db_path)
     db = open_database(db_path)
     try:
         for path in paths:

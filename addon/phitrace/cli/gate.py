@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from phitrace.cli.options import db_option, session_db, session_option
+from phitrace.cli.options import check_output, db_option, read_or_fail, session_db, session_option
 from phitrace.gate.baseline import FAIL_LEVELS
 from phitrace.store.reader import Leak
 
@@ -24,7 +24,7 @@ def _leaks(db_path: Path, session: int | None) -> list[Leak]:
 
     db = session_db(db_path, session)
     try:
-        return load_leaks(db, session)
+        return read_or_fail(db_path, lambda: load_leaks(db, session))
     finally:
         db.close()
 
@@ -48,7 +48,8 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
     """Fail when findings at or above --fail-on exist that the baseline does not accept.
 
     Exit codes: 0 passed; 1 new findings at or above the level (listed);
-    2 could not check (no database, unknown session, unreadable baseline, bad option).
+    2 could not check (no database, not a SQLite database, a locked or unreadable one,
+    unknown session, unreadable baseline, bad option).
     """
     from phitrace.gate.baseline import BaselineError, check, describe, read_baseline
 
@@ -85,9 +86,14 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
 def baseline_command(db_path: Path, session: int | None, output: Path) -> None:
     """Accept the current findings: write their fingerprints for check --baseline."""
     from phitrace.gate.baseline import write_baseline
+    from phitrace.store.private import OutputError
 
+    check_output(output, (db_path,))
     leaks = _leaks(db_path, session)
-    count = write_baseline(output, leaks)
+    try:
+        count = write_baseline(output, leaks, (db_path,))
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {output}: {count} accepted leak(s) from {len(leaks)} finding(s)")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 import click
 
 from phitrace import __version__
@@ -11,7 +14,26 @@ from phitrace.cli.options import ADDON_SCRIPT
 __all__ = ["ADDON_SCRIPT", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """The last line of defence: a file-system or SQLite error is one line, never a traceback.
+
+    Commands turn the errors they expect into messages that say what to do;
+    this catches the rest (a disk that fills mid-scan, a database that turns
+    out corrupt) so the user still sees one line and exit code 1.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, reducing unexpected OSError and sqlite3.Error to one line."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
+        except sqlite3.Error as exc:
+            raise click.ClickException(f"database error: {exc}") from exc
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="phitrace")
 def main() -> None:
     """Catch health data leaking to third-party trackers.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 import sqlite_utils
@@ -12,6 +15,8 @@ from phitrace.catalogue.loader import load_catalogue
 from phitrace.catalogue.model import SignatureError
 from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
+
+T = TypeVar("T")
 
 ADDON_SCRIPT = Path(__file__).resolve().parent.parent / "mitmproxy_addon.py"
 DEFAULT_DB = "phitrace.db"
@@ -65,24 +70,109 @@ def build_analyzer(
     return Analyzer(catalogue, load_vocabulary(), needles, blocklist=blocklist)
 
 
-def existing_db(path: Path) -> sqlite_utils.Database:
-    """Open a recorded database; never create an empty one for a mistyped ``--db``."""
-    from phitrace.store.database import open_database
+READ_TIMEOUT = 30.0
+"""Seconds a read-only command waits for another process's lock before giving up."""
 
+
+def sqlite_file_or_fail(path: Path) -> None:
+    """Refuse, in one line, a ``--db`` that exists but is not a SQLite database."""
+    from phitrace.store.private import is_sqlite_file
+
+    if path.is_file() and path.stat().st_size and not is_sqlite_file(path):
+        raise click.ClickException(
+            f"{path} is not a SQLite database — pass a phitrace database with --db"
+        )
+
+
+def _database_error(path: Path, exc: Exception) -> click.ClickException:
+    """A database that SQLite or the file system refused, as one line."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return click.ClickException(f"cannot open database {path}: {reason}")
+
+
+def _missing_db(path: Path) -> None:
     if not path.exists():
         raise click.ClickException(
             f"no database at {path} — record one with 'phitrace proxy' or 'phitrace scan', "
             "or pass --db"
         )
-    return open_database(path)
+    sqlite_file_or_fail(path)
+
+
+def existing_db(path: Path) -> sqlite_utils.Database:
+    """Open a recorded database to change it; never create an empty one for a mistyped ``--db``."""
+    from phitrace.store.database import open_database
+
+    _missing_db(path)
+    try:
+        return open_database(path)
+    except (sqlite3.Error, OSError) as exc:
+        raise _database_error(path, exc) from exc
+
+
+def readable_db(path: Path) -> sqlite_utils.Database:
+    """Open a recorded database for a read-only command, without writing to it.
+
+    A database that lacks schema steps is upgraded when the file is writable
+    (as every command did before); a read-only one says it must be upgraded.
+    """
+    from phitrace.store.database import OutdatedDatabase, open_database_readonly
+
+    _missing_db(path)
+    try:
+        try:
+            return open_database_readonly(path, timeout=READ_TIMEOUT)
+        except OutdatedDatabase as exc:
+            try:
+                existing_db(path).close()
+            except click.ClickException:
+                raise click.ClickException(str(exc)) from exc
+        return open_database_readonly(path, timeout=READ_TIMEOUT)
+    except OutdatedDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise _database_error(path, exc) from exc
 
 
 def session_db(db_path: Path, session: int | None) -> sqlite_utils.Database:
-    """The database at ``db_path``, checked to hold ``session`` (when one is named)."""
-    db = existing_db(db_path)
-    if session is not None and not db.table("sessions").count_where("id = ?", [session]):
+    """The database at ``db_path`` opened read-only, checked to hold ``session`` (if named)."""
+    db = readable_db(db_path)
+    try:
+        known = session is None or db.table("sessions").count_where("id = ?", [session])
+    except sqlite3.Error as exc:
+        db.close()
+        raise _database_error(db_path, exc) from exc
+    if not known:
         db.close()
         raise click.ClickException(
             f"no session {session} in {db_path} — list sessions with datasette or sqlite3"
         )
     return db
+
+
+def read_or_fail(db_path: Path, read: Callable[[], T]) -> T:
+    """Run a read of the database; SQLite's refusal (locked, corrupt) becomes one line."""
+    try:
+        return read()
+    except (sqlite3.Error, OSError) as exc:
+        raise _database_error(db_path, exc) from exc
+
+
+def check_output(target: Path, databases: tuple[Path, ...]) -> None:
+    """Refuse an output onto a database up front, before any work is done."""
+    from phitrace.store.private import OutputError, refuse_database_target
+
+    try:
+        refuse_database_target(target, databases)
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def output_or_fail(target: Path, data: str | bytes, databases: tuple[Path, ...]) -> None:
+    """Write an output atomically and privately; a refusal or a failed write is one line."""
+    from phitrace.store.private import OutputError, write_private
+
+    try:
+        write_private(target, data, databases)
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from exc

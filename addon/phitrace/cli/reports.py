@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from phitrace.cli.options import DEFAULT_DB, db_option, session_db, session_option
+from phitrace.cli.options import (
+    DEFAULT_DB,
+    check_output,
+    db_option,
+    output_or_fail,
+    read_or_fail,
+    session_db,
+    session_option,
+)
 from phitrace.report.formats import FORMATS
 from phitrace.store.reader import Findings
 
@@ -17,7 +25,7 @@ def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findi
 
     db = session_db(db_path, session)
     try:
-        return load_findings(db, session, raw=raw)
+        return read_or_fail(db_path, lambda: load_findings(db, session, raw=raw))
     finally:
         db.close()
 
@@ -42,15 +50,17 @@ def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findi
 def report(db_path: Path, session: int | None, fmt: str, output: Path | None) -> None:
     """Write a report of flagged flows: self-contained HTML or a machine-readable format."""
     from phitrace.report.formats import RAW_FORMATS, extension
-    from phitrace.store.private import write_private
 
+    target = output or Path(f"phitrace-report.{extension(fmt)}")
+    to_stdout = str(target) == "-"
+    if not to_stdout:
+        check_output(target, (db_path,))
     findings = _findings(db_path, session, raw=fmt in RAW_FORMATS)
     text = FORMATS[fmt](findings)
-    target = output or Path(f"phitrace-report.{extension(fmt)}")
-    if str(target) == "-":
+    if to_stdout:
         click.echo(text, nl=False)
         return
-    write_private(target, text)
+    output_or_fail(target, text, (db_path,))
     click.echo(f"wrote {target}: {findings.total_flows} flows, {len(findings.leaks)} findings")
 
 
@@ -73,9 +83,14 @@ def export() -> None:
 def export_evidence(db_path: Path, session: int | None, output: Path) -> None:
     """Zip the flagged flows (HAR), the findings (JSON) and a manifest of SHA-256 digests."""
     from phitrace.report.evidence import write_bundle
+    from phitrace.store.private import OutputError
 
+    check_output(output, (db_path,))
     findings = _findings(db_path, session, raw=True)
-    digest = write_bundle(findings, output)
+    try:
+        digest = write_bundle(findings, output, databases=(db_path,))
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from exc
     flows = len(findings.flagged_flow_ids)
     click.echo(f"wrote {output}: {flows} flows, {len(findings.leaks)} findings")
     click.echo(f"manifest sha256: {digest}")
@@ -92,6 +107,8 @@ def export_verify(bundle: Path, manifest_sha256: str | None) -> None:
     from phitrace.report.evidence import verify_bundle
 
     result = verify_bundle(bundle, manifest_sha256)
+    if result.refused:
+        raise click.ClickException(result.refused)
     for problem in result.problems:
         click.echo(problem, err=True)
     if not result.ok:
@@ -130,5 +147,5 @@ def datasette_metadata(db_path: Path, output: Path | None) -> None:
         return
     if output is None:
         raise click.UsageError(f"metadata for {db_path} needs -o FILE (it is keyed '{name}')")
-    output.write_text(datasette_metadata(name), encoding="utf-8")
+    output_or_fail(output, datasette_metadata(name), (db_path,))
     click.echo(f"wrote {output} for database '{name}'")

@@ -124,10 +124,13 @@ def baseline_document(leaks: Iterable[Leak]) -> dict[str, Any]:
     }
 
 
-def write_baseline(path: Path, leaks: Iterable[Leak]) -> int:
-    """Write a baseline of the findings; return how many fingerprints it accepts."""
+def write_baseline(path: Path, leaks: Iterable[Leak], databases: Iterable[Path] = ()) -> int:
+    """Write a baseline of the findings (atomically, never over ``databases``).
+
+    Returns how many fingerprints it accepts.
+    """
     document = baseline_document(leaks)
-    write_private(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    write_private(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n", databases)
     return len(document["accepted"])
 
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import zipfile
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from mitmproxy.net.http.cookies import parse_cookie_header
 
 from phitrace import __version__
 from phitrace.report.formats import to_json
-from phitrace.store.private import write_private
+from phitrace.store.private import private_output
 from phitrace.store.reader import Findings, Leak, RawRequest, url_parts
 
 FORMAT = "phitrace-evidence"
@@ -44,6 +44,12 @@ HAR_NAME = "flows.har"
 FINDINGS_NAME = "findings.json"
 MANIFEST_NAME = "manifest.json"
 SUMS_NAME = "SHA256SUMS"
+MAX_MEMBERS = 64
+"""Most files a bundle may hold before verification refuses it (phitrace writes four)."""
+MAX_TOTAL_BYTES = 4 * 1024**3
+"""Most uncompressed bytes verification reads in all, so a zip bomb cannot exhaust the disk."""
+MAX_INDEX_BYTES = 16 * 1024**2
+"""Most bytes of the manifest or SHA256SUMS, which are read into memory."""
 NOT_STORED = "headers and body were not stored (--no-bodies or redacted storage)"
 
 
@@ -232,18 +238,20 @@ def _zip_time(stamp: str) -> tuple[int, int, int, int, int, int]:
     return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, 0)
 
 
-def write_bundle(findings: Findings, path: Path) -> str:
-    """Write the bundle (mode 0600, entries 0600) and return the manifest's SHA-256."""
+def write_bundle(findings: Findings, path: Path, databases: Iterable[Path] = ()) -> str:
+    """Write the bundle (mode 0600, entries 0600) and return the manifest's SHA-256.
+
+    The zip is streamed into a temporary file that replaces ``path`` only when
+    complete, so a failed export leaves an earlier bundle intact.
+    """
     files = bundle_files(findings)
     when = _zip_time(findings.generated_at)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as bundle:
+    with private_output(path, databases) as handle, zipfile.ZipFile(handle, "w") as bundle:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=when)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o100600 & 0xFFFF) << 16
             bundle.writestr(info, data)
-    write_private(path, buffer.getvalue())
     return sha256(files[MANIFEST_NAME])
 
 
@@ -254,6 +262,13 @@ class Verification:
     problems: list[str] = field(default_factory=list)
     manifest_sha256: str = ""
     files: int = 0
+    refused: str = ""
+    """Set when the bundle could not be checked at all (unreadable, or past the limits)."""
+
+    def refuse(self, reason: str) -> None:
+        """Record why the bundle was not checked; it is also its only problem."""
+        self.refused = reason
+        self.problems.append(reason)
 
     @property
     def ok(self) -> bool:
@@ -261,38 +276,85 @@ class Verification:
         return not self.problems
 
 
-def _digest_member(bundle: zipfile.ZipFile, name: str) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with bundle.open(name) as member:
-        for chunk in iter(lambda: member.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+class BundleTooLarge(ValueError):
+    """A bundle holds more files or more uncompressed bytes than verification reads."""
 
 
-def _check_files(bundle: zipfile.ZipFile, listed: dict[str, Any], result: Verification) -> None:
-    names = set(bundle.namelist())
+class _Reader:
+    """Streams bundle members through SHA-256, each once, within the size limits."""
+
+    def __init__(self, bundle: zipfile.ZipFile) -> None:
+        self.bundle = bundle
+        self.names = set(bundle.namelist())
+        self.read_bytes = 0
+        self.digests: dict[str, tuple[str, int]] = {}
+
+    def _chunks(self, name: str, limit: int) -> Iterator[bytes]:
+        """The member's bytes, refusing once it or the whole bundle passes its limit."""
+        size = 0
+        with self.bundle.open(name) as member:
+            for chunk in iter(lambda: member.read(1 << 20), b""):
+                size += len(chunk)
+                self.read_bytes += len(chunk)
+                if size > limit or self.read_bytes > MAX_TOTAL_BYTES:
+                    raise BundleTooLarge(
+                        f"{name} is larger than phitrace verifies "
+                        f"({min(limit, MAX_TOTAL_BYTES)} bytes) — not a phitrace bundle?"
+                    )
+                yield chunk
+
+    def digest(self, name: str) -> tuple[str, int]:
+        """SHA-256 and size of one member, streamed, computed once."""
+        if name not in self.digests:
+            digest, size = hashlib.sha256(), 0
+            for chunk in self._chunks(name, MAX_TOTAL_BYTES):
+                digest.update(chunk)
+                size += len(chunk)
+            self.digests[name] = (digest.hexdigest(), size)
+        return self.digests[name]
+
+    def read_index(self, name: str) -> bytes:
+        """A small member read whole (the manifest or the sums), within its own cap."""
+        return b"".join(self._chunks(name, MAX_INDEX_BYTES))
+
+
+def _check_size(bundle: zipfile.ZipFile) -> None:
+    """Refuse a bundle by its directory before reading any member."""
+    members = bundle.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise BundleTooLarge(f"{len(members)} files, more than the {MAX_MEMBERS} phitrace verifies")
+    declared = sum(info.file_size for info in members)
+    if declared > MAX_TOTAL_BYTES:
+        raise BundleTooLarge(
+            f"{declared} bytes uncompressed, more than the {MAX_TOTAL_BYTES} phitrace verifies"
+        )
+
+
+def _check_files(reader: _Reader, listed: dict[str, Any], result: Verification) -> None:
     for name, expected in sorted(listed.items()):
-        if name not in names:
+        if name not in reader.names:
             result.problems.append(f"{name}: listed in the manifest but missing")
             continue
-        digest, size = _digest_member(bundle, name)
+        digest, size = reader.digest(name)
         result.files += 1
-        if digest != expected.get("sha256") or size != expected.get("bytes"):
+        if not isinstance(expected, dict) or (digest, size) != (
+            expected.get("sha256"),
+            expected.get("bytes"),
+        ):
             result.problems.append(f"{name}: content differs from the manifest")
-    for name in sorted(names - set(listed) - {MANIFEST_NAME, SUMS_NAME}):
+    for name in sorted(reader.names - set(listed) - {MANIFEST_NAME, SUMS_NAME}):
         result.problems.append(f"{name}: in the bundle but not in the manifest")
 
 
-def _check_sums(bundle: zipfile.ZipFile, result: Verification) -> None:
+def _check_sums(reader: _Reader, result: Verification) -> None:
     try:
-        lines = bundle.read(SUMS_NAME).decode("ascii").splitlines()
+        lines = reader.read_index(SUMS_NAME).decode("ascii").splitlines()
     except (KeyError, UnicodeDecodeError):
         result.problems.append(f"{SUMS_NAME}: missing or unreadable")
         return
     for line in lines:
         digest, _, name = line.partition("  ")
-        if name not in bundle.namelist() or _digest_member(bundle, name)[0] != digest:
+        if name not in reader.names or reader.digest(name)[0] != digest:
             result.problems.append(f"{SUMS_NAME}: {name or line!r} does not match")
 
 
@@ -301,16 +363,22 @@ def verify_bundle(path: Path, expected_manifest: str | None = None) -> Verificat
     result = Verification()
     try:
         with zipfile.ZipFile(path) as bundle:
-            data = bundle.read(MANIFEST_NAME)
+            _check_size(bundle)
+            reader = _Reader(bundle)
+            data = reader.read_index(MANIFEST_NAME)
             result.manifest_sha256 = sha256(data)
             document = json.loads(data)
             if not isinstance(document, dict) or document.get("format") != FORMAT:
                 result.problems.append(f"{MANIFEST_NAME}: not a phitrace evidence manifest")
                 return result
-            _check_files(bundle, document.get("files") or {}, result)
-            _check_sums(bundle, result)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        result.problems.append(f"cannot read {path} as an evidence bundle: {exc}")
+            listed = document.get("files")
+            _check_files(reader, listed if isinstance(listed, dict) else {}, result)
+            _check_sums(reader, result)
+    except BundleTooLarge as exc:
+        result.refuse(f"refusing to verify {path}: {exc}")
+        return result
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        result.refuse(f"cannot read {path} as an evidence bundle: {exc}")
         return result
     if expected_manifest and expected_manifest.lower() != result.manifest_sha256:
         result.problems.append(

@@ -14,13 +14,12 @@ the page path and the request's fingerprint.  They list each distinct leak
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -142,30 +141,64 @@ def _csv_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+_CSV_QUOTED = (",", '"', "\r", "\n")
+
+
+def _csv_field(text: str) -> str:
+    """One field, quoted when it holds a separator, a quote, or a line break of either kind.
+
+    The csv module quotes only the characters of its line terminator, so with
+    ``\n`` a bare CR went out unquoted and readers split the row there.
+    """
+    if any(mark in text for mark in _CSV_QUOTED):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_row(cells: Iterable[str]) -> str:
+    return ",".join(_csv_field(cell) for cell in cells) + "\n"
+
+
 def to_csv(findings: Findings) -> str:
     """One row per finding (columns as :data:`FINDING_FIELDS`), spreadsheet-safe."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FINDING_FIELDS)
+    out.write(_csv_row(FINDING_FIELDS))
     for leak in findings.leaks:
         row = record(leak)
-        writer.writerow(_csv_cell(row[name]) for name in FINDING_FIELDS)
+        out.write(_csv_row(_csv_cell(row[name]) for name in FINDING_FIELDS))
     return out.getvalue()
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
+def _visible(text: str) -> str:
+    """Whitespace runs as one space, other control and format characters as ``\\xNN`` text.
+
+    Field paths and matched terms come from payloads: a raw ESC or NUL would
+    reach a terminal or a renderer as itself, and bidirectional overrides
+    would reorder what a reviewer reads.
+    """
+    return "".join(
+        ch if ch.isprintable() or ch == " " else _escape_code(ch) for ch in " ".join(text.split())
+    )
+
+
+def _escape_code(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def md_text(text: str) -> str:
     """Plain text safe mid-line in Markdown and in a table cell: no markup, links or HTML."""
-    text = " ".join(text.split())
+    text = _visible(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def md_code(text: str) -> str:
     """Text as an inline code span that also survives inside a table cell."""
-    text = " ".join(text.split()).replace("|", "\\|")
+    text = _visible(text).replace("|", "\\|")
     if not text:
         return ""
     ticks = max((len(run) for run in re.findall(r"`+", text)), default=0)
