@@ -11,6 +11,7 @@ from mitmproxy import ctx, exceptions
 from phitrace.act.enforce import MODES
 from phitrace.act.sinkhole import SINKHOLE_SCOPES
 from phitrace.analyzer import Analyzer
+from phitrace.catalogue.entities import load_entities
 from phitrace.catalogue.lists import load_blocklist
 from phitrace.catalogue.loader import load_catalogue
 from phitrace.catalogue.model import SignatureError
@@ -83,7 +84,12 @@ def build_analyzer(options: Any) -> Analyzer:
     # tracker request would stall the event loop for seconds.
     vocabulary = load_vocabulary().prepare()
     return Analyzer(
-        catalogue, vocabulary, canaries, limits=limits_from(options), blocklist=load_blocklist()
+        catalogue,
+        vocabulary,
+        canaries,
+        limits=limits_from(options),
+        blocklist=load_blocklist(),
+        entities=load_entities(catalogue.signatures),
     )
 
 
