@@ -87,14 +87,18 @@ class Enforcement:
                 return "redacted", result.removed
         return "passive", ()
 
-    def _answers(self, request: Request) -> bool:
-        """Whether the sinkhole's scope covers a request that was not analysed."""
+    def _named(self, request: Request) -> bool | None:
+        """Whether the catalogue or a list names the recipient; None without an analyzer."""
         analyzer = self.state.analyzer
         if analyzer is None:
-            return False
+            return None
         listed = analyzer.blocklist.match(request) if analyzer.blocklist else None
-        named = analyzer.catalogue.match(request) is not None or listed is not None
-        return answers(request, named, sinkhole_scope())
+        return analyzer.catalogue.match(request) is not None or listed is not None
+
+    def _answers(self, request: Request) -> bool:
+        """Whether the sinkhole's scope covers a request that was not analysed."""
+        named = self._named(request)
+        return named is not None and answers(request, named, sinkhole_scope())
 
     def _sinkhole_unscoped(self, flow: http.HTTPFlow, request: Request) -> None:
         """Answer an out-of-scope tracker request locally too: scope never lets one through.
@@ -116,7 +120,9 @@ class Enforcement:
         keeps the promise that, offline or online, no third party receives a beacon.
         """
         request = to_request(flow)
-        if self._answers(request):
+        if self._named(request) is not False:
+            return  # a named tracker is always flagged: unflagged, its analysis failed (fail open)
+        if answers(request, False, sinkhole_scope()):
             answer_locally(flow, request)
             flow.metadata.setdefault("phitrace", {}).update(action="sinkhole", analysed=False)
 
