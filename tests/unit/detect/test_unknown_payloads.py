@@ -1,4 +1,4 @@
-"""Payloads no field map covers are read by the shared key conventions; the Referer stays a channel."""
+"""Payloads no field map covers are read by key conventions; the Referer is a channel."""
 
 from __future__ import annotations
 
