@@ -91,8 +91,7 @@ def answer(request: Request) -> Answer:
     kind = _kind(request)
     common = [("Cache-Control", "no-store"), ("X-Phitrace", "sinkhole")]
     if kind == "preflight":
-        wanted = request.header("access-control-request-method")
-        allowed = f"{wanted}, {ALLOWED_METHODS}" if wanted else ALLOWED_METHODS
+        allowed = request.header("access-control-request-method") or ALLOWED_METHODS
         requested = request.header("access-control-request-headers")
         headers = [
             *cors,
