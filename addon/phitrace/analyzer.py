@@ -102,8 +102,9 @@ class Analyzer:
             return Analysis(request=request)  # first party, or a page load itself
         signature = match.signature if match else None
         vendor = signature.id if signature else listed.vendor if listed else f"third-party:{site}"
+        company = signature.company if signature else self._company(request, listed)
         if session is not None and site is not None:
-            session.parties.observe(request, site, vendor)
+            session.parties.observe(request, site, vendor, company)
         if not named and not carries_payload(request) and not names_a_page(request):
             return Analysis(request=request, third_party=site)  # nothing of the visit in it
         decoded = decode(request, self.limits)
@@ -133,7 +134,7 @@ class Analyzer:
             endpoint_role=match.endpoint.role if match else None,
             third_party=site,
             severity_reason=assessment.reason,
-            vendor_company=signature.company if signature else self._company(request, listed),
+            vendor_company=company,
         )
 
     def _vendor_name(

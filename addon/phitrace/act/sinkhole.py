@@ -4,13 +4,21 @@ In sinkhole mode tracker requests are recorded and answered here, never
 forwarded.  Real tags only send their real payloads when the answers look
 right: a CORS preflight must allow the page's origin, credentials, method and
 headers; an image pixel must decode as an image; a script must be JavaScript.
+:func:`answers` says which requests the sinkhole takes, by its scope.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from phitrace.capture.parties import is_beacon, third_party_site
 from phitrace.model import Request
+
+SINKHOLE_SCOPES: tuple[str, ...] = ("third-party", "catalogue", "all")
+"""What the sinkhole answers: every third-party beacon (the default), only catalogued
+and listed trackers, or every third-party request, scripts included."""
+
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 
 # The smallest transparent GIF (1x1), as image pixels expect.
 PIXEL_GIF = bytes.fromhex(
@@ -37,6 +45,23 @@ def _cors(request: Request) -> list[tuple[str, str]]:
         ("Vary", "Origin"),
     ]
     return headers
+
+
+def answers(request: Request, named: bool, scope: str) -> bool:
+    """Whether the sinkhole answers a request itself, for a scope of :data:`SINKHOLE_SCOPES`.
+
+    ``named`` says the catalogue or an imported list knows the recipient: such
+    requests are answered in every scope, as they always were.  ``third-party``
+    adds every beacon to another site (preflights, sends, pixels and fetches
+    with data) while documents, scripts, styles and fonts still load, so pages
+    render and every SDK's payload leaves the browser to be captured; ``all``
+    adds every request to another site.
+    """
+    if named:
+        return True
+    if scope == "catalogue" or third_party_site(request) is None:
+        return False
+    return scope == "all" or is_beacon(request)
 
 
 def _kind(request: Request) -> str:
@@ -66,7 +91,7 @@ def answer(request: Request) -> Answer:
     kind = _kind(request)
     common = [("Cache-Control", "no-store"), ("X-Phitrace", "sinkhole")]
     if kind == "preflight":
-        allowed = request.header("access-control-request-method") or "GET, POST"
+        allowed = request.header("access-control-request-method") or ALLOWED_METHODS
         requested = request.header("access-control-request-headers")
         headers = [
             *cors,

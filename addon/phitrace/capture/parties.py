@@ -160,6 +160,7 @@ class Party:
     domain: str
     catalogued: bool = False
     vendor: str | None = None
+    company: str | None = None
     hosts: set[str] = field(default_factory=set)
     requests: int = 0
     bytes_sent: int = 0
@@ -178,7 +179,9 @@ class Inventory:
     parties: dict[str, Party] = field(default_factory=dict)
     overflow: int = 0
 
-    def observe(self, request: Request, domain: str, vendor: str | None) -> None:
+    def observe(
+        self, request: Request, domain: str, vendor: str | None, company: str | None = None
+    ) -> None:
         """Count one request to ``domain``; ``vendor`` when the catalogue or a list named it."""
         party = self.parties.get(domain)
         if party is None:
@@ -189,6 +192,7 @@ class Inventory:
         if vendor is not None and not vendor.startswith("third-party:"):
             party.catalogued = True
             party.vendor = party.vendor or vendor
+        party.company = party.company or company
         if len(party.hosts) < 64:
             party.hosts.add(request.host)
         party.requests += 1

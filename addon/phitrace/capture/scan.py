@@ -22,9 +22,9 @@ from phitrace.capture.skipped import SkipLog
 from phitrace.capture.timestamps import storable
 from phitrace.model import Request
 from phitrace.session import Session
-from phitrace.store.rows import Record
+from phitrace.store.rows import Record, party_rows
 from phitrace.store.sessions import end_session, start_session
-from phitrace.store.writer import write_record
+from phitrace.store.writer import write_inventory, write_record
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -180,6 +180,7 @@ def scan_file(
         raise HarError(f"{exc}; session {session_id} keeps the {requests} requests before") from exc
     finally:
         flush()
+        write_inventory(db, session_id, party_rows(session_id, session.parties))
         end_session(db, session_id)
     warnings = tuple(f"{path}: {line}" for line in skipped.lines())
     return ScanResult(path, session_id, requests, flows, findings, skipped.count, warnings)

@@ -9,6 +9,7 @@ import click
 import sqlite_utils
 
 from phitrace import __version__
+from phitrace.act.sinkhole import SINKHOLE_SCOPES
 from phitrace.analyzer import Analyzer
 from phitrace.capture.har import HarError
 from phitrace.capture.scan import ScanResult
@@ -40,7 +41,7 @@ def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[
 
 def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Path) -> str:
     mode = (
-        "sinkhole (trackers answered locally)"
+        f"sinkhole ({options.get('phitrace_sinkhole_scope', 'third-party')} answered locally)"
         if options.get("phitrace_sinkhole") == "true"
         else options["phitrace_mode"]
     )
@@ -73,7 +74,14 @@ def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Pa
 )
 @db_option
 @click.option(
-    "--sinkhole", is_flag=True, help="Answer tracker requests locally; never forward them."
+    "--sinkhole",
+    type=click.Choice(SINKHOLE_SCOPES),
+    is_flag=False,
+    flag_value="third-party",
+    default=None,
+    help="Answer requests locally, never forward them: third-party (the default: every "
+    "beacon to another site, while pages still load their scripts, so every SDK's payload "
+    "is captured and none is delivered), catalogue (only known trackers) or all.",
 )
 @click.option(
     "--mode",
@@ -118,7 +126,7 @@ def proxy(
     listen_host: str,
     listen_port: int,
     db_path: Path,
-    sinkhole: bool,
+    sinkhole: str | None,
     mode: str,
     block_severity: str,
     canaries: Path | None,
@@ -145,6 +153,7 @@ def proxy(
         "phitrace_store_bodies": "false" if no_bodies else "true",
         "phitrace_storage": storage,
         "phitrace_sinkhole": "true" if sinkhole else "false",
+        **({"phitrace_sinkhole_scope": sinkhole} if sinkhole else {}),
         "confdir": str(confdir),
     }
     if consent:

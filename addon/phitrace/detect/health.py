@@ -25,6 +25,7 @@ from phitrace.catalogue.model import CONTENT_ROLES, Signature
 from phitrace.detect.codes import find_codes, might_hold_codes
 from phitrace.detect.identifiers import detect_identifiers
 from phitrace.detect.identifiers import key_parts as _key_parts
+from phitrace.detect.roles import field_role
 from phitrace.detect.vocabulary import Term, Vocabulary, search_key, tokens
 from phitrace.model import Field, Finding
 
@@ -270,8 +271,8 @@ def detect_health(
             role: str | None = "referrer"
             leaf = "referer"
         else:
-            key, leaf, _ = _key_parts(field.path)
-            role = signature.role_of(key) if signature is not None else None
+            key, leaf, parent = _key_parts(field.path)
+            role = field_role(signature, key, leaf, parent)
         if len(value) > _MEMO_TEXT:
             hits = field_hits(value[:_MAX_TEXT], role, leaf, vocab)
         else:

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from phitrace.catalogue.model import Signature
 from phitrace.decode.request import field_key
+from phitrace.detect.roles import load_conventions
 from phitrace.model import Field, Finding
 from phitrace.urls import is_ip_address
 
@@ -340,6 +341,9 @@ def detect_identifiers(fields: Iterable[Field], signature: Signature | None) -> 
             continue
         key, leaf, parent = key_parts(field.path)
         role = signature.role_of(key) if signature is not None else None
+        if role is None and leaf not in KEY_CATEGORIES:
+            # A name this module knows (member_id, dob) says more than a convention.
+            role = load_conventions().role_of(leaf, parent)
         if role in (None, "event_properties", "free_text") and published_metadata(key):
             continue
         if role is None and leaf not in KEY_CATEGORIES:

@@ -14,11 +14,14 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from phitrace.resources import data_dir
+
+if TYPE_CHECKING:
+    from phitrace.catalogue.model import Signature
 
 CONVENTIONS = "conventions/field-roles.yaml"
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
@@ -93,3 +96,14 @@ def load_conventions(path: Path | None = None) -> RoleConventions:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConventionError(f"{path}: cannot read field-role conventions: {exc}") from exc
     return parse_conventions(data, str(path), FIELD_ROLES)
+
+
+def field_role(signature: Signature | None, key: str, leaf: str, parent: str) -> str | None:
+    """A field's role: the signature's field map first, else the shared conventions.
+
+    ``leaf`` and ``parent`` are the normalised last two names of the field's
+    path (:func:`phitrace.detect.identifiers.key_parts` gives them), so an
+    unlisted third party's ``context.page.url`` reads as a page URL.
+    """
+    role = signature.role_of(key) if signature is not None else None
+    return role if role is not None else load_conventions().role_of(leaf, parent)

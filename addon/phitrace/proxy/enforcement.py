@@ -5,7 +5,8 @@ from __future__ import annotations
 from mitmproxy import ctx, http
 
 from phitrace.act.enforce import Redaction, redact, should_block
-from phitrace.act.sinkhole import answer
+from phitrace.act.sinkhole import SINKHOLE_SCOPES, answer, answers
+from phitrace.capture.flows import to_request
 from phitrace.model import Analysis, Request
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 
@@ -24,6 +25,12 @@ def answer_locally(flow: http.HTTPFlow, request: Request) -> None:
     local = answer(request)
     headers = [(k.encode(), v.encode()) for k, v in local.headers]
     flow.response = http.Response.make(local.status, local.body, headers)
+
+
+def sinkhole_scope() -> str:
+    """The sinkhole scope the options set (``third-party`` when the value is unknown)."""
+    scope = getattr(ctx.options, "phitrace_sinkhole_scope", "third-party")
+    return scope if scope in SINKHOLE_SCOPES else "third-party"
 
 
 def apply_redaction(flow: http.HTTPFlow, request: Request, result: Redaction) -> None:
@@ -55,6 +62,8 @@ class Enforcement:
                 entry.action, entry.removed = self._enforce(flow, entry.analysis)
             elif unscoped is not None:
                 self._sinkhole_unscoped(flow, unscoped)
+            elif ctx.options.phitrace_sinkhole and may_answer(flow):
+                self._sinkhole_unrecorded(flow)
         except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
             self.state.failed(flow, "request")
 
@@ -62,7 +71,10 @@ class Enforcement:
         """Apply the configured mode to a flagged flow; return what was done and what removed."""
         options = ctx.options
         acts = should_block(analysis, options.phitrace_block_severity)
-        if analysis.vendor and options.phitrace_sinkhole and may_answer(flow):
+        vendor = analysis.vendor or ""
+        named = bool(vendor) and not vendor.startswith("third-party:")
+        takes = answers(analysis.request, named, sinkhole_scope())
+        if options.phitrace_sinkhole and takes and may_answer(flow):
             answer_locally(flow, analysis.request)
             return "sinkhole", ()
         if options.phitrace_mode == "block" and acts and may_answer(flow):
@@ -75,20 +87,44 @@ class Enforcement:
                 return "redacted", result.removed
         return "passive", ()
 
+    def _named(self, request: Request) -> bool | None:
+        """Whether the catalogue or a list names the recipient; None without an analyzer."""
+        analyzer = self.state.analyzer
+        if analyzer is None:
+            return None
+        listed = analyzer.blocklist.match(request) if analyzer.blocklist else None
+        return analyzer.catalogue.match(request) is not None or listed is not None
+
+    def _answers(self, request: Request) -> bool:
+        """Whether the sinkhole's scope covers a request that was not analysed."""
+        named = self._named(request)
+        return named is not None and answers(request, named, sinkhole_scope())
+
     def _sinkhole_unscoped(self, flow: http.HTTPFlow, request: Request) -> None:
         """Answer an out-of-scope tracker request locally too: scope never lets one through.
 
         The flow is not analysed or recorded (that is what scope limits), only
         answered, so the sinkhole's promise holds: no tracker request is forwarded.
         """
-        analyzer = self.state.analyzer
-        if not ctx.options.phitrace_sinkhole or analyzer is None or not may_answer(flow):
+        if not ctx.options.phitrace_sinkhole or not may_answer(flow):
             return
-        listed = analyzer.blocklist.match(request) if analyzer.blocklist else None
-        if analyzer.catalogue.match(request) is None and listed is None:
+        if not self._answers(request):
             return
         answer_locally(flow, request)
         flow.metadata.setdefault("phitrace", {}).update(action="sinkhole", analysed=False)
+
+    def _sinkhole_unrecorded(self, flow: http.HTTPFlow) -> None:
+        """Answer a third-party beacon that carried nothing worth a record (a preflight, say).
+
+        The analyzer counted it in the session's inventory already; answering it
+        keeps the promise that, offline or online, no third party receives a beacon.
+        """
+        request = to_request(flow)
+        if self._named(request) is not False:
+            return  # a named tracker is always flagged: unflagged, its analysis failed (fail open)
+        if answers(request, False, sinkhole_scope()):
+            answer_locally(flow, request)
+            flow.metadata.setdefault("phitrace", {}).update(action="sinkhole", analysed=False)
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)

@@ -9,7 +9,9 @@ from typing import Any
 from mitmproxy import ctx, exceptions
 
 from phitrace.act.enforce import MODES
+from phitrace.act.sinkhole import SINKHOLE_SCOPES
 from phitrace.analyzer import Analyzer
+from phitrace.catalogue.entities import load_entities
 from phitrace.catalogue.lists import load_blocklist
 from phitrace.catalogue.loader import load_catalogue
 from phitrace.catalogue.model import SignatureError
@@ -27,6 +29,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "phitrace_block_severity": SEVERITIES[:3],
     "phitrace_consent": CONSENT,
     "phitrace_storage": STORAGE_MODES,
+    "phitrace_sinkhole_scope": SINKHOLE_SCOPES,
 }
 SCOPE_OPTIONS = frozenset({"phitrace_scope", "phitrace_filter"})
 
@@ -81,7 +84,12 @@ def build_analyzer(options: Any) -> Analyzer:
     # tracker request would stall the event loop for seconds.
     vocabulary = load_vocabulary().prepare()
     return Analyzer(
-        catalogue, vocabulary, canaries, limits=limits_from(options), blocklist=load_blocklist()
+        catalogue,
+        vocabulary,
+        canaries,
+        limits=limits_from(options),
+        blocklist=load_blocklist(),
+        entities=load_entities(catalogue.signatures),
     )
 
 
@@ -105,9 +113,20 @@ class Options:
             "phitrace_sinkhole",
             bool,
             False,
-            "Answer every tracker request locally (CORS preflights, pixels, beacons) instead "
-            "of forwarding it, in scope or not. Sets connection_strategy=lazy so nothing is "
-            "dialled first.",
+            "Answer tracker requests locally (CORS preflights, pixels, beacons) instead "
+            "of forwarding them, in scope or not; phitrace_sinkhole_scope says which. Sets "
+            "connection_strategy=lazy so nothing is dialled first.",
+        )
+        loader.add_option(
+            "phitrace_sinkhole_scope",
+            str,
+            "third-party",
+            "What the sinkhole answers: third-party (every beacon to another site: CORS "
+            "preflights, sends, pixels and fetches with data; documents, scripts, styles and "
+            "fonts still load, so pages render, every SDK's payload leaves the browser and is "
+            "captured, and no third party receives it), catalogue (only catalogued and listed "
+            "trackers) or all (every request to another site, scripts too).",
+            choices=CHOICES["phitrace_sinkhole_scope"],
         )
         loader.add_option(
             "phitrace_mode",

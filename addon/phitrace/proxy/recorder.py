@@ -19,9 +19,9 @@ from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 from phitrace.session import Session
 from phitrace.store.database import open_database
-from phitrace.store.rows import Record
+from phitrace.store.rows import Record, Row, party_rows
 from phitrace.store.sessions import end_session, start_session
-from phitrace.store.writer import Writer
+from phitrace.store.writer import Writer, write_inventory
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,11 @@ class Recorder:
             state.writer = None
         if state.session_id is not None:
             db = open_database(self.db_path())
+            try:
+                rows = party_rows(state.session_id, state.session.parties)
+                write_inventory(db, state.session_id, rows)
+            except Exception:  # noqa: BLE001 - the session must still be closed
+                log.exception("phitrace: could not store the inventory of third parties")
             end_session(db, state.session_id, state.session.errors)
             db.close()
             state.session_id = None
@@ -179,22 +184,34 @@ class Recorder:
         target = Path(path or ctx.options.phitrace_report).expanduser()
         if self.state.writer is not None:
             self.state.writer.flush()
+        parties = None
+        if self.state.session_id is not None:
+            parties = (
+                self.state.session_id,
+                party_rows(self.state.session_id, self.state.session.parties),
+            )
         thread = threading.Thread(
             target=write_report,
-            args=(self.db_path(), target),
+            args=(self.db_path(), target, parties),
             name="phitrace-report",
             daemon=True,
         )
         thread.start()
 
 
-def write_report(db_path: Path, target: Path) -> None:
-    """Render the report from the database on a thread of its own; failures are only logged."""
+def write_report(db_path: Path, target: Path, parties: tuple[int, list[Row]] | None = None) -> None:
+    """Render the report from the database on a thread of its own; failures are only logged.
+
+    ``parties`` is the running session's inventory, taken on the event loop and
+    stored here first, so the report lists every third party seen so far.
+    """
     from phitrace.report.html import build_context, render_html
     from phitrace.store.private import write_private
 
     try:
         db = open_database(db_path)
+        if parties is not None:
+            write_inventory(db, *parties)
         context = build_context(db)
         db.close()
         write_private(target, render_html(context))

@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 
 from phitrace import __version__
 from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES, severity_rank
+from phitrace.report.parties import PartyView, party_views
 from phitrace.resources import data_dir
 from phitrace.store.reader import (
     FINDING_COLUMNS,
@@ -346,6 +347,8 @@ class ReportContext:
     total_findings: int
     flagged_flows: int
     csp: str = ""
+    third_parties: list[PartyView] = field(default_factory=list)
+    """Every third-party domain the sessions saw (see :mod:`phitrace.report.parties`)."""
 
 
 def _category_order(categories: Iterable[str]) -> list[str]:
@@ -437,6 +440,7 @@ def context_for(findings: Findings) -> ReportContext:
         total_flows=findings.total_flows,
         total_findings=len(leaks),
         flagged_flows=flagged,
+        third_parties=party_views(findings.parties, leaks),
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from phitrace.store.schema import FOREIGN_KEYS, INDEXES, PRIMARY_KEYS, now_iso
+from phitrace.store.schema import FOREIGN_KEYS, INDEXES, PRIMARY_KEYS, THIRD_PARTIES, now_iso
 
 MIGRATIONS_TABLE = "_phitrace_migrations"
 """One row per applied step: ``name`` and ``applied_at``."""
@@ -122,9 +122,25 @@ def structured_findings(db: sqlite_utils.Database) -> None:
     )
 
 
+def finding_channel(db: sqlite_utils.Database) -> None:
+    """Step: ``findings.channel``, the part of the request a finding travelled by.
+
+    Rows written before this step keep NULL; the channel follows from ``path``.
+    """
+    _add_missing(db, {"findings": {"channel": str}})
+
+
+def third_parties_table(db: sqlite_utils.Database) -> None:
+    """Step: the ``third_parties`` table, each session's inventory of recipients."""
+    _add_missing(db, {"third_parties": THIRD_PARTIES})
+    db.table("third_parties").create_index(["session_id"], if_not_exists=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_contract_tables", contract_tables),
     Migration("0002_structured_findings", structured_findings),
+    Migration("0003_finding_channel", finding_channel),
+    Migration("0004_third_parties", third_parties_table),
 )
 """Every step, in the order it is applied."""
 

@@ -18,6 +18,7 @@ from urllib.parse import SplitResult
 import sqlite_utils
 
 from phitrace.model import SEVERITIES
+from phitrace.store.parties import load_parties
 from phitrace.store.schema import now_iso
 from phitrace.urls import split as url_parts
 
@@ -168,6 +169,8 @@ class Findings:
     """Per vendor: display name, tracker category and company."""
     total_flows: int = 0
     generated_at: str = field(default_factory=now_iso)
+    parties: list[dict[str, Any]] = field(default_factory=list)
+    """Every third party the sessions saw (:func:`phitrace.store.parties.load_parties`)."""
 
     @property
     def severity_counts(self) -> dict[str, int]:
@@ -342,4 +345,5 @@ def load_findings(
     if raw:
         findings.raw = load_raw(db, session)
     _load_endpoints(findings, db, session)
+    findings.parties = load_parties(db, session)
     return findings

@@ -12,11 +12,15 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phitrace import urls
+from phitrace.detect.channels import channel_of
 from phitrace.model import Analysis, utf8_safe, wire_bytes
 from phitrace.store.schema import now_iso
+
+if TYPE_CHECKING:
+    from phitrace.capture.parties import Inventory
 
 STORAGE_MODES: tuple[str, ...] = ("full", "redact")
 """``full`` stores URLs, values and (optionally) raw requests; ``redact`` only hashes."""
@@ -84,6 +88,7 @@ def finding_rows(record: Record) -> list[Row]:
             "reason": _text(f.reason),
             "path": _text(f.path),
             "trail": json.dumps(list(f.trail)),
+            "channel": channel_of(f.path),
         }
         for f in a.findings
     ]
@@ -134,3 +139,22 @@ def raw_row(flow_id: int, record: Record) -> Row:
     """The ``requests`` row for a record: headers in wire order as JSON, and the body."""
     req = record.analysis.request
     return {"flow_id": flow_id, "headers": json.dumps(list(req.headers)), "body": req.body}
+
+
+def party_rows(session_id: int, inventory: Inventory) -> list[Row]:
+    """The ``third_parties`` rows of a session's inventory, one per registrable domain."""
+    return [
+        {
+            "session_id": session_id,
+            "domain": _text(party.domain),
+            "hosts": json.dumps(sorted(_text(h) or "" for h in party.hosts)),
+            "requests": party.requests,
+            "bytes_sent": party.bytes_sent,
+            "first_seen": now_iso(party.first_seen) if party.first_seen else None,
+            "last_seen": now_iso(party.last_seen) if party.last_seen else None,
+            "catalogued": int(party.catalogued),
+            "vendor": party.vendor if party.catalogued else f"third-party:{party.domain}",
+            "company": _text(party.company),
+        }
+        for party in inventory.parties.values()
+    ]

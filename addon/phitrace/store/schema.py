@@ -12,6 +12,21 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+THIRD_PARTIES: dict[str, type] = {
+    "id": int,
+    "session_id": int,
+    "domain": str,
+    "hosts": str,
+    "requests": int,
+    "bytes_sent": int,
+    "first_seen": str,
+    "last_seen": str,
+    "catalogued": int,
+    "vendor": str,
+    "company": str,
+}
+"""A session's inventory: one row per third-party registrable domain (``hosts`` a JSON list)."""
+
 SCHEMA: dict[str, dict[str, type]] = {
     "sessions": {
         "id": int,
@@ -62,17 +77,26 @@ SCHEMA: dict[str, dict[str, type]] = {
         "reason": str,
         "path": str,
         "trail": str,
+        "channel": str,
     },
     "requests": {"flow_id": int, "headers": str, "body": bytes},
+    "third_parties": THIRD_PARTIES,
 }
 """Every table and column of the current contract, with its type."""
 
-PRIMARY_KEYS = {"sessions": "id", "flows": "id", "findings": "id", "requests": "flow_id"}
+PRIMARY_KEYS = {
+    "sessions": "id",
+    "flows": "id",
+    "findings": "id",
+    "requests": "flow_id",
+    "third_parties": "id",
+}
 
 FOREIGN_KEYS = {
     "flows": [("session_id", "sessions", "id")],
     "findings": [("flow_id", "flows", "id"), ("session_id", "sessions", "id")],
     "requests": [("flow_id", "flows", "id")],
+    "third_parties": [("session_id", "sessions", "id")],
 }
 
 INDEXES = {

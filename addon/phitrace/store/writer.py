@@ -85,6 +85,17 @@ def write_records(
     _insert(db, "requests", raws)
 
 
+def write_inventory(db: sqlite_utils.Database, session_id: int, rows: Sequence[Row]) -> None:
+    """Replace a session's ``third_parties`` rows with ``rows`` (see :func:`party_rows`).
+
+    Replacing, not adding: the inventory is written again whenever a report is
+    made and when the session closes, and each time it is the whole picture.
+    """
+    with db.atomic():
+        db.execute("delete from third_parties where session_id = ?", [session_id])
+        _insert(db, "third_parties", list(rows))
+
+
 class Writer:
     """Writes records from a queue on its own thread, in batched transactions.
 

@@ -51,6 +51,7 @@ async def test_options_are_declared_with_the_phitrace_prefix() -> None:
     assert names == {
         "phitrace_db",
         "phitrace_sinkhole",
+        "phitrace_sinkhole_scope",
         "phitrace_signatures",
         "phitrace_canaries",
         "phitrace_label",
