@@ -67,7 +67,15 @@ def build_analyzer(
         blocklist = load_blocklist() if lists else None
     except (SignatureError, CanaryError, BlockListError) as exc:
         raise click.ClickException(str(exc)) from exc
-    return Analyzer(catalogue, load_vocabulary(), needles, blocklist=blocklist)
+    from phitrace.catalogue.entities import load_entities
+
+    return Analyzer(
+        catalogue,
+        load_vocabulary(),
+        needles,
+        blocklist=blocklist,
+        entities=load_entities(catalogue.signatures),
+    )
 
 
 READ_TIMEOUT = 30.0

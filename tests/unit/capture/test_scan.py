@@ -103,3 +103,33 @@ def test_the_summary_counts_skipped_entries_and_the_exit_code_stays_zero(tmp_pat
     assert result.stdout == (
         f"{capture}: session 1: 1 requests, 1 tracker flows, 2 findings, 2 skipped\n"
     )
+
+
+def test_scanned_unlisted_parties_are_named_by_imported_entity_maps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHITRACE_ENTITIES", str(tmp_path / "entities"))
+    source = tmp_path / "map.json"
+    source.write_text(json.dumps({"Example Metrics Ltd": ["examplemetrics.net"]}))
+    runner = CliRunner()
+    assert runner.invoke(main, ["entities", "import", str(source)]).exit_code == 0
+    entry = {
+        "startedDateTime": "2026-01-01T00:00:00.000Z",
+        "request": {
+            "method": "GET",
+            "url": "https://c.examplemetrics.net/e?u=https%3A%2F%2Fclinic.example.org%2Fhiv",
+            "headers": [{"name": "Referer", "value": "https://clinic.example.org/"}],
+        },
+        "response": {"status": 204, "content": {"mimeType": "image/gif"}},
+    }
+    capture = tmp_path / "u.har"
+    capture.write_text(json.dumps({"log": {"pages": [], "entries": [entry]}}))
+    db = tmp_path / "p.db"
+    result = runner.invoke(main, ["scan", str(capture), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        rows = list(conn.execute("select vendor, vendor_name, vendor_company from flows"))
+    conn.close()
+    assert rows == [
+        ("third-party:examplemetrics.net", "Example Metrics Ltd", "Example Metrics Ltd")
+    ]
