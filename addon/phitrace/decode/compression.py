@@ -164,7 +164,56 @@ CONTENT_ENCODINGS = {
     "br": "brotli",
     "zstd": "zstd",
 }
-"""``Content-Encoding`` tokens and the decompressor they suggest trying first."""
+"""``Content-Encoding`` tokens and the decompressor they name."""
+
+MAX_CODINGS = 4
+"""Content codings undone for one body; a longer list is not a real client's."""
+
+
+def content_codings(header: str | None) -> tuple[str, ...] | None:
+    """Decompressors for a ``Content-Encoding`` header, in the order to apply them.
+
+    Codings are listed in the order they were applied (``gzip, br`` is brotli
+    over gzip), so they are undone last first; ``identity`` is nothing to undo.
+    None when there is nothing to undo, or a coding is unknown or one too many.
+    """
+    tokens = [t.strip().lower() for t in (header or "").split(",")]
+    names = [CONTENT_ENCODINGS.get(t) for t in tokens if t and t != "identity"]
+    if not names or len(names) > MAX_CODINGS or None in names:
+        return None
+    return tuple(n for n in reversed(names) if n is not None)
+
+
+def _layer(name: str, data: bytes, budget: Budget) -> tuple[str, Inflated | None]:
+    """One coding undone; ``deflate`` is zlib by the standard, raw deflate in practice too."""
+    out = decompress(name, data, budget)
+    if out is None and name == "zlib":
+        return "deflate", decompress("deflate", data, budget)
+    return name, out
+
+
+def undo_content_encoding(
+    body: bytes, header: str | None, budget: Budget
+) -> tuple[Inflated, tuple[str, ...]] | None:
+    """The body with its ``Content-Encoding`` undone within the budget, and the trail.
+
+    None when the header names nothing to undo or the body is not what it
+    says (a HAR file holds bodies already decoded, with the header kept).
+    A layer cut by a limit still yields what came out of it, incomplete.
+    """
+    names = content_codings(header)
+    if names is None:
+        return None
+    data, trail, complete = body, [], True
+    for wanted in names:
+        name, out = _layer(wanted, data, budget)
+        if out is None:
+            return None
+        data, complete = out.data, complete and out.complete
+        trail.append(name)
+        if not data:
+            break
+    return Inflated(data, complete), tuple(trail)
 
 
 def decompress(name: str, data: bytes, budget: Budget) -> Inflated | None:
