@@ -10,6 +10,7 @@ text.
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ CHUNK = 64 * 1024
 
 ZSTD_MAX_WINDOW = 1 << 23
 """Largest zstd window accepted: a frame cannot make us allocate more."""
+
+ZSTD_READ = 4096
+"""Compressed bytes a zstd reader takes at a time."""
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -60,6 +64,24 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+RATIO_SLACK = 1024 * 1024
+"""Output a stream may produce before its ratio so far is checked (see :func:`_bomb`)."""
+
+
+def _bomb(produced: int, consumed: int, budget: Budget) -> bool:
+    """True when a stream has already produced more than the ratio allows for what it read.
+
+    The ratio limit on the whole input lets a 1 MB gzip bomb expand to the
+    request's whole budget; checked as the input is read, it stops within
+    about a megabyte, while real payloads never come near the ratio.
+    """
+    return produced > RATIO_SLACK and produced > budget.limits.max_ratio * max(consumed, 1)
+
+
+def _ratio_reason(budget: Budget) -> str:
+    return f"decompression ratio over {budget.limits.max_ratio:g}"
+
+
 def _inflate(data: bytes, wbits: int, budget: Budget) -> Inflated | None:
     room, reason = budget.room(len(data))
     out: list[bytes] = []
@@ -71,8 +93,8 @@ def _inflate(data: bytes, wbits: int, budget: Budget) -> Inflated | None:
             stream = zlib.decompressobj(wbits)
             while not stream.eof:
                 budget.tick()
-                if size >= room:
-                    budget.note(reason)
+                if size >= room or _bomb(size, len(data) - len(pending), budget):
+                    budget.note(reason if size >= room else _ratio_reason(budget))
                     return Inflated(b"".join(out), False)
                 piece = stream.decompress(pending, min(CHUNK, room - size))
                 pending = stream.unconsumed_tail
@@ -99,11 +121,14 @@ def _zstd(data: bytes, budget: Budget) -> Inflated | None:
     size = 0
     try:
         decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-        with decompressor.stream_reader(data, read_across_frames=True) as reader:
+        source = io.BytesIO(data)  # read in small steps, so the ratio so far can be checked
+        with decompressor.stream_reader(
+            source, read_size=ZSTD_READ, read_across_frames=True
+        ) as reader:
             while True:
                 budget.tick()
-                if size >= room:
-                    budget.note(reason)
+                if size >= room or _bomb(size, source.tell(), budget):
+                    budget.note(reason if size >= room else _ratio_reason(budget))
                     return Inflated(b"".join(out), False)
                 piece = reader.read(min(CHUNK, room - size))
                 if not piece:

@@ -39,8 +39,11 @@ async def test_a_spoofed_host_header_neither_hides_a_tracker_nor_becomes_its_url
         assert flow.metadata["phitrace"]["action"] == "sinkhole"
         hooks.response(flow)
         hooks.done()
-    ((vendor, url, severity),) = rows(db, "select vendor, url, severity from flows")
+    ((vendor, url, severity, claimed),) = rows(
+        db, "select vendor, url, severity, host_header from flows"
+    )
     assert vendor == "google-analytics" and severity is not None
+    assert claimed == "cdn.example.org"
     assert str(url).startswith("http://www.google-analytics.com/collect?")
 
 
