@@ -93,8 +93,10 @@ def wire_bytes(text: str) -> bytes:
 class Request:
     """One HTTP request as phitrace sees it, independent of where it came from.
 
-    ``headers`` keeps order and repeats, as on the wire.  ``page_url`` is the
-    document the request was made from, when the capture knows it.
+    ``headers`` keeps order and repeats, as on the wire, and ``body`` is the
+    body as sent (still ``Content-Encoding``-encoded from a live capture).
+    ``page_url`` is the document the request was made from, when the capture
+    knows it.
     """
 
     method: str
@@ -103,6 +105,9 @@ class Request:
     body: bytes = b""
     timestamp: float = 0.0
     page_url: str | None = None
+    host_header: str | None = None
+    """The ``Host`` header when it names another host than ``url`` (which is where
+    the request really went): a client hiding a tracker request behind another name."""
 
     @property
     def host(self) -> str:

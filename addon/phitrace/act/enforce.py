@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlunsplit
 
 from phitrace import urls
+from phitrace.decode import compression
+from phitrace.decode.budget import DEFAULT_LIMITS, Budget
 from phitrace.detect.vocabulary import tokens
 from phitrace.model import Analysis, Field, Finding, Request, severity_rank
 
@@ -228,17 +230,22 @@ def redact(
                 kept.append(param)
         path = ";".join([head, *kept])
     url = urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
-    before = len(removed)
-    body = _redact_body(request.body, paths, removed)
-    if len(removed) == before:
-        body = request.body
-    if body and _hidden_canaries(body, findings):
-        body = b""
-        removed.append(WHOLE_BODY)
+    plain, coded = _content(request)
+    if plain is None:  # compressed beyond the limits: unreadable, so removed if touched
+        plain = request.body
+        touched = any(p.startswith("body") for p in paths) or any(
+            f.kind == "canary" and f.path.startswith("body") for f in findings
+        )
+        content = b"" if touched else plain
+        if touched:
+            removed.append(WHOLE_BODY)
+    else:
+        content = _redacted_content(plain, paths, findings, removed)
     headers = list(request.headers)
     if "header.referer" in paths:
         headers = [(k, _origin(v) if k.lower() == "referer" else v) for k, v in headers]
         removed.append("header.referer")
+    body = content
     if needles:
         new_url = _strip_needles(url, needles)
         new_body = _strip_needles(body.decode("utf-8", "surrogateescape"), needles).encode(
@@ -247,7 +254,44 @@ def redact(
         if new_url != url or new_body != body:
             removed.append("canary values")
         url, body = new_url, new_body
+    if body == plain:
+        body = request.body  # untouched: forwarded exactly as sent, still encoded
+    elif coded:  # rewritten from the decoded content, so it goes out without a coding
+        headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
     return Redaction(url, tuple(headers), body, tuple(dict.fromkeys(removed)))
+
+
+REDACT_LIMITS = DEFAULT_LIMITS
+"""Bounds on decoding a compressed body to redact it; beyond them the body is removed."""
+
+
+def _content(request: Request) -> tuple[bytes | None, bool]:
+    """The body's content and whether it had a ``Content-Encoding`` to undo.
+
+    The content is None when the coding could not be undone within the
+    limits: such a body cannot be redacted, only removed.
+    """
+    undone = compression.undo_content_encoding(
+        request.body, request.header("content-encoding"), Budget(REDACT_LIMITS)
+    )
+    if undone is None:
+        return request.body, False
+    inflated, _ = undone
+    return (inflated.data if inflated.complete else None), True
+
+
+def _redacted_content(
+    content: bytes, paths: set[str], findings: Sequence[Finding], removed: list[str]
+) -> bytes:
+    """The content without the fields at ``paths``, or empty when a canary hides in it."""
+    before = len(removed)
+    body = _redact_body(content, paths, removed)
+    if len(removed) == before:
+        body = content
+    if body and _hidden_canaries(body, findings):
+        body = b""
+        removed.append(WHOLE_BODY)
+    return body
 
 
 def _origin(url: str) -> str:

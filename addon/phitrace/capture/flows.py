@@ -2,36 +2,99 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from mitmproxy import http, io
+from mitmproxy.net.http import url as mitmproxy_url
+from mitmproxy.proxy import mode_specs
 
 from phitrace.analyzer import WEBSOCKET_METHOD
 from phitrace.capture.pages import PageTracker
 from phitrace.model import Request
 
-__all__ = ["WEBSOCKET_METHOD", "message_request", "read_flow_file", "to_request"]
+__all__ = [
+    "WEBSOCKET_METHOD",
+    "destination_url",
+    "message_request",
+    "read_flow_file",
+    "spoofed_host",
+    "to_request",
+]
+
+
+def _named_by_address(flow: http.HTTPFlow) -> bool:
+    """True when the request's host is only the address it was sent to (transparent modes).
+
+    In regular, upstream and reverse mode the host is the request target
+    (absolute-form, CONNECT or the configured upstream): where the request
+    really goes.  Only when it is a bare IP address may a name be looked for.
+    """
+    mode = getattr(flow.client_conn, "proxy_mode", None)
+    if isinstance(mode, (mode_specs.RegularMode, mode_specs.UpstreamMode, mode_specs.ReverseMode)):
+        return False
+    try:
+        ipaddress.ip_address(flow.request.host)
+    except ValueError:
+        return False
+    return True
+
+
+def destination_url(flow: http.HTTPFlow) -> str:
+    """The URL the request really goes to, never the client's ``Host`` header.
+
+    mitmproxy's ``pretty_url`` prefers the Host header, which the client
+    chooses: a request to a tracker with ``Host: cdn.example.org`` would pass
+    for a CDN request.  With only an IP address to go by (transparent modes)
+    the TLS server name is used, and for plain HTTP the Host header, the one
+    name there is.
+    """
+    req = flow.request
+    if not _named_by_address(flow):
+        return req.url
+    sni = flow.client_conn.sni
+    if sni and req.first_line_format != "authority":
+        return mitmproxy_url.unparse(req.scheme, sni, req.port, req.path)
+    return req.pretty_url
+
+
+def spoofed_host(request: Request) -> str | None:
+    """The ``Host`` header when it names another host than the request goes to, else None."""
+    header = request.header("host")
+    if header is None:
+        return None
+    try:
+        named = mitmproxy_url.parse_authority(header, check=False)[0].lower()
+    except ValueError:
+        return header
+    return None if named == request.host else header
 
 
 def to_request(flow: http.HTTPFlow, pages: PageTracker | None = None) -> Request:
-    """Copy what phitrace needs out of a flow's request (content-encoding undone).
+    """Copy what phitrace needs out of a flow's request, its body as sent on the wire.
 
-    With ``pages``, the page the request came from is worked out too, from the
-    same URL and headers (mitmproxy rebuilds ``pretty_url`` on every access).
+    The body keeps its ``Content-Encoding``: it is decoded only by phitrace's
+    bounded decoders, and only when analysis needs it (mitmproxy's own
+    decoding has no limit, and a few kilobytes of brotli can expand to
+    gigabytes).  The URL is the real destination (:func:`destination_url`);
+    a Host header naming another host is kept as ``host_header``.  With
+    ``pages``, the page the request came from is worked out too.
     """
     req = flow.request
-    url = req.pretty_url
+    url = destination_url(flow)
     headers = tuple(req.headers.items(multi=True))
-    return Request(
+    request = Request(
         method=req.method,
         url=url,
         headers=headers,
-        body=req.get_content(strict=False) or b"",
+        body=req.raw_content or b"",
         timestamp=req.timestamp_start,
         page_url=pages.page_for(url, headers) if pages is not None else None,
     )
+    host_header = spoofed_host(request)
+    return replace(request, host_header=host_header) if host_header else request
 
 
 def message_request(handshake: Request, content: bytes, timestamp: float) -> Request:

@@ -13,16 +13,46 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from phitrace.catalogue import schema
 from phitrace.catalogue.loader import compose, parse_signature, read_document, signature_files
-from phitrace.catalogue.model import Problem, Signature, SignatureError
+from phitrace.catalogue.model import MANY_WILDCARDS, Problem, Signature, SignatureError, wildcards
+
+
+def _globs(sig: Signature) -> Iterator[tuple[list[Any], str, str]]:
+    """Every glob of a signature, with the mapping path and key where it is written."""
+    for index, ep in enumerate(sig.endpoints):
+        where: list[Any] = ["endpoints", index]
+        for host in ep.hosts:
+            yield where, "hosts", host
+        for glob in ep.path_globs:
+            yield where, "paths", glob
+        for key, values in (("params", ep.params), ("body", ep.body)):
+            for _, value in values:
+                yield where, key, value.text
+    for rule in sig.fields:
+        yield ["fields"], rule.role, rule.source
+
+
+def _wildcard_problems(file: str, sig: Signature, root: yaml.Node | None) -> Iterator[Problem]:
+    """Globs with many wildcards: almost surely a mistake, and costly on every request."""
+    for where, key, glob in _globs(sig):
+        count = wildcards(glob)
+        if count > MANY_WILDCARDS:
+            yield Problem(
+                file,
+                schema.key_line(root, where, key),
+                f"glob {glob!r} has {count} wildcards; use at most {MANY_WILDCARDS} "
+                "(long literal pieces match faster and more precisely)",
+            )
 
 
 def _semantic_problems(path: Path, sig: Signature, root: yaml.Node | None) -> Iterator[Problem]:
     file = str(path)
+    yield from _wildcard_problems(file, sig, root)
     if sig.id != path.stem:
         line = schema.key_line(root, [], "id")
         yield Problem(file, line, f"id {sig.id!r} must equal the file name {path.stem!r}")

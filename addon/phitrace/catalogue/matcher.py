@@ -17,16 +17,38 @@ from urllib.parse import parse_qsl, urlsplit
 
 from phitrace.catalogue.model import (
     Endpoint,
+    Glob,
     Match,
     Problem,
     Signature,
     SignatureError,
     compile_glob,
 )
+from phitrace.decode.budget import Budget, Limits
+from phitrace.decode.compression import undo_content_encoding
 from phitrace.model import Request
 
 SHAPE_BODY_BYTES = 64 * 1024
 """Only this much of a body is read when an endpoint asks for body keys."""
+
+SHAPE_LIMITS = Limits(max_decompressed_bytes=SHAPE_BODY_BYTES, max_seconds=0.02)
+"""Bounds on undoing a body's ``Content-Encoding`` to read its keys."""
+
+
+def shape_body(request: Request) -> bytes:
+    """The start of a request's body content, for body-key checks.
+
+    A live capture keeps the body as sent; a compressed one is decoded here,
+    only as far as :data:`SHAPE_BODY_BYTES`, so a compression bomb costs no more.
+    """
+    raw = request.body
+    coding = request.header("content-encoding") if raw else None
+    if coding:
+        undone = undo_content_encoding(raw, coding, Budget(SHAPE_LIMITS))
+        if undone is not None:
+            return undone[0].data[:SHAPE_BODY_BYTES]
+    return raw[:SHAPE_BODY_BYTES]
+
 
 HOST_MEMO_SIZE = 16_384
 """Hosts whose candidate endpoints are remembered; the memo is emptied when full."""
@@ -34,7 +56,7 @@ HOST_MEMO_SIZE = 16_384
 _SIMPLE_URL = re.compile(r"https?://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?")
 """A URL whose host part has no user info, IPv6 brackets or ``%`` (else no match)."""
 
-_Candidate = tuple[re.Pattern[str] | None, Signature, Endpoint]
+_Candidate = tuple[Glob | None, Signature, Endpoint]
 _Gate = tuple[tuple[str, ...], tuple[bytes, ...] | None, Signature, Endpoint]
 
 
@@ -97,7 +119,7 @@ def body_document(body: bytes) -> Mapping[str, Any] | None:
     return None
 
 
-def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, re.Pattern[str]], ...]) -> bool:
+def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, Glob], ...]) -> bool:
     """True when every wanted key is in ``doc`` with a value its glob accepts."""
     if doc is None:
         return False
@@ -106,7 +128,7 @@ def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, re.Pattern[str
         if value is None:
             return False
         if isinstance(value, (Mapping, list)):
-            if pattern.pattern != r".*\Z":
+            if not pattern.spans_anything:
                 return False
         elif not pattern.match(value if isinstance(value, str) else str(value)):
             return False
@@ -283,7 +305,7 @@ class Catalogue:
                 continue
             if needles is not None:
                 if raw is None:
-                    raw = request.body[:SHAPE_BODY_BYTES]
+                    raw = shape_body(request)
                 if not raw or not _has_all(raw, needles):
                     continue
             lazy = lazy or _Lazy(request, query)
@@ -295,7 +317,7 @@ class Catalogue:
 class _Lazy:
     """A request's query and body documents, parsed only when an endpoint asks."""
 
-    __slots__ = ("request", "method", "_query_text", "_query", "_body", "_body_done")
+    __slots__ = ("request", "method", "_query_text", "_query", "_body", "_body_done", "_content")
 
     def __init__(self, request: Request, query_text: str) -> None:
         self.request = request
@@ -304,6 +326,13 @@ class _Lazy:
         self._query: dict[str, str] | None = None
         self._body: Mapping[str, Any] | None = None
         self._body_done = False
+        self._content: bytes | None = None
+
+    def _raw(self) -> bytes:
+        """The start of the body's content, decoded once per request."""
+        if self._content is None:
+            self._content = shape_body(self.request)
+        return self._content
 
     def query(self) -> Mapping[str, str]:
         if self._query is None:
@@ -312,7 +341,7 @@ class _Lazy:
 
     def body(self) -> Mapping[str, Any] | None:
         if not self._body_done:
-            self._body = body_document(self.request.body)
+            self._body = body_document(self._raw())
             self._body_done = True
         return self._body
 
@@ -334,7 +363,7 @@ class _Lazy:
             return False
         if not ep.body:
             return True
-        raw = self.request.body[:SHAPE_BODY_BYTES]
+        raw = self._raw()
         if not raw or not all(n in raw for n in ep.needles):  # type: ignore[attr-defined]
             return False
         return _fits(self.body(), ep.body)

@@ -91,28 +91,119 @@ class SignatureError(ValueError):
         self.problem = problem
 
 
+MANY_WILDCARDS = 6
+"""More wildcards than this in one glob is almost surely a mistake; lint says so."""
+
+
+def wildcards(pattern: str) -> int:
+    """How many wildcards a glob holds, a run of ``*`` counting once."""
+    return len(_STAR_RUN.findall(pattern))
+
+
+_STAR_RUN = re.compile(r"\*+")
+
+
+class Glob:
+    """A compiled glob, matched in time linear in the text whatever the pattern.
+
+    A regex translation backtracks: ``*a*a*a…`` against a long text that does
+    not match tries every way of splitting it, which stalled the proxy for
+    seconds on one user signature.  Here a glob whose stars all span
+    everything is matched by finding its literal pieces in order (the
+    leftmost place for each is always the best), and one with stars that stop
+    at a separator runs a bit-parallel automaton, one step per character.
+    """
+
+    __slots__ = ("text", "sep", "_pieces", "_masks", "_stars", "_spanning", "_bounded", "_final")
+
+    def __init__(self, pattern: str, sep: str | None = None) -> None:
+        self.text = pattern
+        self.sep = sep
+        pieces = _STAR_RUN.split(pattern)
+        runs = _STAR_RUN.findall(pattern)
+        # A run of two or more stars, or any star without a separator, spans everything.
+        spans = [sep is None or len(run) > 1 for run in runs]
+        self._pieces: tuple[str, ...] | None = tuple(pieces) if all(spans) else None
+        self._masks: dict[str, int] = {}
+        self._stars = self._spanning = self._bounded = self._final = 0
+        if self._pieces is None:
+            self._automaton(pieces, spans)
+
+    def _automaton(self, pieces: list[str], spans: list[bool]) -> None:
+        """Bit ``k`` stands for "the first ``k`` tokens matched"; tokens are characters, stars."""
+        bit = 1
+        for index, piece in enumerate(pieces):
+            for char in piece:
+                bit <<= 1
+                self._masks[char] = self._masks.get(char, 0) | bit
+            if index < len(spans):
+                bit <<= 1
+                self._stars |= bit
+                if spans[index]:
+                    self._spanning |= bit
+                else:
+                    self._bounded |= bit
+        self._final = bit
+
+    @property
+    def spans_anything(self) -> bool:
+        """True for a glob that every text fits (``*`` without a separator, ``**``)."""
+        return self._pieces is not None and not "".join(self._pieces)
+
+    def match(self, text: str) -> bool:
+        """True when the whole of ``text`` fits the glob."""
+        pieces = self._pieces
+        if pieces is None:
+            return self._run(text)
+        first = pieces[0]
+        if len(pieces) == 1:
+            return text == first
+        last = pieces[-1]
+        end = len(text) - len(last)
+        if end < len(first) or not text.startswith(first) or not text.endswith(last):
+            return False
+        at = len(first)
+        for piece in pieces[1:-1]:
+            found = text.find(piece, at, end)
+            if found < 0:
+                return False
+            at = found + len(piece)
+        return True
+
+    def _run(self, text: str) -> bool:
+        """Run the automaton: the set of matched prefixes of the glob, after each character."""
+        masks, stars, spanning, sep = self._masks, self._stars, self._spanning, self.sep
+        every_star = spanning | self._bounded
+        state = 1 | (2 & stars)  # nothing matched yet, or a leading star matched empty
+        for char in text:
+            # A star may take the character (one that stops at separators: not a separator) ...
+            stay = spanning if char == sep else every_star
+            state = ((state << 1) & masks.get(char, 0)) | (state & stay)
+            if not state:
+                return False
+            state |= (state << 1) & stars  # ... and may match empty; stars never adjoin
+        return bool(state & self._final)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Glob) and (self.text, self.sep) == (other.text, other.sep)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.sep))
+
+    def __repr__(self) -> str:
+        return f"Glob({self.text!r}, sep={self.sep!r})"
+
+
 @lru_cache(maxsize=4096)
-def compile_glob(pattern: str, *, sep: str | None = None) -> re.Pattern[str]:
+def compile_glob(pattern: str, *, sep: str | None = None) -> Glob:
     """Compile a glob where ``*`` spans anything (or anything but ``sep``).
 
     ``**`` always spans separators.  Every other character is literal, so
     brackets in field keys such as ``cd[*]`` need no escaping.  Compiled
-    patterns are shared, since catalogues repeat the same globs (``*``,
-    ``*/collect``) and loading one is dominated by regex compilation.
+    globs are shared, since catalogues repeat the same ones (``*``,
+    ``*/collect``).
     """
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append(f"[^{re.escape(sep)}]*" if sep else ".*")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    return Glob(pattern, sep)
 
 
 @dataclass(frozen=True)
@@ -124,11 +215,11 @@ class Endpoint:
     """
 
     hosts: tuple[str, ...]
-    paths: tuple[re.Pattern[str], ...]
+    paths: tuple[Glob, ...]
     methods: frozenset[str]
-    params: tuple[tuple[str, re.Pattern[str]], ...]
+    params: tuple[tuple[str, Glob], ...]
     role: str
-    body: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    body: tuple[tuple[str, Glob], ...] = ()
     path_globs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -154,7 +245,7 @@ class FieldRule:
     """
 
     role: str
-    pattern: re.Pattern[str] | None
+    pattern: Glob | None
     source: str
 
 

@@ -10,6 +10,7 @@ text.
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ CHUNK = 64 * 1024
 
 ZSTD_MAX_WINDOW = 1 << 23
 """Largest zstd window accepted: a frame cannot make us allocate more."""
+
+ZSTD_READ = 4096
+"""Compressed bytes a zstd reader takes at a time."""
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -60,6 +64,24 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+RATIO_SLACK = 1024 * 1024
+"""Output a stream may produce before its ratio so far is checked (see :func:`_bomb`)."""
+
+
+def _bomb(produced: int, consumed: int, budget: Budget) -> bool:
+    """True when a stream has already produced more than the ratio allows for what it read.
+
+    The ratio limit on the whole input lets a 1 MB gzip bomb expand to the
+    request's whole budget; checked as the input is read, it stops within
+    about a megabyte, while real payloads never come near the ratio.
+    """
+    return produced > RATIO_SLACK and produced > budget.limits.max_ratio * max(consumed, 1)
+
+
+def _ratio_reason(budget: Budget) -> str:
+    return f"decompression ratio over {budget.limits.max_ratio:g}"
+
+
 def _inflate(data: bytes, wbits: int, budget: Budget) -> Inflated | None:
     room, reason = budget.room(len(data))
     out: list[bytes] = []
@@ -71,8 +93,8 @@ def _inflate(data: bytes, wbits: int, budget: Budget) -> Inflated | None:
             stream = zlib.decompressobj(wbits)
             while not stream.eof:
                 budget.tick()
-                if size >= room:
-                    budget.note(reason)
+                if size >= room or _bomb(size, len(data) - len(pending), budget):
+                    budget.note(reason if size >= room else _ratio_reason(budget))
                     return Inflated(b"".join(out), False)
                 piece = stream.decompress(pending, min(CHUNK, room - size))
                 pending = stream.unconsumed_tail
@@ -99,11 +121,14 @@ def _zstd(data: bytes, budget: Budget) -> Inflated | None:
     size = 0
     try:
         decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-        with decompressor.stream_reader(data, read_across_frames=True) as reader:
+        source = io.BytesIO(data)  # read in small steps, so the ratio so far can be checked
+        with decompressor.stream_reader(
+            source, read_size=ZSTD_READ, read_across_frames=True
+        ) as reader:
             while True:
                 budget.tick()
-                if size >= room:
-                    budget.note(reason)
+                if size >= room or _bomb(size, source.tell(), budget):
+                    budget.note(reason if size >= room else _ratio_reason(budget))
                     return Inflated(b"".join(out), False)
                 piece = reader.read(min(CHUNK, room - size))
                 if not piece:
@@ -164,7 +189,56 @@ CONTENT_ENCODINGS = {
     "br": "brotli",
     "zstd": "zstd",
 }
-"""``Content-Encoding`` tokens and the decompressor they suggest trying first."""
+"""``Content-Encoding`` tokens and the decompressor they name."""
+
+MAX_CODINGS = 4
+"""Content codings undone for one body; a longer list is not a real client's."""
+
+
+def content_codings(header: str | None) -> tuple[str, ...] | None:
+    """Decompressors for a ``Content-Encoding`` header, in the order to apply them.
+
+    Codings are listed in the order they were applied (``gzip, br`` is brotli
+    over gzip), so they are undone last first; ``identity`` is nothing to undo.
+    None when there is nothing to undo, or a coding is unknown or one too many.
+    """
+    tokens = [t.strip().lower() for t in (header or "").split(",")]
+    names = [CONTENT_ENCODINGS.get(t) for t in tokens if t and t != "identity"]
+    if not names or len(names) > MAX_CODINGS or None in names:
+        return None
+    return tuple(n for n in reversed(names) if n is not None)
+
+
+def _layer(name: str, data: bytes, budget: Budget) -> tuple[str, Inflated | None]:
+    """One coding undone; ``deflate`` is zlib by the standard, raw deflate in practice too."""
+    out = decompress(name, data, budget)
+    if out is None and name == "zlib":
+        return "deflate", decompress("deflate", data, budget)
+    return name, out
+
+
+def undo_content_encoding(
+    body: bytes, header: str | None, budget: Budget
+) -> tuple[Inflated, tuple[str, ...]] | None:
+    """The body with its ``Content-Encoding`` undone within the budget, and the trail.
+
+    None when the header names nothing to undo or the body is not what it
+    says (a HAR file holds bodies already decoded, with the header kept).
+    A layer cut by a limit still yields what came out of it, incomplete.
+    """
+    names = content_codings(header)
+    if names is None:
+        return None
+    data, trail, complete = body, [], True
+    for wanted in names:
+        name, out = _layer(wanted, data, budget)
+        if out is None:
+            return None
+        data, complete = out.data, complete and out.complete
+        trail.append(name)
+        if not data:
+            break
+    return Inflated(data, complete), tuple(trail)
 
 
 def decompress(name: str, data: bytes, budget: Budget) -> Inflated | None:

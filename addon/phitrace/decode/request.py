@@ -22,11 +22,19 @@ from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 from phitrace.decode import compression, envelopes
-from phitrace.decode.budget import DEFAULT_LIMITS, Limits, Stop
+from phitrace.decode.budget import DEFAULT_LIMITS, Budget, Limits, Stop
+from phitrace.decode.compression import Inflated
 from phitrace.decode.sniff import Decoder
 from phitrace.model import Decoded, Request
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "decode_message", "decode_request", "field_key"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "body_content",
+    "decode_message",
+    "decode_request",
+    "field_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +137,11 @@ def _body(
     repaired = _repair_latin1(body)
     if repaired is not None:
         body, trail = repaired, trail + ("latin1",)
-    hinted = compression.CONTENT_ENCODINGS.get((encoding or "").strip().lower())
-    if hinted and compression.sniff(body) is None:
-        if decoder.decompressed(hinted, body, root, trail, top=True):
-            return
-    decoder.blob(body, root, trail, top=True)
+    undone = compression.undo_content_encoding(body, encoding, decoder.budget)
+    if undone is None:
+        decoder.blob(body, root, trail, top=True)
+    elif undone[0].data:
+        decoder.blob(undone[0].data, root, trail + undone[1], top=True)
 
 
 def _cookies(decoder: Decoder, request: Request) -> None:
@@ -161,6 +169,23 @@ def decode_request(request: Request, limits: Limits = DEFAULT_LIMITS) -> Decoded
             lambda: _referer(decoder, request),
         ),
     )
+
+
+def body_content(request: Request, limits: Limits = DEFAULT_LIMITS) -> Inflated:
+    """The request's body with its ``Content-Encoding`` undone within ``limits``.
+
+    A live capture keeps bodies as sent; whatever reads their content (the raw
+    canary search, redaction) goes through here, never an unbounded decoder.
+    A body without a coding, or not what its header says, comes back as it
+    is; one cut by a limit comes back incomplete.
+    """
+    body = request.body
+    if len(body) > limits.max_body_bytes:
+        return Inflated(body[: limits.max_body_bytes], False)
+    undone = compression.undo_content_encoding(
+        body, request.header("content-encoding"), Budget(limits)
+    )
+    return Inflated(body, True) if undone is None else undone[0]
 
 
 def decode_message(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Decoded:

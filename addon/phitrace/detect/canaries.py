@@ -28,11 +28,16 @@ from urllib.parse import quote, quote_plus, unquote
 
 import yaml
 
+from phitrace.decode.budget import Limits
+from phitrace.decode.request import body_content
 from phitrace.detect.persona import read_persona
 from phitrace.model import Field, Finding, Request
 
 MAX_BODY_CHARS = 1024 * 1024
 """Only this much of a raw body is searched (decoded fields are searched in full)."""
+
+BODY_VIEW_LIMITS = Limits(max_decompressed_bytes=MAX_BODY_CHARS, max_seconds=0.05)
+"""Bounds on undoing a body's ``Content-Encoding`` for the raw search."""
 
 
 class CanaryError(ValueError):
@@ -293,7 +298,9 @@ def _haystacks(request: Request, fields: Iterable[Field]) -> list[tuple[Place, s
         if lowered not in ("host", "content-length", "cookie", "referer"):
             out.append((f"header.{lowered}", value))
     if request.body:
-        out.append(("body", request.body[:MAX_BODY_CHARS].decode("utf-8", "replace")))
+        # The body as sent may be compressed: search its content, decoded within bounds.
+        content = body_content(request, BODY_VIEW_LIMITS).data
+        out.append(("body", content[:MAX_BODY_CHARS].decode("utf-8", "replace")))
     return out
 
 

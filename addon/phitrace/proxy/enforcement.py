@@ -40,7 +40,9 @@ def apply_redaction(flow: http.HTTPFlow, request: Request, result: Redaction) ->
         referer = dict((k.lower(), v) for k, v in result.headers)["referer"]
         flow.request.headers["referer"] = referer
     if result.body != request.body:
-        # Setting content encodes it again with the request's Content-Encoding.
+        if not any(k.lower() == "content-encoding" for k, _ in result.headers):
+            # The body was rewritten from its decoded content: it goes out uncoded.
+            flow.request.headers.pop("content-encoding", None)
         flow.request.content = result.body
     flow.metadata.setdefault("phitrace", {})["redacted"] = list(result.removed)
 

@@ -136,11 +136,22 @@ def third_parties_table(db: sqlite_utils.Database) -> None:
     db.table("third_parties").create_index(["session_id"], if_not_exists=True)
 
 
+def host_header(db: sqlite_utils.Database) -> None:
+    """Step: the Host header a client sent when it named another host than the destination.
+
+    A client can hide a tracker request behind another name (``Host:
+    cdn.example.org`` on a request to a tracker); the flow's ``url`` and
+    ``host`` are where it really went, and this column what the client claimed.
+    """
+    _add_missing(db, {"flows": {"host_header": str}})
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_contract_tables", contract_tables),
     Migration("0002_structured_findings", structured_findings),
     Migration("0003_finding_channel", finding_channel),
     Migration("0004_third_parties", third_parties_table),
+    Migration("0005_host_header", host_header),
 )
 """Every step, in the order it is applied."""
 

@@ -68,6 +68,7 @@ def flow_row(record: Record) -> Row:
         "truncated": _text(a.truncated),
         "severity_reason": _text(a.severity_reason) or None,
         "vendor_company": _text(a.vendor_company),
+        "host_header": _text(req.host_header),
     }
 
 

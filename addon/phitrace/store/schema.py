@@ -61,6 +61,7 @@ SCHEMA: dict[str, dict[str, type]] = {
         "truncated": str,
         "severity_reason": str,
         "vendor_company": str,
+        "host_header": str,
     },
     "findings": {
         "id": int,
