@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from loopback import Result, rid_of, rows, send, tracker_request
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
+from tests.support.database import rows
+from tests.support.loopback import Result, rid_of, send, tracker_request
 from tests.support.proxy import Hooks
 
 from phitrace.model import Analysis, Finding, Request
