@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mitmproxy.test import tutils
+from mitmproxy.test import taddons, tutils
 
 from phitrace.proxy.addon import PhiTrace
 from tests.support.proxy import flow_for, rows, running
@@ -77,3 +77,10 @@ async def test_an_internal_failure_leaves_the_flow_alone_but_keeps_its_record(
         ("meta-pixel", "high", 0, None)
     ]
     assert rows(db, "select errors from sessions") == [(1,)]
+
+
+async def test_the_commands_are_registered_under_their_documented_names() -> None:
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        names = {n for n in tctx.master.commands.commands if n.startswith("phitrace.")}
+    assert names == {"phitrace.summary", "phitrace.session", "phitrace.report"}
