@@ -1,19 +1,18 @@
-"""Loopback load: an upstream server, a lean HTTP/1.1 proxy client and mitmdump processes.
+"""Loopback load: an upstream process and a lean HTTP/1.1 proxy client, for the benchmarks.
 
 Everything listens on and connects to 127.0.0.1 only; every run sends a
 bounded list of requests and stops.  The client writes pre-encoded requests
 in absolute form (``GET http://host/path HTTP/1.1``) on keep-alive
 connections, so it costs far less CPU than the proxy it measures: on a
 two-core machine the client and the upstream share one core, the proxy has
-the other.
+the other.  The mitmdump processes come from the shared harness,
+:mod:`tests.support.loopback`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 from phitrace.model import Request
 from tests.bench.figures import REPO
 from tests.ports import free_port, wait_for_port
+from tests.support import loopback
 
 UPSTREAM_BODY = b"<!doctype html><title>first party</title>" + b"x" * 2000
 ADDONS = Path(__file__).resolve().parent / "addons"
@@ -240,75 +240,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 # mitmdump ---------------------------------------------------------------------
 
 
-def mitmdump_path() -> str:
-    """mitmdump from this Python's environment."""
-    local = Path(sys.executable).parent / "mitmdump"
-    return str(local) if local.exists() else "mitmdump"
-
-
-class Mitmdump:
-    """A mitmdump process on 127.0.0.1 with the given scripts and options."""
+class Mitmdump(loopback.Mitmdump):
+    """mitmdump as the benchmarks run it, from :mod:`tests.support.loopback`."""
 
     def __init__(self, workdir: Path, scripts: Sequence[Path], options: Sequence[str]) -> None:
-        self.port = free_port()
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log = workdir / f"mitmdump-{self.port}.log"
-        command = [
-            mitmdump_path(),
-            "--listen-host",
-            "127.0.0.1",
-            "--listen-port",
-            str(self.port),
-            "--set",
-            f"confdir={workdir / 'mitmproxy-conf'}",
-            # Neither run prints each flow; phitrace's own alert lines stay on.
-            "--set",
-            "flow_detail=0",
-            "--set",
-            "connection_strategy=lazy",
-        ]
-        for script in scripts:
-            command += ["-s", str(script)]
-        for option in options:
-            command += ["--set", option]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            wait_for_port(self.port, timeout=60.0)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError("mitmdump did not start:\n" + self.output()) from None
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system, every thread) the process has used so far."""
-        import psutil
-
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Stop mitmdump as a user does (SIGTERM), so addons finish their work."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> Mitmdump:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        # Neither run prints each flow; phitrace's own alert lines stay on.
+        quiet = ["flow_detail=0", "connection_strategy=lazy"]
+        super().__init__(workdir, scripts, [*quiet, *options])
 
 
 if __name__ == "__main__":

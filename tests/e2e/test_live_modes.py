@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import urllib.request
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.support.database import rows
 
 from phitrace.cli.main import main
 
@@ -32,11 +31,6 @@ def visit(browser_for, proxy_url: str, url: str) -> dict[str, object]:  # type: 
     page.close()
     browser.close()
     return status
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(db)) as conn:
-        return list(conn.execute(sql))
 
 
 def left(log: Path, site: str) -> list[dict[str, object]]:

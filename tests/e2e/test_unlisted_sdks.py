@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-from tests.e2e.conftest import need_tool
+from tests.support.e2e import need_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -8,30 +8,14 @@ they are printed in a section of the terminal summary.
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Iterator
 
 import pytest
-from loopback import Upstream
+from tests.support.e2e import browser_for, serve, site, start_proxy  # noqa: F401 - fixtures
+from tests.support.figures import figures_section
+from tests.support.loopback import Upstream
 
-E2E_CONFTEST = Path(__file__).resolve().parent.parent / "e2e" / "conftest.py"
-
-
-def _e2e_fixtures() -> ModuleType:
-    """The end-to-end fixtures (mitmdump with phitrace, Chromium), shared rather than copied."""
-    spec = importlib.util.spec_from_file_location("phitrace_e2e_fixtures", E2E_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_e2e = _e2e_fixtures()
-start_proxy = _e2e.start_proxy
-site = _e2e.site
-browser_for = _e2e.browser_for
+figures, pytest_terminal_summary = figures_section("phitrace reliability figures")
 
 
 @pytest.fixture
@@ -40,28 +24,3 @@ def upstream() -> Iterator[Upstream]:
     server = Upstream()
     yield server
     server.close()
-
-
-FIGURES = pytest.StashKey[list[str]]()
-
-
-@pytest.fixture
-def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Record a figure for the terminal summary (and print it, for ``pytest -s``)."""
-    lines = request.config.stash.setdefault(FIGURES, [])
-
-    def add(text: str) -> None:
-        print(f"\n{text}")
-        lines.append(text)
-
-    return add
-
-
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    lines = config.stash.get(FIGURES, [])
-    if lines:
-        terminalreporter.section("phitrace reliability figures")
-        for line in lines:
-            terminalreporter.write_line(line)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from loopback import Traffic, rows, send, tracker_request, wait_for_session
+from tests.support.database import rows, wait_for_session
+from tests.support.loopback import Traffic, send, tracker_request
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from loopback import Result, rid_of, rows, send, tracker_request
 from mitmproxy import http
-from mitmproxy.test import taddons, tflow, tutils
-from tests.support.proxy import Hooks
+from mitmproxy.test import tflow, tutils
+from tests.support.database import rows
+from tests.support.loopback import Result, rid_of, send, tracker_request
+from tests.support.proxy import running
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.proxy.addon import PhiTrace
@@ -135,10 +136,7 @@ def tracker_flow(n: int) -> http.HTTPFlow:
 async def test_done_commits_answered_and_unanswered_flows(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db))
-        hooks.running()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
         flows = [tracker_flow(n) for n in range(600)]
         for flow in flows:
             hooks.request(flow)

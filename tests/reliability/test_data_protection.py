@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from loopback import insecure_context, rows, wait_for_rows
+from tests.support.database import rows, wait_for_rows
+from tests.support.loopback import insecure_context
 
 from phitrace.cli.main import main
 from phitrace.model import Analysis, Finding, Request

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from loopback import UPSTREAM_BODY, Upstream, rid_of, rows
+from tests.support.database import rows
+from tests.support.loopback import UPSTREAM_BODY, Upstream, rid_of
 
 pytestmark = pytest.mark.e2e
 

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import json
 import random
 import zlib
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from urllib.parse import quote, urlencode
 
 import brotli
@@ -26,12 +23,12 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.ci import fuzz_examples
+from tests.fuzz import fuzz_pipeline as harness
 
 from phitrace.model import Request
 from phitrace.store.rows import STORAGE_MODES
 
 EXAMPLES = fuzz_examples()
-HARNESS = Path(__file__).resolve().parent.parent / "fuzz" / "fuzz_pipeline.py"
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -39,16 +36,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-
-def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("phitrace_fuzz_harness", HARNESS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _harness()
 
 HEALTH = ("diabetes", "hiv test", "Metformin", "chemotherapy", "pregnancy", "depression")
 KEYS = (

@@ -7,13 +7,13 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from loopback import (
+from tests.support.database import rows
+from tests.support.loopback import (
     UPSTREAM_BODY,
     Planned,
     Upstream,
     first_party_request,
     rid_of,
-    rows,
     send,
     tracker_request,
 )

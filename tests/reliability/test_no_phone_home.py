@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from loopback import Upstream, first_party_request, rows, send, tracker_request
+from tests.support.database import rows
+from tests.support.loopback import Upstream, first_party_request, send, tracker_request
 
 from phitrace.cli.main import ADDON_SCRIPT
 

@@ -1,4 +1,4 @@
-"""Drive the proxy addon in mitmproxy's test harness: hooks, flows and the recorded rows.
+"""Drive the proxy addon in mitmproxy's test harness: a running addon, hooks, flows, rows.
 
 An addon made of child addons (``addons = [...]``) has no hook methods of its
 own: mitmproxy calls each child in turn.  ``Hooks(tctx, addon).request(flow)``
@@ -7,14 +7,15 @@ does the same, for that addon and its children only.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import mitmproxy.proxy.layers  # noqa: F401 - registers the HTTP and WebSocket hooks
 from mitmproxy import hooks, http
 from mitmproxy.test import taddons, tflow, tutils
+
+from tests.support.database import rows  # noqa: F401 - proxy tests read the recorded rows
 
 
 class Hooks:
@@ -31,6 +32,20 @@ class Hooks:
             self.tctx.master.addons.invoke_addon_sync(self.addon, hook(*args))
 
         return invoke
+
+
+@contextmanager
+def running(addon: Any, *others: Any, **options: Any) -> Iterator[tuple[taddons.context, Hooks]]:
+    """``addon`` loaded in mitmproxy's test harness, configured and past its ``running`` hook.
+
+    ``others`` load beside it (``Proxyserver()`` for the sinkhole's options).
+    The ``done`` hook is left to the test, which may assert before and after it.
+    """
+    with taddons.context(addon, *others) as tctx:
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, **options)
+        hooks.running()
+        yield tctx, hooks
 
 
 def flow_for(
@@ -50,9 +65,3 @@ def flow_for(
     if referer:
         request.headers["referer"] = referer
     return tflow.tflow(req=request, resp=False)
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    """The rows a query returns from a recorded database."""
-    with sqlite3.connect(db) as conn:
-        return list(conn.execute(sql))

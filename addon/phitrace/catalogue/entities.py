@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phitrace.resources import user_data_dir
 from phitrace.store.private import write_private
 from phitrace.urls import registrable_domain
 
@@ -48,11 +48,7 @@ class EntityError(ValueError):
 
 def entities_dir() -> Path:
     """Where imported entity maps live: ``$PHITRACE_ENTITIES`` or the user's data directory."""
-    explicit = os.environ.get(ENTITIES_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
-    return Path(base) / "phitrace" / "entities"
+    return user_data_dir("entities", ENTITIES_ENV)
 
 
 def _domain(value: Any) -> str | None:

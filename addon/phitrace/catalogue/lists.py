@@ -15,7 +15,6 @@ thousands of URLs a second (see ``tests/bench/bench_matching.py``).
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from phitrace.model import Request, utf8_safe
+from phitrace.resources import user_data_dir
 from phitrace.store.private import write_private
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,7 @@ class BlockListError(ValueError):
 
 def lists_dir() -> Path:
     """Where imported lists live: ``$PHITRACE_LISTS`` or the user's data directory."""
-    explicit = os.environ.get(LISTS_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
-    return Path(base) / "phitrace" / "lists"
+    return user_data_dir("lists", LISTS_ENV)
 
 
 def slug(text: str) -> str:

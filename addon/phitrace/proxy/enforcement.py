@@ -130,13 +130,8 @@ class Enforcement:
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)
-        entry = self.state.flagged.get(key)
-        if entry is None:
-            return
-        try:
-            self._block_message(flow, entry)
-        except Exception:  # noqa: BLE001 - fail open
-            self.state.failed(flow, "websocket_message", key)
+        block = self._block_message
+        self.state.on_flagged(flow, "websocket_message", key, lambda entry: block(flow, entry))
 
     @staticmethod
     def _block_message(flow: http.HTTPFlow, entry: Flagged) -> None:

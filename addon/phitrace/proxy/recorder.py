@@ -121,29 +121,15 @@ class Recorder:
     # Hooks --------------------------------------------------------------------
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if flow.id not in self.state.flagged:
-            return
-        try:
-            self._record(flow.id, flow.response.status_code if flow.response else None)
-        except Exception:  # noqa: BLE001 - fail open
-            self.state.failed(flow, "response")
+        status = flow.response.status_code if flow.response else None
+        self.state.on_flagged(flow, "response", flow.id, lambda _: self._record(flow.id, status))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if flow.id not in self.state.flagged:
-            return
-        try:
-            self._record(flow.id, None)
-        except Exception:  # noqa: BLE001 - fail open
-            self.state.failed(flow, "error")
+        self.state.on_flagged(flow, "error", flow.id, lambda _: self._record(flow.id, None))
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)
-        if key not in self.state.flagged:
-            return
-        try:
-            self._record(key, 101)
-        except Exception:  # noqa: BLE001 - fail open
-            self.state.failed(flow, "websocket_message", key)
+        self.state.on_flagged(flow, "websocket_message", key, lambda _: self._record(key, 101))
 
     def _record(self, key: str, status: int | None) -> None:
         """Hand a flagged flow's record to the writer thread; it is no longer flagged."""

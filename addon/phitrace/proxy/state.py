@@ -11,6 +11,7 @@ for the database.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,22 @@ class ProxyState:
     """Flagged flows by key (the flow id, or :func:`message_key`) until they are recorded."""
     unscoped: dict[str, Request] = field(default_factory=dict)
     """Requests left out by the scope, by flow id, until enforcement has seen them."""
+
+    def on_flagged(
+        self, flow: http.HTTPFlow, hook: str, key: str, act: Callable[[Flagged], None]
+    ) -> None:
+        """Run a hook's work on the flagged entry under ``key``, if any, failing open.
+
+        The hooks that only act on flows phitrace flagged share this guard, so
+        an internal error is caught, counted and undone the same way everywhere.
+        """
+        entry = self.flagged.get(key)
+        if entry is None:
+            return
+        try:
+            act(entry)
+        except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
+            self.failed(flow, hook, key)
 
     def failed(self, flow: http.HTTPFlow, hook: str, key: str | None = None) -> None:
         """Count and log an internal error once, with the flow id; undo any change to the flow.

@@ -59,23 +59,11 @@ class View:
         self.state = state
 
     def request(self, flow: http.HTTPFlow) -> None:
-        entry = self.state.flagged.get(flow.id)
-        if entry is None:
-            return
-        try:
-            self.show(flow, entry)
-        except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
-            self.state.failed(flow, "request")
+        self.state.on_flagged(flow, "request", flow.id, lambda entry: self.show(flow, entry))
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)
-        entry = self.state.flagged.get(key)
-        if entry is None:
-            return
-        try:
-            self.show(flow, entry)
-        except Exception:  # noqa: BLE001 - fail open
-            self.state.failed(flow, "websocket_message", key)
+        self.state.on_flagged(flow, "websocket_message", key, lambda entry: self.show(flow, entry))
 
     def show(self, flow: http.HTTPFlow, entry: Flagged) -> None:
         """Put the verdict on the flow, count it, and mark and log flows at low or above."""

@@ -26,8 +26,19 @@ import sqlite_utils
 from markupsafe import Markup, escape
 
 from phitrace import __version__
-from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES, severity_rank
+from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
 from phitrace.report.parties import PartyView, party_views
+from phitrace.report.views import (
+    Chart,
+    MatrixView,
+    PageView,
+    VendorView,
+    bar_chart,
+    clip,
+    matrix,
+    top_pages,
+    vendor_views,
+)
 from phitrace.resources import data_dir
 from phitrace.store.reader import (
     FINDING_COLUMNS,
@@ -65,11 +76,6 @@ def match_spans(text: str, term: str) -> list[tuple[int, int]]:
     return [hit.span() for hit in _term_pattern(term).finditer(text) if hit.end() > hit.start()]
 
 
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def highlight(value: str, term: str, limit: int = 600) -> Markup:
     """Escape ``value`` and wrap each case-insensitive occurrence of ``term`` in ``<mark>``.
 
@@ -98,221 +104,6 @@ def raw_text(method: str, url: str, raw: RawRequest, limit: int = RAW_LIMIT) -> 
     if len(raw.body) > limit:
         text += f"\n[… {len(raw.body) - limit} more bytes not shown]"
     return "\n".join(lines) + "\n" + text
-
-
-@dataclass
-class Received:
-    """One kind of data a vendor received: category and the term or rule that matched."""
-
-    kind: str
-    category: str
-    matched: str
-    example: str
-    count: int = 0
-    fields: set[str] = field(default_factory=set)
-
-
-@dataclass
-class VendorView:
-    """Everything one vendor was sent."""
-
-    vendor: str
-    name: str
-    company: str
-    category: str
-    flows: int = 0
-    findings: int = 0
-    severities: Counter[str] = field(default_factory=Counter)
-    endpoints: list[tuple[str, int]] = field(default_factory=list)
-    """``METHOD host/path`` contacted and how often (the most frequent first)."""
-    more_endpoints: int = 0
-    received: dict[tuple[str, str, str], Received] = field(default_factory=dict)
-
-    def _listed(self, kinds: tuple[str, ...]) -> list[Received]:
-        items = [r for r in self.received.values() if r.kind in kinds]
-        return sorted(items, key=lambda r: (-r.count, r.category, r.matched))[:RECEIVED_LIMIT]
-
-    @property
-    def health(self) -> list[Received]:
-        """The health data it received, the most frequent first (bounded)."""
-        return self._listed(("health",))
-
-    @property
-    def identifiers(self) -> list[Received]:
-        """The identifiers and test-persona values it received (bounded)."""
-        return self._listed(("identifier", "canary"))
-
-    @property
-    def by_severity(self) -> list[tuple[str, int]]:
-        """Finding counts per severity, most severe first, zeros left out."""
-        return [(s, self.severities[s]) for s in SEVERITIES if self.severities[s]]
-
-    @property
-    def rank(self) -> tuple[int, ...]:
-        """Sort key: most high findings first, then medium, then low."""
-        return tuple(-self.severities[s] for s in SEVERITIES)
-
-
-RECEIVED_LIMIT = 25
-"""Distinct data items listed per vendor and kind."""
-
-ENDPOINT_LIMIT = 20
-"""Endpoints listed per vendor."""
-
-
-@functools.lru_cache(maxsize=256)
-def company_of(vendor: str) -> str:
-    """The company behind a bundled signature (files are named by signature id), or "".
-
-    Only for databases written before ``flows.vendor_company``: newer flows
-    carry the company from the signature that matched them.
-    """
-    from phitrace.catalogue.loader import bundled_dir, load_file
-    from phitrace.catalogue.model import SignatureError
-
-    path = bundled_dir() / f"{vendor}.yaml"
-    if not vendor or "/" in vendor or not path.is_file():
-        return ""
-    try:
-        return next((s.company for s in load_file(path) if s.id == vendor), "")
-    except (SignatureError, OSError):
-        # The report must still render when a signature cannot be read.
-        return ""
-
-
-def vendor_views(findings: Findings) -> list[VendorView]:
-    """One view per vendor contacted, the vendors with the most severe findings first."""
-    views: dict[str, VendorView] = {}
-
-    def view(vendor: str) -> VendorView:
-        if vendor not in views:
-            name, category, company = findings.vendor_info.get(vendor, (vendor, "", ""))
-            views[vendor] = VendorView(
-                vendor, name or vendor or "unknown", company or company_of(vendor), category
-            )
-        return views[vendor]
-
-    for vendor, endpoints in findings.endpoints.items():
-        v = view(vendor)
-        ordered = sorted(endpoints.items(), key=lambda item: (-item[1], item[0]))
-        v.flows = sum(endpoints.values())
-        v.endpoints = ordered[:ENDPOINT_LIMIT]
-        v.more_endpoints = max(0, len(ordered) - ENDPOINT_LIMIT)
-    for leak in findings.leaks:
-        v = view(leak.vendor)
-        v.findings += 1
-        v.severities[leak.severity] += 1
-        key = (leak.kind, leak.category, leak.matched)
-        item = v.received.get(key)
-        if item is None:
-            item = v.received[key] = Received(leak.kind, leak.category, leak.matched, leak.value)
-        item.count += 1
-        if len(item.fields) < 5:
-            item.fields.add(leak.path)
-    return sorted(views.values(), key=lambda v: (v.rank, -v.flows, v.name))
-
-
-@dataclass(frozen=True)
-class MatrixView:
-    """Findings per vendor (rows) and data category (columns).
-
-    Each cell is ``(count, heat)`` with ``heat`` from 0 (none) to 4 (the most).
-    """
-
-    categories: list[str]
-    rows: list[tuple[str, list[tuple[int, int]]]]
-
-
-def matrix(
-    leaks: Sequence[Leak], vendors: Sequence[VendorView], categories: list[str]
-) -> MatrixView:
-    """Count findings per vendor and category."""
-    counts: Counter[tuple[str, str]] = Counter((leak.vendor, leak.category) for leak in leaks)
-    top = max(counts.values(), default=1)
-    rows = []
-    for v in vendors:
-        if v.findings:
-            cells = [counts[(v.vendor, c)] for c in categories]
-            rows.append((v.name, [(n, -(-4 * n // top)) for n in cells]))
-    return MatrixView(categories, rows)
-
-
-@dataclass(frozen=True)
-class PageView:
-    """A page whose requests leaked, with what leaked from it."""
-
-    page_url: str
-    findings: int
-    worst: str
-    vendors: tuple[str, ...]
-
-
-def top_pages(leaks: Sequence[Leak], limit: int = 10) -> list[PageView]:
-    """The pages (query strings aside) with the most findings, worst severity first on ties."""
-    counts: Counter[str] = Counter()
-    worst: dict[str, str] = {}
-    vendors: dict[str, set[str]] = {}
-    for leak in leaks:
-        page = leak.page_key
-        counts[page] += 1
-        best = worst.get(page)
-        if best is None or severity_rank(leak.severity) < severity_rank(best):
-            worst[page] = leak.severity
-        vendors.setdefault(page, set()).add(leak.vendor_label)
-    ordered = sorted(counts, key=lambda p: (-counts[p], severity_rank(worst[p]), p))
-    return [PageView(p, counts[p], worst[p], tuple(sorted(vendors[p]))) for p in ordered[:limit]]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One severity's part of a bar."""
-
-    x: float
-    width: float
-    severity: str
-    count: int
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One labelled horizontal bar of a chart."""
-
-    label: str
-    y: int
-    total: int
-    end: float
-    segments: tuple[Segment, ...]
-
-
-@dataclass(frozen=True)
-class Chart:
-    """Geometry of an inline SVG bar chart, stacked by severity."""
-
-    bars: tuple[Bar, ...]
-    width: int
-    height: int
-    label_width: int
-    row: int
-
-
-def bar_chart(items: Sequence[tuple[str, dict[str, int]]], width: int = 640) -> Chart:
-    """Lay out horizontal bars, one per (label, counts by severity)."""
-    label_width, row, room = 200, 24, width - 200 - 70
-    top = max((sum(c.values()) for _, c in items), default=0) or 1
-    bars = []
-    for i, (label, counts) in enumerate(items):
-        x = float(label_width)
-        segments = []
-        for severity in SEVERITIES:
-            n = counts.get(severity, 0)
-            if n:
-                w = max(1.0, room * n / top)
-                segments.append(Segment(round(x, 1), round(w, 1), severity, n))
-                x += w
-        bars.append(
-            Bar(clip(label, 30), i * row, sum(counts.values()), round(x, 1), tuple(segments))
-        )
-    return Chart(tuple(bars), width, max(row, len(bars) * row), label_width, row)
 
 
 @dataclass

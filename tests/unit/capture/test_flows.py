@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from phitrace.capture.flows import read_flow_file
 from phitrace.capture.scan import requests_in
 from phitrace.capture.skipped import SkipLog
 from phitrace.cli.main import main
+from tests.support.database import rows
 
 COLLECT = b"/g/collect?v=2&tid=G-1&cid=555.777"
 
@@ -35,11 +35,6 @@ def write_flows(path: Path, *captured: http.HTTPFlow) -> Path:
 
 def scan(path: Path, db: Path) -> Result:
     return CliRunner().invoke(main, ["scan", str(path), "--db", str(db)])
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return list(conn.execute(sql))
 
 
 def one_line_error(result: Result, path: Path) -> str:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from mitmproxy import exceptions
+from mitmproxy import exceptions, http
 from mitmproxy.addons import default_addons
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.addons.view import View
-from mitmproxy.test import taddons, tflow, tutils
+from mitmproxy.test import taddons, tutils
 
 from phitrace.decode.budget import DEFAULT_LIMITS
 from phitrace.proxy.addon import LIMIT_OPTIONS, PhiTrace
-from tests.support.proxy import Hooks
+from tests.support.database import rows
+from tests.support.proxy import Hooks, flow_for, running
 
 GA4 = (
     "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2"
@@ -23,25 +22,13 @@ GA4 = (
 )
 
 
-def tracker_flow(url: str = GA4, method: str = "POST", headers: dict | None = None):  # type: ignore[no-untyped-def]
-    parts = url.split("/", 3)
-    host = parts[2]
-    req = tutils.treq(
-        method=method.encode(),
-        scheme=b"https",
-        host=host,
-        port=443,
-        path=("/" + parts[3]).encode(),
-        content=b"",
-    )
+def tracker_flow(
+    url: str = GA4, method: str = "POST", headers: dict[str, str] | None = None
+) -> http.HTTPFlow:
+    flow = flow_for(url, method)
     for key, value in (headers or {}).items():
-        req.headers[key] = value
-    return tflow.tflow(req=req, resp=False)
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(db)) as conn:
-        return list(conn.execute(sql))
+        flow.request.headers[key] = value
+    return flow
 
 
 async def test_options_are_declared_with_the_phitrace_prefix() -> None:
@@ -109,10 +96,7 @@ async def test_passive_mode_leaves_the_flow_alone_and_records_after_the_response
 ) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db))
-        hooks.running()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
         flow = tracker_flow()
         before = flow.request.get_state()
         hooks.request(flow)
@@ -129,10 +113,7 @@ async def test_passive_mode_leaves_the_flow_alone_and_records_after_the_response
 async def test_non_tracker_flows_are_not_recorded(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_sinkhole=True)
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_sinkhole=True) as (tctx, hooks):
         flow = tracker_flow("https://www.example.org/conditions/diabetes", method="GET")
         hooks.request(flow)
         assert flow.response is None and not flow.marked
@@ -142,10 +123,10 @@ async def test_non_tracker_flows_are_not_recorded(tmp_path: Path) -> None:
 
 async def test_an_error_inside_phitrace_never_reaches_the_flow(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
     addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_sinkhole=True)
-        hooks.running()
+    with running(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_sinkhole=True) as (
+        tctx,
+        hooks,
+    ):
 
         def explode(request):  # type: ignore[no-untyped-def]
             raise RuntimeError("boom")
@@ -168,10 +149,10 @@ async def test_a_failure_after_answering_takes_the_answer_back(
     tmp_path: Path, settings: dict[str, object]
 ) -> None:
     addon = PhiTrace()
-    with taddons.context(addon, Proxyserver()) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), **settings)
-        hooks.running()
+    with running(addon, Proxyserver(), phitrace_db=str(tmp_path / "p.db"), **settings) as (
+        tctx,
+        hooks,
+    ):
 
         def explode(*args: object) -> None:
             raise RuntimeError("boom")
@@ -236,10 +217,7 @@ async def test_storage_mode_reaches_the_writer_and_redacts_what_is_recorded(
 
 async def test_storage_mode_defaults_to_full_and_rejects_unknown_modes(tmp_path: Path) -> None:
     addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"))
-        hooks.running()
+    with running(addon, phitrace_db=str(tmp_path / "p.db")) as (tctx, hooks):
         assert addon.writer is not None and addon.writer.storage == "full"
         with pytest.raises(exceptions.OptionsError, match="phitrace_storage must be one of"):
             tctx.configure(addon, phitrace_storage="hashed")
@@ -273,10 +251,7 @@ async def test_switching_to_redact_mid_session_covers_records_not_yet_written(
 ) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db))
-        hooks.running()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
         flow = tracker_flow()
         hooks.request(flow)
         tctx.configure(addon, phitrace_storage="redact", phitrace_store_bodies=False)
@@ -332,10 +307,7 @@ async def test_decode_limit_options_set_from_text_reach_the_analyzer() -> None:
 async def test_a_lowered_field_limit_truncates_what_is_recorded(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_max_fields=2)
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_max_fields=2) as (tctx, hooks):
         flow = tracker_flow()
         hooks.request(flow)
         hooks.response(flow)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 from mitmproxy import websocket
 from mitmproxy.addons.proxyserver import Proxyserver
-from mitmproxy.test import taddons, tflow, tutils
+from mitmproxy.test import tflow, tutils
 from wsproto.frame_protocol import Opcode
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.proxy.addon import PhiTrace, console_line, summary
-from tests.support.proxy import Hooks
+from tests.support.database import rows
+from tests.support.proxy import flow_for, running
 
 HEALTH_HIT = (
     "https://www.facebook.com/tr/?id=1&ev=Search&dl=https%3A%2F%2Fwww.example.org"
@@ -24,33 +23,9 @@ IDS_ONLY = "https://bat.bing.com/action/0?ti=1&evt=pageLoad&vid=abc"
 LOADER = "https://connect.facebook.net/en_US/fbevents.js"
 
 
-def flow_for(url: str, method: str = "GET", referer: str | None = None, body: bytes = b""):  # type: ignore[no-untyped-def]
-    scheme, _, rest = url.partition("://")
-    host, _, path = rest.partition("/")
-    req = tutils.treq(
-        method=method.encode(),
-        scheme=scheme.encode(),
-        host=host,
-        port=443,
-        path=("/" + path).encode(),
-        content=body,
-    )
-    if referer:
-        req.headers["referer"] = referer
-    return tflow.tflow(req=req, resp=False)
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(db)) as conn:
-        return list(conn.execute(sql))
-
-
 async def test_each_severity_gets_its_own_mark_and_a_comment(tmp_path: Path) -> None:
     addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"))
-        hooks.running()
+    with running(addon, phitrace_db=str(tmp_path / "p.db")) as (tctx, hooks):
         high, low, info = flow_for(HEALTH_HIT), flow_for(IDS_ONLY), flow_for(LOADER)
         for flow in (high, low, info):
             hooks.request(flow)
@@ -66,10 +41,7 @@ async def test_summary_session_and_report_commands(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
     report = tmp_path / "now.html"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_label="first")
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_label="first") as (tctx, hooks):
         flow = flow_for(HEALTH_HIT)
         hooks.request(flow)
         hooks.error(flow)
@@ -99,10 +71,10 @@ async def test_summary_session_and_report_commands(tmp_path: Path) -> None:
 
 async def test_scope_restricts_analysis_to_pages_of_the_audited_site(tmp_path: Path) -> None:
     addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_scope=["example.org"])
-        hooks.running()
+    with running(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_scope=["example.org"]) as (
+        tctx,
+        hooks,
+    ):
         inside = flow_for(HEALTH_HIT, referer="https://portal.example.org/search?q=diabetes")
         outside = flow_for(HEALTH_HIT, referer="https://news.example.com/")
         hooks.request(inside)
@@ -115,10 +87,7 @@ async def test_scope_restricts_analysis_to_pages_of_the_audited_site(tmp_path: P
 async def test_block_mode_answers_flagged_requests_and_lets_others_through(tmp_path: Path) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon, Proxyserver()) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_mode="block")
-        hooks.running()
+    with running(addon, Proxyserver(), phitrace_db=str(db), phitrace_mode="block") as (tctx, hooks):
         leaking, harmless = flow_for(HEALTH_HIT), flow_for(IDS_ONLY)
         hooks.request(leaking)
         hooks.request(harmless)
@@ -139,10 +108,7 @@ async def test_redact_mode_strips_health_values_and_records_what_was_removed(
 ) -> None:
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_mode="redact")
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_mode="redact") as (tctx, hooks):
         flow = flow_for(HEALTH_HIT)
         hooks.request(flow)
         assert flow.response is None
@@ -170,10 +136,7 @@ async def test_client_websocket_messages_are_analysed_like_bodies(tmp_path: Path
     signature.write_text(WS_SIGNATURE)
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_signatures=[str(signature)])
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_signatures=[str(signature)]) as (tctx, hooks):
         flow = tflow.twebsocketflow()
         flow.request.host = "replay.example.net"
         text = json.dumps({"url": "https://www.example.org/conditions/diabetes"}).encode()
@@ -216,10 +179,7 @@ async def test_imported_lists_flag_trackers_outside_the_catalogue(
     monkeypatch.setenv("PHITRACE_LISTS", str(lists))
     addon = PhiTrace()
     db = tmp_path / "p.db"
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db))
-        hooks.running()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
         flow = flow_for(
             "https://pixel.unlisted-tracker.example/p.gif?u=x",
             referer="https://www.example.org/conditions/asthma",
@@ -250,10 +210,7 @@ async def test_socket_io_websocket_messages_are_split_into_message_fields(
         b'42["visitor_event",{"page":{"url":"https://www.example.org/conditions/diabetes"},'
         b'"visitor":{"email":"jane.doe@example.org"}}]'
     )
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_signatures=[str(signature)])
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_signatures=[str(signature)]) as (tctx, hooks):
         flow = tflow.twebsocketflow()
         flow.request.host = "chat.example.net"
         assert flow.websocket is not None

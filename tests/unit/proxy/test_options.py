@@ -9,7 +9,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
 from phitrace.proxy.addon import PhiTrace
-from tests.support.proxy import Hooks, flow_for, rows
+from tests.support.proxy import flow_for, rows, running
 
 GA4 = (
     "https://region1.google-analytics.com/g/collect?v=2&tid=G-1&cid=1.2"
@@ -53,10 +53,7 @@ async def test_signatures_take_several_files(tmp_path: Path) -> None:
 async def test_filter_limits_what_is_analysed_and_recorded(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_filter="~m POST")
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_filter="~m POST") as (tctx, hooks):
         get, post = flow_for(GA4), flow_for(GA4, method="POST")
         for flow in (get, post):
             hooks.request(flow)

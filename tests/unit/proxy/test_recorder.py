@@ -8,7 +8,7 @@ import pytest
 from mitmproxy.test import taddons, tutils
 
 from phitrace.proxy.addon import PhiTrace
-from tests.support.proxy import Hooks, flow_for, rows
+from tests.support.proxy import flow_for, rows, running
 
 # The same Meta Pixel browser id (fbp) first with health data, then with a hashed e-mail:
 # within one session the second request links the person to the health data.
@@ -22,10 +22,7 @@ ID_ONLY = "https://www.facebook.com/tr/?id=1&ev=PageView&fbp=fb.1.2.3&ud[em]=" +
 async def test_a_new_session_forgets_the_ids_seen_before_it(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), phitrace_label="first")
-        hooks.running()
+    with running(addon, phitrace_db=str(db), phitrace_label="first") as (tctx, hooks):
         for url in (WITH_HEALTH, ID_ONLY):
             flow = flow_for(url)
             hooks.request(flow)
@@ -57,10 +54,7 @@ async def test_an_internal_failure_leaves_the_flow_alone_but_keeps_its_record(
 ) -> None:
     db = tmp_path / "p.db"
     addon = PhiTrace()
-    with taddons.context(addon) as tctx:
-        hooks = Hooks(tctx, addon)
-        tctx.configure(addon, phitrace_db=str(db), **settings)
-        hooks.running()
+    with running(addon, phitrace_db=str(db), **settings) as (tctx, hooks):
 
         def explode(*args: object) -> None:
             raise RuntimeError("boom")
@@ -83,3 +77,10 @@ async def test_an_internal_failure_leaves_the_flow_alone_but_keeps_its_record(
         ("meta-pixel", "high", 0, None)
     ]
     assert rows(db, "select errors from sessions") == [(1,)]
+
+
+async def test_the_commands_are_registered_under_their_documented_names() -> None:
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        names = {n for n in tctx.master.commands.commands if n.startswith("phitrace.")}
+    assert names == {"phitrace.summary", "phitrace.session", "phitrace.report"}

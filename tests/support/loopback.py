@@ -1,5 +1,8 @@
-"""Loopback traffic for the reliability tests: an upstream, tracker requests and a client.
+"""Loopback harness: mitmdump processes, a plain-HTTP upstream, tracker requests and a client.
 
+The end-to-end and reliability tests and the benchmarks start mitmproxy's
+tools through :class:`Mitmdump`; everything listens on 127.0.0.1 only; the
+recorded rows are read with :mod:`tests.support.database`.
 Tracker requests go to real tracker host names over HTTPS through the proxy,
 which answers them itself in sinkhole mode; first-party requests go over
 plain HTTP to :class:`Upstream` on 127.0.0.1.  Each request carries a unique
@@ -10,16 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import sqlite3
+import os
+import shutil
+import signal
 import ssl
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+from tests.ports import free_port, wait_for_port
 
 UPSTREAM_BODY = b"upstream ok"
 
@@ -253,39 +262,91 @@ def send(
     return asyncio.run(_send(proxy_url, planned, concurrency, on_result))
 
 
-def rows(db: Path, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
-    """Rows of a query on a database file, read with a separate connection."""
-    conn = sqlite3.connect(db)
-    try:
-        return list(conn.execute(sql, tuple(params)))
-    finally:
-        conn.close()
+# mitmproxy's tools -------------------------------------------------------------
 
 
-def wait_for_rows(
-    db: Path, sql: str, expected: list[tuple[object, ...]], timeout: float = 15.0
-) -> list[tuple[object, ...]]:
-    """Poll a query until it returns ``expected`` (or time runs out); return the last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = rows(db, sql)
-        if found == expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+def tool_path(tool: str = "mitmdump") -> str:
+    """A mitmproxy tool from this Python's environment, else from PATH."""
+    local = Path(sys.executable).parent / tool
+    return str(local) if local.exists() else (shutil.which(tool) or tool)
 
 
-def wait_for_session(db: Path, timeout: float = 30.0) -> None:
-    """Block until the proxy has opened its recording session in ``db``.
+class Mitmdump:
+    """A mitmproxy tool (mitmdump unless told) on 127.0.0.1 with the given scripts and options.
 
-    mitmproxy accepts connections before phitrace's ``running`` hook has created
-    the tables, so a reader started at once could find an empty database.
+    ``mitmweb`` also gets a web port of its own; ``db`` is only carried for the
+    caller (the phitrace database the options point at).
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def __init__(
+        self,
+        workdir: Path,
+        scripts: Sequence[Path] = (),
+        options: Sequence[str] = (),
+        *,
+        tool: str = "mitmdump",
+        args: Sequence[str] = (),
+        db: Path | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.db = db
+        self.tool = tool
+        self.web_port: int | None = free_port() if tool == "mitmweb" else None
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = workdir / f"{tool}-{self.port}.log"
+        command = [tool_path(tool), "--listen-host", "127.0.0.1", "--listen-port", str(self.port)]
+        command += ["--set", f"confdir={workdir / 'mitmproxy-conf'}"]
+        for script in scripts:
+            command += ["-s", str(script)]
+        if self.web_port:
+            command += ["--set", "web_open_browser=false", "--set", "web_host=127.0.0.1"]
+            command += ["--set", f"web_port={self.web_port}"]
+        command += args
+        for option in options:
+            command += ["--set", option]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
-            if rows(db, "select count(*) from sessions where ended_at is null") == [(1,)]:
-                return
-        except sqlite3.OperationalError:  # the file or its tables do not exist yet
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"no open session in {db} after {timeout}s")
+            for port in (self.port, self.web_port):
+                if port:
+                    wait_for_port(port, timeout=60.0)
+        except TimeoutError:
+            raise RuntimeError(f"{tool} did not start:\n" + self.stop()) from None
+
+    @property
+    def url(self) -> str:
+        """The proxy's address, for a client's proxy setting."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, every thread) the process has used so far."""
+        import psutil
+
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
+
+    def output(self) -> str:
+        """What the tool has printed so far."""
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 60.0) -> str:
+        """Stop it as a user does (SIGTERM), so addons finish their work; return its output."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.output()
+
+    def __enter__(self) -> Mitmdump:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

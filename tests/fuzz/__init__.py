@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing harnesses (atheris); the reliability tests import them too."""
