@@ -14,11 +14,18 @@ is the recursion depth, so ``max_depth`` bounds the recursion.
 
 from __future__ import annotations
 
-import re
 from itertools import islice
 from typing import Any
 
-from phitrace.decode import compression, containers, envelopes, lzstring, protobuf, textcodecs
+from phitrace.decode import (
+    binary,
+    compression,
+    containers,
+    envelopes,
+    lzstring,
+    protobuf,
+    textcodecs,
+)
 from phitrace.decode.budget import Budget, Limits
 from phitrace.decode.textcodecs import (
     ascii_bytes,
@@ -35,20 +42,11 @@ from phitrace.decode.textcodecs import (
 
 Trail = tuple[str, ...]
 
-_PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t]{6,}")
 _LZ_URI_BYTES = textcodecs.ALNUM_BYTES + b"+-"
 _URL_START = ("http://", "https://")
 
 BATCH_SAMPLE_LINES = 64
 """Lines read to tell NDJSON from form-encoded hits."""
-
-STRING_RUN_CHARS = 8
-"""Shortest printable run of a binary blob read as a string of its own."""
-
-_UTF8_RUN = re.compile(rb"(?:[\x20-\x7e]|[\xc2-\xf4][\x80-\xbf]{1,3}){8,}")
-
-BINARY_RUNS_MAX = 200
-"""Printable runs kept from a binary blob that nothing could decode."""
 
 
 def _short_candidate(text: str) -> bool:
@@ -152,25 +150,11 @@ class Decoder:
             if data is not None and worth_decoding(data):
                 self._decoded(data, path, trail, variant)
                 return
-        if self._reversed_base64(path, text, trail):
+        reversed_data = textcodecs.unreversed_base64(text)
+        if reversed_data is not None and worth_decoding(reversed_data):
+            self._decoded(reversed_data, path, trail, "reversed-base64")
             return
         self._lzstring(path, text, trail)
-
-    def _reversed_base64(self, path: str, text: str, trail: Trail) -> bool:
-        """Base64 written backwards, as some scripts hide their payload.
-
-        Base64 of a JSON object starts ``eyJ``, so reversed it ends ``Jye``:
-        the cheap check that keeps every other value from a second base64 try.
-        """
-        if not text.rstrip("=").endswith("Jye"):
-            return False
-        backwards = text[::-1]
-        variant = base64_variant(backwards)
-        data = unbase64(backwards, variant) if variant is not None else None
-        if data is None or not worth_decoding(data):
-            return False
-        self._decoded(data, path, trail, "reversed-base64")
-        return True
 
     def _spaced(self, path: str, text: str, trail: Trail) -> None:
         """Values with spaces: lz-string UTF-16, or base64 or lz-string whose ``+`` became a space.
@@ -386,9 +370,8 @@ class Decoder:
                 if out is not None and out.complete and worth_decoding(out.data):
                     self.blob(out.data, path, trail + (name,), top=False)
                     return
-        runs = _PRINTABLE_RUN.findall(data, 0, self.limits.max_value_chars * 4)
-        if runs:
-            text = "\n".join(r.decode("ascii") for r in runs[:BINARY_RUNS_MAX])
+        text = binary.printable_runs(data, self.limits.max_value_chars * 4)
+        if text:
             self.budget.add(path, text, trail + ("binary",))
         self.strings(data, path, trail)
 
@@ -401,11 +384,5 @@ class Decoder:
         """
         if not self.deeper(trail):
             return
-        found = _UTF8_RUN.finditer(data, 0, self.limits.max_value_chars * 4)
-        for index, run in enumerate(islice(found, BINARY_RUNS_MAX)):
-            text = run.group().decode("utf-8", "replace").strip()
-            start = text.find("http", 1, 7)
-            if start > 0 and text.startswith(_URL_START, start):
-                text = text[start:]  # a string's length, when printable, runs into it
-            if len(text) >= STRING_RUN_CHARS:
-                self.value(f"{path}.strings[{index}]", text, trail + ("strings",))
+        for index, text in binary.utf8_strings(data, self.limits.max_value_chars * 4):
+            self.value(f"{path}.strings[{index}]", text, trail + ("strings",))

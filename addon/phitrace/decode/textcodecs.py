@@ -9,6 +9,7 @@ costs about a nanosecond a byte even for megabyte-sized values.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 from collections.abc import Callable
@@ -156,3 +157,37 @@ def worth_decoding(data: bytes) -> bool:
         return True
     text = readable(data)  # non-empty and free of control characters when not None
     return text is not None and _LETTER.search(text) is not None
+
+
+def unreversed_base64(text: str) -> bytes | None:
+    """The bytes of base64 written backwards, as some scripts hide their payload; else None.
+
+    Base64 of a JSON object starts ``eyJ``, so reversed it ends ``Jye``: the
+    cheap check that spares every other value a second base64 attempt.
+    """
+    if not text.rstrip("=").endswith("Jye"):
+        return None
+    backwards = text[::-1]
+    variant = base64_variant(backwards)
+    return unbase64(backwards, variant) if variant is not None else None
+
+
+def embedded_base64(text: str, *, url: bool = False) -> list[str]:
+    """The base64 characters that encode ``text`` wherever it sits in a longer input.
+
+    Base64 encodes three bytes as four characters, so a value inside a
+    larger encoded document (a JSON payload, say) comes out in one of three
+    alignments; only the characters fully determined by the value's own
+    bytes are kept.
+    """
+    data = text.encode()
+    out = []
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode().rstrip("=")
+        start = -(-8 * shift // 6)
+        end = (8 * (shift + len(data))) // 6
+        piece = encoded[start:end]
+        if url:
+            piece = piece.replace("+", "-").replace("/", "_")
+        out.append(piece)
+    return out

@@ -30,6 +30,7 @@ import yaml
 
 from phitrace.decode.budget import Limits
 from phitrace.decode.request import body_content
+from phitrace.decode.textcodecs import embedded_base64
 from phitrace.detect.persona import read_persona
 from phitrace.model import Field, Finding, Request
 
@@ -181,27 +182,6 @@ def needles_for(name: str, value: str) -> list[Needle]:
                 for text in embedded_base64(form, url=aligned):
                     add(text, f"{enc_name}({form_name})", True)
     return list(found.values())
-
-
-def embedded_base64(text: str, *, url: bool = False) -> list[str]:
-    """The base64 characters that encode ``text`` wherever it sits in a longer input.
-
-    Base64 encodes three bytes as four characters, so a value inside a
-    larger encoded document (a JSON payload, say) comes out in one of three
-    alignments; only the characters fully determined by the value's own
-    bytes are kept.
-    """
-    data = text.encode()
-    out = []
-    for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + data).decode().rstrip("=")
-        start = -(-8 * shift // 6)
-        end = (8 * (shift + len(data))) // 6
-        piece = encoded[start:end]
-        if url:
-            piece = piece.replace("+", "-").replace("/", "_")
-        out.append(piece)
-    return out
 
 
 @dataclass(frozen=True, eq=False)

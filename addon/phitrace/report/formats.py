@@ -15,23 +15,22 @@ the page path and the request's fingerprint.  They list each distinct leak
 from __future__ import annotations
 
 import io
-import json
 import re
-import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 
 from phitrace import __version__
 from phitrace.gate.baseline import FAIL_LEVELS, Group, field_path, fingerprint, group
+from phitrace.report.documents import ROWS, dump_json, leak_title
 from phitrace.report.html import context_for, render_html
+from phitrace.report.sarif import to_sarif
 from phitrace.resources import data_dir
-from phitrace.store.reader import Findings, Leak, url_parts, without_query
+from phitrace.store.reader import Findings, Leak, url_parts
 
 ExportFunction = Callable[[Findings], str]
 
@@ -77,35 +76,6 @@ def record(leak: Leak) -> dict[str, Any]:
     values = {name: getattr(leak, EXPORTED_AS.get(name, name)) for name in FINDING_FIELDS[:-1]}
     values["fingerprint"] = fingerprint(leak)
     return values
-
-
-class _Rows:
-    """The place in a document where :func:`dump_json` puts the rows."""
-
-
-ROWS = _Rows()
-
-
-def dump_json(document: dict[str, Any], rows: list[Any]) -> str:
-    """JSON indented for reading, with each row of the one long list on a line of its own.
-
-    ``document`` holds :data:`ROWS` where the list goes; rows are encoded
-    compactly (by the C encoder), which keeps 100k rows fast.
-    """
-    # A random marker, so no captured text can be mistaken for it.
-    marker = json.dumps(f"rows-{secrets.token_hex(16)}")
-
-    def place(value: object) -> str:
-        if value is ROWS:
-            return str(json.loads(marker))
-        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-    head = json.dumps(document, indent=2, ensure_ascii=False, default=place)
-    line = next(x for x in head.splitlines() if marker in x)
-    indent = line[: len(line) - len(line.lstrip())]
-    encoded = [f"{indent}  {json.dumps(row, ensure_ascii=False)}" for row in rows]
-    body = "[\n" + ",\n".join(encoded) + "\n" + indent + "]" if rows else "[]"
-    return head.replace(marker, body, 1) + "\n"
 
 
 def to_html(findings: Findings) -> str:
@@ -262,12 +232,6 @@ def _xml(text: str) -> str:
     return _XML_INVALID.sub("\ufffd", text)
 
 
-def _title(item: Group) -> str:
-    leak = item.first
-    what = f"{leak.category} '{leak.matched}'" if leak.matched else leak.category
-    return f"{what} in {field_path(leak.path)} on {leak.page_path}"
-
-
 def _details(item: Group) -> str:
     leak = item.first
     trail = f" (decoded: {leak.trail_text})" if leak.trail else ""
@@ -307,7 +271,7 @@ def to_junit(findings: Findings) -> str:
         suite.set("errors", "0")
         for item in items:
             case = ET.SubElement(suite, "testcase", classname=_xml(f"phitrace.{vendor}"))
-            case.set("name", _xml(f"[{item.severity}] {_title(item)}"))
+            case.set("name", _xml(f"[{item.severity}] {leak_title(item)}"))
             case.set("time", "0")
             if item.severity in FAIL_LEVELS:
                 failure = ET.SubElement(case, "failure", type=item.severity)
@@ -315,85 +279,6 @@ def to_junit(findings: Findings) -> str:
                 failure.text = _xml(_details(item))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-
-
-SARIF_SCHEMA = (
-    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-)
-SARIF_LEVELS = {"high": "error", "medium": "warning", "low": "note", "info": "none"}
-SECURITY_SEVERITY = {"high": "8.0", "medium": "5.0", "low": "2.0", "info": "0.0"}
-_KIND_TEXT = {
-    "health": "Health data",
-    "identifier": "An identifier",
-    "canary": "A test-persona value",
-}
-
-
-def _rule(kind: str, category: str) -> dict[str, Any]:
-    what = f"{_KIND_TEXT.get(kind, kind)} ({category}) sent to a third-party tracker"
-    return {
-        "id": f"{kind}/{category}",
-        "name": "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", f"{kind} {category}")),
-        "shortDescription": {"text": what},
-        "fullDescription": {"text": f"{what}, found by phitrace in a request's payload."},
-        "defaultConfiguration": {"level": "warning"},
-        "properties": {"tags": ["privacy", "security", kind]},
-    }
-
-
-def _page_uri(leak: Leak) -> str:
-    # Origin and path only: a query string can carry what the page was about.
-    base = without_query(url_parts(leak.page_url or leak.url))
-    return quote(base or "unknown-page", safe=":/@!$&'()*+,;=%~-._")
-
-
-def _result(item: Group, rule_index: int, rule_id: str) -> dict[str, Any]:
-    leak = item.first
-    return {
-        "ruleId": rule_id,
-        "ruleIndex": rule_index,
-        "level": SARIF_LEVELS[item.severity],
-        "message": {"text": f"{leak.vendor_label} received {_title(item)}: {leak.reason}"},
-        "locations": [
-            {
-                "physicalLocation": {"artifactLocation": {"uri": _page_uri(leak)}},
-                "logicalLocations": [
-                    {"fullyQualifiedName": f"{leak.vendor}:{field_path(leak.path)}"}
-                ],
-            }
-        ],
-        "partialFingerprints": {"phitraceFinding/v1": item.fingerprint},
-        "occurrenceCount": item.count,
-        "properties": {
-            "severity": item.severity,
-            "security-severity": SECURITY_SEVERITY[item.severity],
-            "vendor": leak.vendor,
-            "matched": leak.matched,
-            "request": f"{leak.method} {leak.host}{url_parts(leak.url).path}",
-            "request_sha256": leak.request_sha256,
-        },
-    }
-
-
-def to_sarif(findings: Findings) -> str:
-    """SARIF 2.1.0: one rule per kind and category, one result per distinct leak."""
-    groups = group(findings.leaks)
-    rules: dict[str, int] = {}
-    rule_list: list[dict[str, Any]] = []
-    results = []
-    for item in groups:
-        rule_id = f"{item.first.kind}/{item.first.category}"
-        if rule_id not in rules:
-            rules[rule_id] = len(rule_list)
-            rule_list.append(_rule(item.first.kind, item.first.category))
-        results.append(_result(item, rules[rule_id], rule_id))
-    driver = {"name": "phitrace", "version": __version__, "rules": rule_list}
-    document = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": driver}, "results": ROWS}],
-    }
-    return dump_json(document, results)
 
 
 FORMATS: dict[str, ExportFunction] = {

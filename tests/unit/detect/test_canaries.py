@@ -12,12 +12,12 @@ import pytest
 
 from phitrace.analyzer import Analyzer
 from phitrace.catalogue.loader import load_catalogue
+from phitrace.decode.textcodecs import embedded_base64
 from phitrace.detect.canaries import (
     ENCODERS,
     NO_CANARIES,
     Canaries,
     CanaryError,
-    embedded_base64,
     find_canaries,
     forms,
     load_canaries,
