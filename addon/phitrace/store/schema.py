@@ -25,6 +25,9 @@ SCHEMA: dict[str, dict[str, type]] = {
         "consent": str,
         "scope": str,
         "errors": int,
+        "status": str,
+        "error": str,
+        "heartbeat_at": str,
     },
     "flows": {
         "id": int,
@@ -46,6 +49,9 @@ SCHEMA: dict[str, dict[str, type]] = {
         "truncated": str,
         "severity_reason": str,
         "vendor_company": str,
+        "request_body_length": int,
+        "request_body_sha256": str,
+        "request_body_truncated": int,
     },
     "findings": {
         "id": int,
