@@ -67,14 +67,23 @@ def build_analyzer(
 
 def existing_db(path: Path) -> sqlite_utils.Database:
     """Open a recorded database; never create an empty one for a mistyped ``--db``."""
-    from phitrace.store.database import open_database
 
     if not path.exists():
         raise click.ClickException(
             f"no database at {path} — record one with 'phitrace proxy' or 'phitrace scan', "
             "or pass --db"
         )
-    return open_database(path)
+    return writable_db(path)
+
+
+def writable_db(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) a phitrace database; refusal or a held lock is one line."""
+    from phitrace.store.database import DatabaseError, open_database
+
+    try:
+        return open_database(path)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def session_db(db_path: Path, session: int | None) -> sqlite_utils.Database:

@@ -346,6 +346,8 @@ class ReportContext:
     total_findings: int
     flagged_flows: int
     csp: str = ""
+    failed_sessions: list[SessionView] = field(default_factory=list)
+    """Sessions that stopped on an error: the report shows a notice that they are incomplete."""
 
 
 def _category_order(categories: Iterable[str]) -> list[str]:
@@ -437,6 +439,7 @@ def context_for(findings: Findings) -> ReportContext:
         total_flows=findings.total_flows,
         total_findings=len(leaks),
         flagged_flows=flagged,
+        failed_sessions=[s for s in findings.sessions if s.failed],
     )
 
 
