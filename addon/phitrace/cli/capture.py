@@ -22,7 +22,7 @@ from phitrace.cli.options import (
     storage_option,
     writable_db,
 )
-from phitrace.store.database import BUSY_TIMEOUT, is_locked, locked
+from phitrace.store.database import busy_timeout, is_locked, locked
 from phitrace.store.rows import MAX_STORED_BODY
 
 
@@ -208,7 +208,7 @@ def scan(
     except sqlite3.OperationalError as exc:
         if not is_locked(exc):
             raise
-        raise click.ClickException(str(locked(db_path, BUSY_TIMEOUT))) from exc
+        raise click.ClickException(str(locked(db_path, busy_timeout()))) from exc
     finally:
         db.close()
 

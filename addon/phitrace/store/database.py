@@ -30,7 +30,10 @@ APPLICATION_ID = 0x50485452
 """``PRAGMA application_id`` of a phitrace database (the bytes ``PHTR``)."""
 
 BUSY_TIMEOUT = 30.0
-"""Seconds a connection waits for another program's lock before giving up."""
+"""Seconds a connection waits for another program's lock before giving up, by default."""
+
+BUSY_TIMEOUT_ENV = "PHITRACE_BUSY_TIMEOUT"
+"""Environment variable that sets the lock wait in seconds (a number ≥ 0) instead."""
 
 _LEGACY_COLUMNS = {
     "sessions": {"started_at", "phitrace_version", "signatures_digest"},
@@ -63,6 +66,30 @@ def locked(path: Path, timeout: float) -> DatabaseLocked:
         f"{path} is locked by another program (waited {timeout:g} s); "
         "stop the program writing to it, or choose another --db"
     )
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for a lock: :data:`BUSY_TIMEOUT_ENV` when it is a number, else 30.
+
+    A setting that is not a number ≥ 0 is ignored with a warning rather than
+    refused, so a typo never stops a recording.
+    """
+    text = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not text:
+        return BUSY_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        log.warning(
+            "phitrace: ignoring %s=%r (not a number of seconds); waiting %g s for locks",
+            BUSY_TIMEOUT_ENV,
+            text,
+            BUSY_TIMEOUT,
+        )
+        return BUSY_TIMEOUT
+    return seconds
 
 
 @contextmanager
@@ -130,8 +157,13 @@ def tighten(path: Path) -> None:
             )
 
 
-def connect(path: Path, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
-    """A connection that waits ``timeout`` seconds for locks and overwrites what it deletes."""
+def connect(path: Path, timeout: float | None = None) -> sqlite3.Connection:
+    """A connection that waits for locks (``timeout`` or :func:`busy_timeout` seconds).
+
+    It also overwrites what it deletes.
+    """
+    if timeout is None:
+        timeout = busy_timeout()
     conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA secure_delete = ON")
@@ -178,15 +210,18 @@ def claim(db: sqlite_utils.Database, path: Path) -> None:
         raise
 
 
-def open_database(path: str | Path, *, timeout: float = BUSY_TIMEOUT) -> sqlite_utils.Database:
+def open_database(path: str | Path, *, timeout: float | None = None) -> sqlite_utils.Database:
     """Open (creating if needed) a phitrace database with the current schema.
 
     Raises :class:`ForeignDatabase` for another program's file and
-    :class:`DatabaseLocked` when a lock is held longer than ``timeout``.
+    :class:`DatabaseLocked` when a lock is held longer than ``timeout``
+    (by default :func:`busy_timeout`).
     SQLite creates its ``-wal`` and ``-shm`` files with the database file's
     mode, so they are private too.
     """
     path = Path(path)
+    if timeout is None:
+        timeout = busy_timeout()
     if not path.exists():
         _create_private(path)
     db = sqlite_utils.Database(connect(path, timeout))
