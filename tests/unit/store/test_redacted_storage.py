@@ -54,7 +54,8 @@ def keyed_by_value() -> Analysis:
 def stored(tmp_path: Path, analysis: Analysis) -> tuple[dict[str, object], list[dict[str, object]]]:
     db = open_database(tmp_path / "p.db")
     session = start_session(db, source="har")
-    flow_id = write_record(db, Record(session, analysis), True, "redact")
+    with db.atomic():
+        flow_id = write_record(db, Record(session, analysis), True, "redact")
     flow = db.table("flows").get(flow_id)
     findings = list(db.query("select * from findings where flow_id = ? order by id", [flow_id]))
     db.close()
