@@ -2,8 +2,9 @@
 
 A session is ``running`` from :func:`start_session` until :func:`end_session`
 marks it ``complete`` or ``failed`` (with the error).  A live writer refreshes
-``heartbeat_at`` (:func:`touch_sessions`), which is how :func:`live_sessions`
-tells a session still being recorded from one whose recorder died.
+``heartbeat_at`` (:func:`touch_sessions`) and clears it when it stops
+(:func:`release_sessions`), which is how :func:`live_sessions` tells a session
+still being recorded from one whose recorder stopped or died.
 """
 
 from __future__ import annotations
@@ -83,6 +84,19 @@ def touch_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
         db.execute(
             f"update sessions set heartbeat_at = ? where status = 'running' and id in ({marks})",
             [now_iso(), *wanted],
+        )
+
+
+def release_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
+    """Clear the heartbeat of running sessions: their writer stopped without ending them."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    marks = ",".join("?" * len(wanted))
+    with write_transaction(db):
+        db.execute(
+            f"update sessions set heartbeat_at = NULL where status = 'running' and id in ({marks})",
+            wanted,
         )
 
 

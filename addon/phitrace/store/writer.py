@@ -28,7 +28,13 @@ import sqlite_utils
 
 from phitrace.store.database import open_database, write_transaction
 from phitrace.store.rows import MAX_STORED_BODY, Record, Row, check_storage, prepared, with_raw
-from phitrace.store.sessions import HEARTBEAT, end_session, start_session, touch_sessions
+from phitrace.store.sessions import (
+    HEARTBEAT,
+    end_session,
+    release_sessions,
+    start_session,
+    touch_sessions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +230,7 @@ class Writer:
                     event.set()
         finally:
             if db is not None:
+                self._release(db)
                 self._sessions.end_own(db)
                 db.close()
 
@@ -245,6 +252,17 @@ class Writer:
             touch_sessions(db, self._sessions.alive())
         except Exception:  # noqa: BLE001 - a heartbeat must never stop the writer
             log.debug("phitrace: heartbeat failed", exc_info=True)
+
+    def _release(self, db: sqlite_utils.Database) -> None:
+        """Clear the heartbeat of the sessions still running: no writer records them any more.
+
+        Without this, a session whose recorder stopped without ending it would
+        look live to ``purge`` until its last heartbeat grew old.
+        """
+        try:
+            release_sessions(db, self._sessions.alive())
+        except Exception:  # noqa: BLE001 - the writer is stopping anyway
+            log.debug("phitrace: could not release sessions", exc_info=True)
 
     def _commit(self, db: sqlite_utils.Database, batch: Sequence[Record], bodies: bool) -> None:
         with write_transaction(db):

@@ -87,3 +87,14 @@ def test_records_of_a_session_deleted_under_the_writer_go_to_a_new_session(
     assert query(path, orphans) == [(0,)]
     assert f"session {session} was deleted while it was being recorded" in caplog.text
     assert f"recording continues in session {new_id}" in caplog.text
+
+
+def test_a_session_whose_writer_stopped_is_purged_without_force(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    session = start_session(open_database(path), source="proxy")
+    writer = Writer(path, interval=0.01)
+    writer.submit(Record(session, hit(0)))
+    writer.close()  # stopped without its session being ended
+    assert live_sessions(open_database(path), [session]) == []
+    result = CliRunner().invoke(main, ["purge", "--db", str(path), "--all", "--yes"])
+    assert result.exit_code == 0, result.output
