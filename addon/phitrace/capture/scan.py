@@ -22,8 +22,9 @@ from phitrace.capture.skipped import SkipLog
 from phitrace.capture.timestamps import storable
 from phitrace.model import Request
 from phitrace.session import Session
-from phitrace.store.rows import Record, party_rows
-from phitrace.store.sessions import end_session, start_session
+from phitrace.store.database import write_transaction
+from phitrace.store.rows import MAX_STORED_BODY, Record, party_rows
+from phitrace.store.sessions import end_session, start_session, touch_sessions
 from phitrace.store.writer import write_inventory, write_record
 
 if TYPE_CHECKING:
@@ -138,13 +139,15 @@ def scan_file(
     storage: str = "full",
     batch: int = 500,
     progress: Progress | None = None,
+    max_body: int = MAX_STORED_BODY,
 ) -> ScanResult:
     """Analyse every request of a capture into a new session of ``db``.
 
     Each file is its own :class:`~phitrace.session.Session`: ids seen in one capture
     never link requests of another.  A file that cannot be read raises
     :class:`HarError` before any session is recorded; one that breaks off
-    part way keeps what was read in a closed session and then raises.
+    part way keeps what was read in a session marked ``failed`` with the
+    reason, and then raises.  Raw bodies are stored cut to ``max_body`` bytes.
     """
     session = Session(label=label or path.name)
     skipped = SkipLog()
@@ -158,11 +161,13 @@ def scan_file(
     )
     requests = flows = findings = 0
     pending: list[Record] = []
+    failure: str | None = None
 
     def flush() -> None:
-        with db.atomic():
+        with write_transaction(db):
             for record in pending:
-                write_record(db, record, store_bodies, storage)
+                write_record(db, record, store_bodies, storage, max_body)
+            touch_sessions(db, [session_id])
         pending.clear()
 
     try:
@@ -177,11 +182,17 @@ def scan_file(
             if len(pending) >= batch:
                 flush()
     except HarError as exc:
-        raise HarError(f"{exc}; session {session_id} keeps the {requests} requests before") from exc
+        failure = f"{exc}; session {session_id} keeps the {requests} requests before"
+        raise HarError(failure) from exc
+    except BaseException as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
-        flush()
-        write_inventory(db, session_id, party_rows(session_id, session.parties))
-        end_session(db, session_id)
+        try:
+            flush()
+            write_inventory(db, session_id, party_rows(session_id, session.parties))
+        finally:
+            end_session(db, session_id, failure=failure)
     warnings = tuple(f"{path}: {line}" for line in skipped.lines())
     return ScanResult(path, session_id, requests, flows, findings, skipped.count, warnings)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -21,7 +22,10 @@ from phitrace.cli.options import (
     signatures_option,
     sqlite_file_or_fail,
     storage_option,
+    writable_db,
 )
+from phitrace.store.database import busy_timeout, is_locked, locked
+from phitrace.store.rows import MAX_STORED_BODY
 
 
 def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[str]:
@@ -191,6 +195,14 @@ def _private_confdir(confdir: Path) -> None:
 @canaries_option
 @signatures_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
+@click.option(
+    "--max-stored-body-bytes",
+    "max_body",
+    type=click.IntRange(min=-1),
+    default=MAX_STORED_BODY,
+    show_default=True,
+    help="Store at most this many bytes of each raw request body (-1: no cap).",
+)
 @storage_option
 def scan(
     paths: tuple[Path, ...],
@@ -199,6 +211,7 @@ def scan(
     canaries: Path | None,
     extra_signatures: tuple[Path, ...],
     no_bodies: bool,
+    max_body: int,
     storage: str,
 ) -> None:
     """Analyse captures into the database, one session per file.
@@ -206,17 +219,18 @@ def scan(
     Reads HAR files (.har, .har.gz; Chrome and Firefox exports) and mitmproxy
     flow files (mitmdump -w) as streams, so files of any size fit in memory.
     """
-    from phitrace.store.database import open_database
-
     analyzer = build_analyzer(extra_signatures, canaries, lists=True)
-    sqlite_file_or_fail(db_path)
-    db = open_database(db_path)
+    db = writable_db(db_path)
     try:
         for path in paths:
-            result = _scan_one(path, analyzer, db, label, not no_bodies, storage)
+            result = _scan_one(path, analyzer, db, label, not no_bodies, storage, max_body)
             for warning in result.warnings:
                 click.echo(f"warning: {warning}", err=True)
             click.echo(result.summary())
+    except sqlite3.OperationalError as exc:
+        if not is_locked(exc):
+            raise
+        raise click.ClickException(str(locked(db_path, busy_timeout()))) from exc
     finally:
         db.close()
 
@@ -228,6 +242,7 @@ def _scan_one(
     label: str,
     bodies: bool,
     storage: str,
+    max_body: int,
 ) -> ScanResult:
     """Scan one file, with a progress bar when stderr is a terminal."""
     from phitrace.capture.scan import scan_file
@@ -252,6 +267,7 @@ def _scan_one(
                 store_bodies=bodies,
                 storage=storage,
                 progress=advance,
+                max_body=max_body,
             )
         except HarError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -49,9 +49,17 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
 
     Exit codes: 0 passed; 1 new findings at or above the level (listed);
     2 could not check (no database, not a SQLite database, a locked or unreadable one,
-    unknown session, unreadable baseline, bad option).
+    unknown session, unreadable baseline, bad option, or a session in scope failed part
+    way, unless there are new findings anyway).
     """
-    from phitrace.gate.baseline import BaselineError, check, describe, read_baseline
+    from phitrace.gate.baseline import (
+        BaselineError,
+        check,
+        describe,
+        failed_sessions,
+        read_baseline,
+    )
+    from phitrace.store.reader import load_sessions
 
     try:
         accepted = read_baseline(baseline) if baseline else frozenset()
@@ -59,8 +67,15 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
         raise CannotCheck(str(exc)) from exc
     try:
         leaks = _leaks(db_path, session)
+        db = session_db(db_path, session)
+        try:
+            incomplete = failed_sessions(load_sessions(db, session))
+        finally:
+            db.close()
     except click.ClickException as exc:
         raise CannotCheck(exc.message) from exc
+    for line in incomplete:
+        click.echo(line, err=True)
     result = check(leaks, fail_on, accepted)
     for item in result.failing:
         click.echo(describe(item))
@@ -71,6 +86,8 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
     )
     if result.failing:
         sys.exit(1)
+    if incomplete:
+        raise CannotCheck(f"{len(incomplete)} session(s) in scope failed part way; rescan them")
 
 
 @click.command("baseline")

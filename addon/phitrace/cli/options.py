@@ -109,13 +109,8 @@ def _missing_db(path: Path) -> None:
 
 def existing_db(path: Path) -> sqlite_utils.Database:
     """Open a recorded database to change it; never create an empty one for a mistyped ``--db``."""
-    from phitrace.store.database import open_database
-
     _missing_db(path)
-    try:
-        return open_database(path)
-    except (sqlite3.Error, OSError) as exc:
-        raise _database_error(path, exc) from exc
+    return writable_db(path)
 
 
 def readable_db(path: Path) -> sqlite_utils.Database:
@@ -137,6 +132,19 @@ def readable_db(path: Path) -> sqlite_utils.Database:
                 raise click.ClickException(str(exc)) from exc
         return open_database_readonly(path, timeout=READ_TIMEOUT)
     except OutdatedDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise _database_error(path, exc) from exc
+
+
+def writable_db(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) a phitrace database; refusal or a held lock is one line."""
+    from phitrace.store.database import DatabaseError, open_database
+
+    sqlite_file_or_fail(path)
+    try:
+        return open_database(path)
+    except DatabaseError as exc:
         raise click.ClickException(str(exc)) from exc
     except (sqlite3.Error, OSError) as exc:
         raise _database_error(path, exc) from exc

@@ -16,11 +16,26 @@ from phitrace.cli.options import db_option, existing_db
 @click.option("--before", type=click.DateTime(), help="Sessions started before this time (UTC).")
 @click.option("--all", "everything", is_flag=True, help="Every session.")
 @click.option("--yes", is_flag=True, help="Delete without asking for confirmation.")
+@click.option("--force", is_flag=True, help="Delete sessions that are still being recorded.")
 def purge(
-    db_path: Path, sessions: tuple[int, ...], before: datetime | None, everything: bool, yes: bool
+    db_path: Path,
+    sessions: tuple[int, ...],
+    before: datetime | None,
+    everything: bool,
+    yes: bool,
+    force: bool,
 ) -> None:
-    """Delete sessions with their flows, findings and raw requests (overwritten on disk)."""
-    from phitrace.store.sessions import count_sessions, purge_sessions, select_sessions
+    """Delete sessions with their flows, findings and raw requests (overwritten on disk).
+
+    A session still being recorded (a proxy or scan writing to it now) is only
+    deleted with --force; its recorder then continues in a new session.
+    """
+    from phitrace.store.sessions import (
+        count_sessions,
+        live_sessions,
+        purge_sessions,
+        select_sessions,
+    )
 
     if sum((bool(sessions), before is not None, everything)) != 1:
         raise click.UsageError("choose one of --session ID, --before DATE or --all")
@@ -30,6 +45,12 @@ def purge(
         missing = sorted(set(sessions) - set(ids))
         if missing:
             raise click.ClickException(f"no session {missing[0]} in {db_path} — nothing deleted")
+        live = live_sessions(db, ids)
+        if live and not force:
+            raise click.ClickException(
+                f"session {live[0]} in {db_path} is being recorded right now — stop the proxy "
+                "or scan writing to it, or pass --force; nothing deleted"
+            )
         if ids and not yes:
             counts = count_sessions(db, ids)
             click.confirm(
@@ -43,3 +64,9 @@ def purge(
     click.echo(
         f"deleted {purged.sessions} session(s): {purged.flows} flows, {purged.findings} findings"
     )
+    if not purged.wiped:
+        click.echo(
+            f"warning: another program has {db_path} open, so its write-ahead log may still "
+            "hold deleted content; purge again once it has stopped",
+            err=True,
+        )

@@ -25,7 +25,7 @@ from urllib.parse import unquote_plus
 from phitrace import __version__
 from phitrace.model import severity_rank
 from phitrace.store.private import write_private
-from phitrace.store.reader import Leak
+from phitrace.store.reader import Leak, SessionView
 from phitrace.store.schema import now_iso
 
 FAIL_LEVELS: tuple[str, ...] = ("high", "medium", "low")
@@ -185,6 +185,16 @@ def check(
         else:
             result.failing.append(item)
     return result
+
+
+def failed_sessions(sessions: Iterable[SessionView]) -> list[str]:
+    """One warning line per failed session: a gate over partial data must say so."""
+    return [
+        f"warning: session {s.id} ({s.label or s.input or s.source}) failed: "
+        f"{s.error or 'no reason recorded'}; its findings are incomplete"
+        for s in sessions
+        if s.failed
+    ]
 
 
 @dataclass

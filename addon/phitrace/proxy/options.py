@@ -21,7 +21,7 @@ from phitrace.model import SEVERITIES
 from phitrace.proxy.limits import LIMIT_NAMES, add_limit_options, limits_from
 from phitrace.proxy.scope import Scope, parse_domains, parse_filter
 from phitrace.proxy.state import ProxyState
-from phitrace.store.rows import STORAGE_MODES
+from phitrace.store.rows import MAX_STORED_BODY, STORAGE_MODES
 
 CONSENT = ("", "none", "accepted", "rejected")
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -188,6 +188,13 @@ class Options:
             bool,
             True,
             "Store raw request headers and bodies as evidence (disable to keep only findings).",
+        )
+        loader.add_option(
+            "phitrace_max_stored_body_bytes",
+            int,
+            MAX_STORED_BODY,
+            "Store at most this many bytes of a raw request body (the rest is cut; the "
+            "flow keeps the whole body's length and SHA-256). -1: no cap.",
         )
         loader.add_option(
             "phitrace_storage",

@@ -47,6 +47,8 @@ class Recorder:
             # record not yet committed, without waiting for the next session.
             writer.storage = ctx.options.phitrace_storage
             writer.store_bodies = ctx.options.phitrace_store_bodies
+        if writer is not None and "phitrace_max_stored_body_bytes" in updated:
+            writer.max_body = ctx.options.phitrace_max_stored_body_bytes
         if "phitrace_db" in updated and writer is not None:
             self.close_session()
             self.open_session(ctx.options.phitrace_label)
@@ -87,7 +89,11 @@ class Recorder:
         state.session = Session(label=label)
         options = ctx.options
         state.writer = Writer(
-            path, store_bodies=options.phitrace_store_bodies, storage=options.phitrace_storage
+            path,
+            store_bodies=options.phitrace_store_bodies,
+            storage=options.phitrace_storage,
+            max_body=options.phitrace_max_stored_body_bytes,
+            session_id=state.session_id,
         )
         log.info(
             "phitrace: recording session %s to %s (%d tracker signatures, mode %s%s)",

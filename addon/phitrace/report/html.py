@@ -140,6 +140,8 @@ class ReportContext:
     csp: str = ""
     third_parties: list[PartyView] = field(default_factory=list)
     """Every third-party domain the sessions saw (see :mod:`phitrace.report.parties`)."""
+    failed_sessions: list[SessionView] = field(default_factory=list)
+    """Sessions that stopped on an error: the report shows a notice that they are incomplete."""
 
 
 def _category_order(categories: Iterable[str]) -> list[str]:
@@ -232,6 +234,7 @@ def context_for(findings: Findings) -> ReportContext:
         total_findings=len(leaks),
         flagged_flows=flagged,
         third_parties=party_views(findings.parties, leaks),
+        failed_sessions=[s for s in findings.sessions if s.failed],
     )
 
 

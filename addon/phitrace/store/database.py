@@ -1,19 +1,116 @@
-"""Opening a phitrace database: private files, WAL mode, and the schema brought up to date.
+"""Opening a phitrace database: private files, ownership, waiting for locks, the schema up to date.
 
 The database holds health data, so it is created with mode 0600, and every
-directory phitrace creates for it with mode 0700.  Opening applies the
+directory phitrace creates for it with mode 0700; an existing file readable
+by others is tightened.  A file that belongs to another program is refused:
+phitrace's own carry ``PRAGMA application_id`` = :data:`APPLICATION_ID`
+(older ones, written before the mark, are recognised by their tables and
+marked).  Every connection waits up to its busy timeout for a lock and
+overwrites deleted content (``secure_delete``).  Opening applies the
 recorded schema steps it lacks (:mod:`phitrace.store.migrations`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
 
-from phitrace.store.migrations import migrate
+from phitrace.store.migrations import MIGRATIONS_TABLE, migrate
+
+log = logging.getLogger(__name__)
+
+APPLICATION_ID = 0x50485452
+"""``PRAGMA application_id`` of a phitrace database (the bytes ``PHTR``)."""
+
+BUSY_TIMEOUT = 30.0
+"""Seconds a connection waits for another program's lock before giving up, by default."""
+
+BUSY_TIMEOUT_ENV = "PHITRACE_BUSY_TIMEOUT"
+"""Environment variable that sets the lock wait in seconds (a number ≥ 0) instead."""
+
+_LEGACY_COLUMNS = {
+    "sessions": {"started_at", "phitrace_version", "signatures_digest"},
+    "flows": {"session_id", "request_sha256", "vendor"},
+}
+"""Columns that only phitrace's tables have: how a database from before the mark is known."""
+
+
+class DatabaseError(Exception):
+    """A database phitrace cannot use; the message is one line that names the file."""
+
+
+class ForeignDatabase(DatabaseError):
+    """The file is another program's database (or no SQLite database at all)."""
+
+
+class DatabaseLocked(DatabaseError):
+    """Another program held the database's lock for longer than the busy timeout."""
+
+
+def is_locked(error: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "busy" errors."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def locked(path: Path, timeout: float) -> DatabaseLocked:
+    """The one-line error for a lock held longer than we waited."""
+    return DatabaseLocked(
+        f"{path} is locked by another program (waited {timeout:g} s); "
+        "stop the program writing to it, or choose another --db"
+    )
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for a lock: :data:`BUSY_TIMEOUT_ENV` when it is a number, else 30.
+
+    A setting that is not a number ≥ 0 is ignored with a warning rather than
+    refused, so a typo never stops a recording.
+    """
+    text = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not text:
+        return BUSY_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        log.warning(
+            "phitrace: ignoring %s=%r (not a number of seconds); waiting %g s for locks",
+            BUSY_TIMEOUT_ENV,
+            text,
+            BUSY_TIMEOUT,
+        )
+        return BUSY_TIMEOUT
+    return seconds
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A transaction that takes the write lock first (``BEGIN IMMEDIATE``), waiting for it.
+
+    A deferred ``BEGIN`` reads before it writes, and a reader that must become
+    a writer after another connection committed fails at once, whatever the
+    busy timeout.  Nested use runs inside the open transaction.
+    """
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def _make_private_dirs(directory: Path) -> None:
@@ -34,21 +131,114 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def open_database(path: str | Path) -> sqlite_utils.Database:
+def tighten(path: Path) -> None:
+    """Make an existing database (and its -wal and -shm files) 0600, or warn in one line.
+
+    A file created before phitrace made its files private, or copied with a
+    loose umask, would otherwise keep health data readable by other users.
+    Only the owner may change a file's mode, so for anyone else this warns.
+    """
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except OSError:
+            continue
+        if not mode & 0o077:
+            continue
+        try:
+            os.chmod(file, 0o600)
+        except OSError as exc:
+            log.warning(
+                "phitrace: %s is readable by other users (mode %o) and cannot be made private "
+                "(%s); run chmod 600 on it",
+                file,
+                mode,
+                exc.strerror or exc,
+            )
+
+
+def connect(path: Path, timeout: float | None = None) -> sqlite3.Connection:
+    """A connection that waits for locks (``timeout`` or :func:`busy_timeout` seconds).
+
+    It also overwrites what it deletes.
+    """
+    if timeout is None:
+        timeout = busy_timeout()
+    conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    conn.execute("PRAGMA secure_delete = ON")
+    return conn
+
+
+def _is_phitrace_shape(db: sqlite_utils.Database, tables: set[str]) -> bool:
+    """True when the tables are phitrace's from before the mark: its sessions and flows."""
+    if MIGRATIONS_TABLE in tables:
+        return True
+    for name, columns in _LEGACY_COLUMNS.items():
+        if name not in tables or not columns <= set(db.table(name).columns_dict):
+            return False
+    return True
+
+
+def claim(db: sqlite_utils.Database, path: Path) -> None:
+    """Mark an empty or older phitrace database as phitrace's; refuse anybody else's.
+
+    Runs under the write lock, before anything is written, so another
+    program's file is never changed, not even its journal mode.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as exc:
+        if is_locked(exc):
+            raise
+        raise ForeignDatabase(f"{path} is not an SQLite database; choose another --db") from exc
+    try:
+        marked = db.execute("PRAGMA application_id").fetchone()[0]
+        names = {row[0] for row in db.execute("select name from sqlite_master")}
+        tables = set(db.table_names())
+        if marked != APPLICATION_ID:
+            if marked or (names and not _is_phitrace_shape(db, tables)):
+                raise ForeignDatabase(
+                    f"{path} belongs to another program (not a phitrace database); "
+                    "choose another --db"
+                )
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def open_database(path: str | Path, *, timeout: float | None = None) -> sqlite_utils.Database:
     """Open (creating if needed) a phitrace database with the current schema.
 
+    Raises :class:`ForeignDatabase` for another program's file and
+    :class:`DatabaseLocked` when a lock is held longer than ``timeout``
+    (by default :func:`busy_timeout`).
     SQLite creates its ``-wal`` and ``-shm`` files with the database file's
     mode, so they are private too.
     """
     path = Path(path)
+    if timeout is None:
+        timeout = busy_timeout()
     if not path.exists():
         _create_private(path)
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
-    db.execute("PRAGMA busy_timeout = 30000")
-    db.enable_wal()
-    db.execute("PRAGMA synchronous = NORMAL")
-    migrate(db)
+    db = sqlite_utils.Database(connect(path, timeout))
+    try:
+        claim(db, path)
+        tighten(path)
+        db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        migrate(db)
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if is_locked(exc):
+            raise locked(path, timeout) from exc
+        raise
+    except BaseException:
+        db.close()
+        raise
     return db
 
 

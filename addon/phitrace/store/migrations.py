@@ -146,12 +146,37 @@ def host_header(db: sqlite_utils.Database) -> None:
     _add_missing(db, {"flows": {"host_header": str}})
 
 
+def session_status_and_body_digest(db: sqlite_utils.Database) -> None:
+    """Step: a session's outcome and liveness; a request body's true length and digest.
+
+    ``sessions.status`` is ``running``, ``complete`` or ``failed`` (with
+    ``sessions.error``); ``sessions.heartbeat_at`` is refreshed by a live
+    writer, so ``purge`` can tell a session still being recorded.  Stored
+    bodies are capped: ``flows.request_body_length`` and
+    ``flows.request_body_sha256`` describe the whole body as sent, and
+    ``flows.request_body_truncated`` is 1 when ``requests.body`` holds only
+    its start.  Rows written before this step keep NULL in these columns.
+    """
+    _add_missing(
+        db,
+        {
+            "sessions": {"status": str, "error": str, "heartbeat_at": str},
+            "flows": {
+                "request_body_length": int,
+                "request_body_sha256": str,
+                "request_body_truncated": int,
+            },
+        },
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_contract_tables", contract_tables),
     Migration("0002_structured_findings", structured_findings),
     Migration("0003_finding_channel", finding_channel),
     Migration("0004_third_parties", third_parties_table),
     Migration("0005_host_header", host_header),
+    Migration("0006_session_status_and_body_digest", session_status_and_body_digest),
 )
 """Every step, in the order it is applied."""
 

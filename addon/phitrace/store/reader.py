@@ -124,6 +124,15 @@ class SessionView:
     consent: str
     scope: str
     input: str
+    status: str = ""
+    """``running``, ``complete`` or ``failed``; empty for sessions recorded before it was kept."""
+    error: str = ""
+    """Why a failed session stopped."""
+
+    @property
+    def failed(self) -> bool:
+        """True when the recording stopped on an error: its findings are incomplete."""
+        return self.status == "failed"
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SessionView:
@@ -144,6 +153,8 @@ class SessionView:
             consent=text("consent"),
             scope=text("scope"),
             input=text("input"),
+            status=text("status"),
+            error=text("error"),
         )
 
 

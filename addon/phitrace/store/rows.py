@@ -4,6 +4,10 @@
 terms (see :func:`redact_rows`).  A finding's path and decode trail go to
 their own columns (the trail as a JSON array), and ``findings.field`` keeps
 the joined text it always had.
+
+Raw request bodies are stored as the bytes ``Request.body`` holds, cut to
+``max_body`` bytes; the flow row keeps the whole body's length and SHA-256,
+so a huge body costs at most the cap and never the record.
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ if TYPE_CHECKING:
 
 STORAGE_MODES: tuple[str, ...] = ("full", "redact")
 """``full`` stores URLs, values and (optionally) raw requests; ``redact`` only hashes."""
+
+MAX_STORED_BODY = 1 << 20
+"""Default cap on the bytes of a request body kept in ``requests.body`` (1 MiB)."""
+
+MIN_REDACTED_IN_PATH = 4
+"""Shorter values are not searched for in paths: they would mangle ordinary key names."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,9 @@ def flow_row(record: Record) -> Row:
         "severity_reason": _text(a.severity_reason) or None,
         "vendor_company": _text(a.vendor_company),
         "host_header": _text(req.host_header),
+        "request_body_length": len(req.body),
+        "request_body_sha256": hashlib.sha256(req.body).hexdigest(),
+        "request_body_truncated": None,
     }
 
 
@@ -109,16 +122,45 @@ def digest(value: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(wire_bytes(value)).hexdigest()
 
 
+_PATH_TEXTS = ("field", "path", "reason")
+"""Finding columns that can spell out a payload key, and so a value used as a key."""
+
+
+def _scrub(text: str | None, values: Sequence[str]) -> str | None:
+    """``text`` with each of ``values`` (longest first) replaced by its digest."""
+    if not text:
+        return text
+    for value in values:
+        if value in text:
+            text = text.replace(value, digest(value) or "")
+    return text
+
+
 def redact_rows(flow: Row, findings: Sequence[Row]) -> tuple[Row, list[Row]]:
     """The ``redact`` storage mode: keep hashes and matched terms, drop captured values.
 
     URLs keep only their origin (the query, path and fragment can carry health
     data); finding values become SHA-256 digests, so a capture can still be
     checked against them; what matched (a vocabulary term or rule name), the
-    field path and the request's fingerprint stay.
+    field path and the request's fingerprint stay.  A value found in a path
+    (an e-mail address used as a query parameter name or JSON key) is replaced
+    there by its digest too, in every finding of the flow and in the flow's
+    own texts.
     """
-    kept = {**flow, "url": _origin(flow["url"]), "page_url": _origin(flow["page_url"])}
-    return kept, [{**f, "value": digest(f["value"])} for f in findings]
+    found = {f["value"] for f in findings if f["value"]}
+    values = sorted((v for v in found if len(v) >= MIN_REDACTED_IN_PATH), key=len, reverse=True)
+    kept = {
+        **flow,
+        "url": _origin(flow["url"]),
+        "page_url": _origin(flow["page_url"]),
+        "truncated": _scrub(flow["truncated"], values),
+        "severity_reason": _scrub(flow["severity_reason"], values),
+    }
+    rows = []
+    for f in findings:
+        scrubbed = {key: _scrub(f[key], values) for key in _PATH_TEXTS}
+        rows.append({**f, **scrubbed, "value": digest(f["value"])})
+    return kept, rows
 
 
 def check_storage(storage: str) -> None:
@@ -136,10 +178,24 @@ def prepared(record: Record, storage: str) -> tuple[Row, list[Row], bool]:
     return flow, findings, True
 
 
-def raw_row(flow_id: int, record: Record) -> Row:
-    """The ``requests`` row for a record: headers in wire order as JSON, and the body."""
+def raw_row(flow_id: int, record: Record, max_body: int = MAX_STORED_BODY) -> Row:
+    """The ``requests`` row for a record: headers in wire order as JSON, the body's first bytes.
+
+    The body is stored as ``Request.body`` holds it, cut to ``max_body`` bytes
+    (a negative cap keeps it whole); the flow row says how long it really was.
+    """
     req = record.analysis.request
-    return {"flow_id": flow_id, "headers": json.dumps(list(req.headers)), "body": req.body}
+    body = req.body if max_body < 0 else req.body[:max_body]
+    return {"flow_id": flow_id, "headers": json.dumps(list(req.headers)), "body": body}
+
+
+def with_raw(
+    flow: Row, flow_id: int, record: Record, max_body: int = MAX_STORED_BODY
+) -> tuple[Row, Row]:
+    """The flow row marked with whether its stored body is cut, and the ``requests`` row."""
+    raw = raw_row(flow_id, record, max_body)
+    cut = len(raw["body"]) < len(record.analysis.request.body)
+    return {**flow, "request_body_truncated": int(cut)}, raw
 
 
 def party_rows(session_id: int, inventory: Inventory) -> list[Row]:

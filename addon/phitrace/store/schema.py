@@ -40,6 +40,9 @@ SCHEMA: dict[str, dict[str, type]] = {
         "consent": str,
         "scope": str,
         "errors": int,
+        "status": str,
+        "error": str,
+        "heartbeat_at": str,
     },
     "flows": {
         "id": int,
@@ -62,6 +65,9 @@ SCHEMA: dict[str, dict[str, type]] = {
         "severity_reason": str,
         "vendor_company": str,
         "host_header": str,
+        "request_body_length": int,
+        "request_body_sha256": str,
+        "request_body_truncated": int,
     },
     "findings": {
         "id": int,

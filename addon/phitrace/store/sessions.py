@@ -1,15 +1,28 @@
-"""Recording sessions: start and end one, choose some, count and purge what they hold."""
+"""Recording sessions: start, keep alive and end one; choose some, count and purge what they hold.
+
+A session is ``running`` from :func:`start_session` until :func:`end_session`
+marks it ``complete`` or ``failed`` (with the error).  A live writer refreshes
+``heartbeat_at`` (:func:`touch_sessions`) and clears it when it stops
+(:func:`release_sessions`), which is how :func:`live_sessions` tells a session
+still being recorded from one whose recorder stopped or died.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
 from phitrace import __version__
+from phitrace.store.database import write_transaction
 from phitrace.store.schema import now_iso
+
+HEARTBEAT = 10.0
+"""Seconds between a live writer's heartbeats."""
+LIVE_WITHIN = timedelta(seconds=4 * HEARTBEAT)
+"""A running session whose heartbeat is younger than this is being recorded now."""
 
 
 def start_session(
@@ -22,11 +35,12 @@ def start_session(
     consent: str = "",
     scope: str = "",
 ) -> int:
-    """Insert a new session row and return its id."""
-    with db.atomic():
+    """Insert a new, running session row and return its id."""
+    started = now_iso()
+    with write_transaction(db):
         table = db.table("sessions").insert(
             {
-                "started_at": now_iso(),
+                "started_at": started,
                 "ended_at": None,
                 "label": label,
                 "source": source,
@@ -36,25 +50,78 @@ def start_session(
                 "consent": consent,
                 "scope": scope,
                 "errors": 0,
+                "status": "running",
+                "heartbeat_at": started,
             }
         )
     assert table.last_pk is not None
     return int(table.last_pk)
 
 
-def end_session(db: sqlite_utils.Database, session_id: int, errors: int = 0) -> None:
-    """Mark a session finished and record how many internal errors it saw."""
-    with db.atomic():
-        db.table("sessions").update(session_id, {"ended_at": now_iso(), "errors": errors})
+def end_session(
+    db: sqlite_utils.Database, session_id: int, errors: int = 0, *, failure: str | None = None
+) -> None:
+    """Mark a session ``complete``, or ``failed`` with the error that stopped it.
+
+    Also records how many internal errors it saw.  A session that no longer
+    exists (purged meanwhile) is left alone.
+    """
+    status = "failed" if failure else "complete"
+    with write_transaction(db):
+        db.execute(
+            "update sessions set ended_at = ?, errors = ?, status = ?, error = ? where id = ?",
+            [now_iso(), errors, status, failure, session_id],
+        )
+
+
+def touch_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
+    """Refresh the heartbeat of running sessions: their writer is alive."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    marks = ",".join("?" * len(wanted))
+    with write_transaction(db):
+        db.execute(
+            f"update sessions set heartbeat_at = ? where status = 'running' and id in ({marks})",
+            [now_iso(), *wanted],
+        )
+
+
+def release_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
+    """Clear the heartbeat of running sessions: their writer stopped without ending them."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    marks = ",".join("?" * len(wanted))
+    with write_transaction(db):
+        db.execute(
+            f"update sessions set heartbeat_at = NULL where status = 'running' and id in ({marks})",
+            wanted,
+        )
+
+
+def live_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> list[int]:
+    """Those of ``ids`` being recorded right now: running, with a recent heartbeat."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    recent = now_iso((datetime.now(UTC) - LIVE_WITHIN).timestamp())
+    sql = (
+        f"select id from sessions where id in ({marks}) and status = 'running' "
+        "and heartbeat_at >= ? order by id"
+    )
+    return [row[0] for row in db.execute(sql, [*ids, recent])]
 
 
 @dataclass(frozen=True)
 class Purged:
-    """How many rows :func:`purge_sessions` deleted."""
+    """How many rows :func:`purge_sessions` deleted, and whether no copy is left in the files."""
 
     sessions: int
     flows: int
     findings: int
+    wiped: bool = True
+    """False when another connection kept the write-ahead log from being emptied."""
 
 
 def select_sessions(
@@ -94,8 +161,10 @@ def count_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
 def purge_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
     """Delete sessions with their flows, findings and raw requests; return the counts.
 
-    Deleted content is overwritten (``secure_delete``) and the write-ahead log
-    is checkpointed and truncated, so it does not linger in the files.
+    Deleted content does not linger in the files: deletes overwrite what they
+    free (``secure_delete``), ``VACUUM`` rebuilds the file without the free
+    pages earlier writes left behind (its scratch copy kept in memory), and
+    the write-ahead log is checkpointed and truncated to zero bytes.
     """
     ids = list(ids)
     counts = count_sessions(db, ids)
@@ -103,7 +172,7 @@ def purge_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
         return counts
     marks = ",".join("?" * len(ids))
     db.execute("PRAGMA secure_delete = ON")
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             f"delete from requests where flow_id in "
             f"(select id from flows where session_id in ({marks}))",
@@ -111,6 +180,15 @@ def purge_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
         )
         db.execute(f"delete from findings where session_id in ({marks})", ids)
         db.execute(f"delete from flows where session_id in ({marks})", ids)
+        if db["third_parties"].exists():
+            db.execute(f"delete from third_parties where session_id in ({marks})", ids)
         db.execute(f"delete from sessions where id in ({marks})", ids)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return counts
+    return Purged(counts.sessions, counts.flows, counts.findings, wipe(db))
+
+
+def wipe(db: sqlite_utils.Database) -> bool:
+    """Rebuild the file without free pages and empty the write-ahead log; False if kept busy."""
+    db.execute("PRAGMA temp_store = MEMORY")
+    db.execute("VACUUM")
+    busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    return not busy

@@ -5,6 +5,12 @@ thread in batched transactions, so mitmproxy's event loop never waits on
 SQLite, and a record waits at most ``interval`` seconds (plus one commit)
 before it is on disk.  :func:`write_record` and :func:`write_records` are
 the insert paths, used directly by the offline scanner.
+
+A record whose raw request cannot be stored (too big for SQLite, say) is
+written without it: the flow and its findings are never lost to the body.
+While it records, the writer refreshes its sessions' heartbeat; a session
+deleted under it (``purge``) is continued in a new session, with a warning,
+rather than filling a deleted session with orphan flows.
 """
 
 from __future__ import annotations
@@ -15,12 +21,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import sqlite_utils
 
-from phitrace.store.database import open_database
-from phitrace.store.rows import Record, Row, check_storage, prepared, raw_row
+from phitrace.store.database import open_database, write_transaction
+from phitrace.store.rows import MAX_STORED_BODY, Record, Row, check_storage, prepared, with_raw
+from phitrace.store.sessions import (
+    HEARTBEAT,
+    end_session,
+    release_sessions,
+    start_session,
+    touch_sessions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,40 +60,71 @@ def _insert(db: sqlite_utils.Database, table: str, rows: Sequence[Row]) -> int |
     return cursor.lastrowid
 
 
+def _rows(
+    record: Record, flow_id: int, store_bodies: bool, storage: str, max_body: int
+) -> tuple[Row, list[Row], Row | None]:
+    """A record's flow row (with its id), finding rows and, when kept, its ``requests`` row."""
+    flow, findings, may_keep = prepared(record, storage)
+    raw = None
+    if store_bodies and may_keep:
+        flow, raw = with_raw(flow, flow_id, record, max_body)
+    flow = {"id": flow_id, **flow}
+    return flow, [{"flow_id": flow_id, **f} for f in findings], raw
+
+
+def _next_flow_id(db: sqlite_utils.Database) -> int:
+    return int(db.execute("select coalesce(max(id), 0) + 1 from flows").fetchone()[0])
+
+
 def write_record(
-    db: sqlite_utils.Database, record: Record, store_bodies: bool, storage: str = "full"
+    db: sqlite_utils.Database,
+    record: Record,
+    store_bodies: bool,
+    storage: str = "full",
+    max_body: int = MAX_STORED_BODY,
 ) -> int:
     """Write one flow with its findings (and raw request, if asked); return the flow id.
 
-    ``storage="redact"`` applies :func:`redact_rows` and never stores the raw request.
+    ``storage="redact"`` applies :func:`redact_rows` and never stores the raw
+    request.  A raw request SQLite refuses is left out, with a warning: the
+    flow and its findings are written all the same.
     """
-    flow, findings, raw = prepared(record, storage)
-    flow_id = _insert(db, "flows", [flow])
-    assert flow_id is not None
-    _insert(db, "findings", [{"flow_id": flow_id, **f} for f in findings])
-    if store_bodies and raw:
-        _insert(db, "requests", [raw_row(flow_id, record)])
+    with write_transaction(db):
+        flow_id = _next_flow_id(db)
+        flow, findings, raw = _rows(record, flow_id, store_bodies, storage, max_body)
+        if raw is not None:
+            try:
+                _insert(db, "requests", [raw])
+            except sqlite3.DataError as exc:
+                log.warning("phitrace stored flow %d without its raw request: %s", flow_id, exc)
+                flow = {**flow, "request_body_truncated": 1}
+        _insert(db, "flows", [flow])
+        _insert(db, "findings", findings)
     return flow_id
 
 
 def write_records(
-    db: sqlite_utils.Database, records: Sequence[Record], store_bodies: bool, storage: str = "full"
+    db: sqlite_utils.Database,
+    records: Sequence[Record],
+    store_bodies: bool,
+    storage: str = "full",
+    max_body: int = MAX_STORED_BODY,
 ) -> None:
     """Write many records with a handful of statements.
 
     Flow ids are assigned here, so the caller must hold the write lock
     (``BEGIN IMMEDIATE``) for the whole call.
     """
-    next_id = db.execute("select coalesce(max(id), 0) + 1 from flows").fetchone()[0]
+    next_id = _next_flow_id(db)
     flows: list[Row] = []
     findings: list[Row] = []
     raws: list[Row] = []
     for flow_id, record in enumerate(records, start=next_id):
-        flow, found, raw = prepared(record, storage)
-        flows.append({"id": flow_id, **flow})
-        findings += [{"flow_id": flow_id, **f} for f in found]
-        if store_bodies and raw:
-            raws.append(raw_row(flow_id, record))
+        flow, found, raw = _rows(record, flow_id, store_bodies, storage, max_body)
+        flows.append(flow)
+        findings += found
+        if raw is not None:
+            raws.append(raw)
     _insert(db, "flows", flows)
     _insert(db, "findings", findings)
     _insert(db, "requests", raws)
@@ -104,8 +149,11 @@ class Writer:
     comes first, so a crash loses at most that much.  The writer's connection
     uses ``synchronous=FULL``: each batch is on stable storage once committed,
     which costs one fsync per batch.  A record that cannot be written is
-    counted in ``failed`` and logged; the records around it are still written.
-    ``close`` commits everything still queued.
+    retried without its raw request, and only if that fails too is it counted
+    in ``failed`` and logged; the records around it are still written.
+    Every ``heartbeat`` seconds, and with every batch, the sessions it writes
+    (``session_id`` and those of its records) are marked alive.  ``close``
+    commits everything still queued.
     """
 
     _STOP = object()
@@ -116,17 +164,23 @@ class Writer:
         *,
         store_bodies: bool = True,
         storage: str = "full",
+        max_body: int = MAX_STORED_BODY,
+        session_id: int | None = None,
         max_batch: int = 500,
         interval: float = 0.25,
+        heartbeat: float = HEARTBEAT,
     ) -> None:
         check_storage(storage)
         self.path = Path(path)
         self.store_bodies = store_bodies
         self.storage = storage
+        self.max_body = max_body
         self.max_batch = max_batch
         self.interval = interval
+        self.heartbeat = heartbeat
         self.written = 0
         self.failed = 0
+        self._sessions = Sessions(session_id)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="phitrace-writer", daemon=True)
         self._thread.start()
@@ -149,8 +203,14 @@ class Writer:
         return done.wait(timeout)
 
     def _collect(self) -> tuple[list[Record], list[threading.Event], bool]:
-        """Wait for a record, then gather more until the batch is full or due."""
-        item = self._queue.get()
+        """Wait for a record, then gather more until the batch is full or due.
+
+        Returns an empty batch when ``heartbeat`` seconds pass with nothing queued.
+        """
+        try:
+            item = self._queue.get(timeout=self.heartbeat)
+        except queue.Empty:
+            return [], [], False
         due = time.monotonic() + self.interval
         batch: list[Record] = []
         while True:
@@ -175,46 +235,68 @@ class Writer:
                 batch, flushes, stop = self._collect()
                 if batch:
                     self._write(db, batch)
+                elif not flushes and not stop:
+                    self._beat(db)
                 for event in flushes:
                     event.set()
         finally:
             if db is not None:
+                self._release(db)
+                self._sessions.end_own(db)
                 db.close()
 
     def _open(self) -> sqlite_utils.Database | None:
         try:
             db = open_database(self.path)
             db.execute("PRAGMA synchronous = FULL")
+            self._beat(db)
             return db
         except Exception:  # noqa: BLE001 - keep draining (and counting) so submit never piles up
             log.exception("phitrace cannot open %s; flows will not be stored", self.path)
             return None
 
-    def _commit(self, db: sqlite_utils.Database, batch: Sequence[Record]) -> None:
-        db.execute("BEGIN IMMEDIATE")
+    def _beat(self, db: sqlite_utils.Database | None) -> None:
+        """Mark this writer's sessions alive; a missed heartbeat is only logged."""
+        if db is None:
+            return
         try:
-            write_records(db, batch, self.store_bodies, self.storage)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+            touch_sessions(db, self._sessions.alive())
+        except Exception:  # noqa: BLE001 - a heartbeat must never stop the writer
+            log.debug("phitrace: heartbeat failed", exc_info=True)
+
+    def _release(self, db: sqlite_utils.Database) -> None:
+        """Clear the heartbeat of the sessions still running: no writer records them any more.
+
+        Without this, a session whose recorder stopped without ending it would
+        look live to ``purge`` until its last heartbeat grew old.
+        """
+        try:
+            release_sessions(db, self._sessions.alive())
+        except Exception:  # noqa: BLE001 - the writer is stopping anyway
+            log.debug("phitrace: could not release sessions", exc_info=True)
+
+    def _commit(self, db: sqlite_utils.Database, batch: Sequence[Record], bodies: bool) -> None:
+        with write_transaction(db):
+            records = [self._sessions.continued(db, record) for record in batch]
+            write_records(db, records, bodies and self.store_bodies, self.storage, self.max_body)
+            touch_sessions(db, {record.session_id for record in records})
 
     def _write(self, db: sqlite_utils.Database | None, batch: list[Record]) -> None:
         if db is None:
             self.failed += len(batch)
             return
         try:
-            self._commit(db, batch)
+            self._commit(db, batch, True)
             self.written += len(batch)
             return
         except Exception:  # noqa: BLE001 - storage trouble must never reach the proxy
             pass
-        # One bad record must not cost its whole batch: retry each on its own.
+        # One bad record must not cost its whole batch: retry each on its own,
+        # and one that fails again without its raw request.
         bad: list[tuple[Record, BaseException]] = []
         for record in batch:
             try:
-                self._commit(db, [record])
+                self._commit_one(db, record)
                 self.written += 1
             except Exception as error:  # noqa: BLE001 - counted and logged below
                 bad.append((record, error))
@@ -229,3 +311,80 @@ class Writer:
                 first.analysis.request.sha256(),
                 exc_info=reason,
             )
+
+    def _commit_one(self, db: sqlite_utils.Database, record: Record) -> None:
+        try:
+            self._commit(db, [record], True)
+        except Exception as error:  # noqa: BLE001 - retried without the raw request
+            self._commit(db, [record], False)
+            log.warning(
+                "phitrace stored request %s without its raw request (%s)",
+                record.analysis.request.sha256(),
+                error,
+            )
+
+
+class Sessions:
+    """The sessions a writer records into, and where a deleted one continues.
+
+    A session is known by its id and start time: a session deleted by
+    ``purge`` (and possibly its id taken by a newer session) is detected
+    inside the write transaction, and its records go to a new session with
+    the same label, source and settings, which the writer ends when it stops.
+    """
+
+    def __init__(self, session_id: int | None) -> None:
+        self._first = session_id
+        self._known: dict[int, dict[str, object]] = {}
+        self._moved: dict[int, int] = {}
+        self._own: list[int] = []
+
+    def alive(self) -> set[int]:
+        """The sessions this writer is recording now."""
+        ids = set(self._known) - set(self._moved)
+        if self._first is not None:
+            ids.add(self._moved.get(self._first, self._first))
+        return ids
+
+    def continued(self, db: sqlite_utils.Database, record: Record) -> Record:
+        """The record, moved to the session continuing its own if that was deleted."""
+        wanted = self._moved.get(record.session_id, record.session_id)
+        row = self._row(db, wanted)
+        known = self._known.get(wanted)
+        if row is not None and (known is None or known["started_at"] == row["started_at"]):
+            self._known.setdefault(wanted, row)
+            return record if wanted == record.session_id else replace(record, session_id=wanted)
+        template = known or {}
+        new_id = start_session(
+            db,
+            source=str(template.get("source") or "proxy"),
+            label=str(template.get("label") or ""),
+            signatures_digest=str(template.get("signatures_digest") or ""),
+            input=str(template.get("input") or ""),
+            consent=str(template.get("consent") or ""),
+            scope=str(template.get("scope") or ""),
+        )
+        log.warning(
+            "phitrace: session %s was deleted while it was being recorded; "
+            "recording continues in session %s",
+            wanted,
+            new_id,
+        )
+        self._moved[record.session_id] = new_id
+        self._moved[wanted] = new_id
+        self._own.append(new_id)
+        self._known[new_id] = self._row(db, new_id) or {}
+        return replace(record, session_id=new_id)
+
+    @staticmethod
+    def _row(db: sqlite_utils.Database, session_id: int) -> dict[str, object] | None:
+        rows = list(db.query("select * from sessions where id = ?", [session_id]))
+        return rows[0] if rows else None
+
+    def end_own(self, db: sqlite_utils.Database) -> None:
+        """End the sessions this writer started; failures are only logged."""
+        for session_id in self._own:
+            try:
+                end_session(db, session_id)
+            except Exception:  # noqa: BLE001 - the proxy is stopping anyway
+                log.exception("phitrace could not end session %s", session_id)

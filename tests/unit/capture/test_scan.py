@@ -133,3 +133,69 @@ def test_scanned_unlisted_parties_are_named_by_imported_entity_maps(
     assert rows == [
         ("third-party:examplemetrics.net", "Example Metrics Ltd", "Example Metrics Ltd")
     ]
+
+
+def outcomes(db: Path) -> list[tuple[str, str | None, int]]:
+    with sqlite3.connect(db) as conn:
+        return list(
+            conn.execute(
+                "select s.status, s.error, count(f.id) from sessions s"
+                " left join flows f on f.session_id = s.id group by s.id order by s.id"
+            )
+        )
+
+
+def test_a_finished_scan_ends_its_session_complete(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    result = CliRunner().invoke(
+        main, ["scan", str(har(tmp_path / "a.har", HEALTH)), "--db", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    assert outcomes(db) == [("complete", None, 1)]
+
+
+def test_a_capture_that_breaks_off_keeps_what_was_read_in_a_failed_session(
+    tmp_path: Path,
+) -> None:
+    from mitmproxy import io
+    from mitmproxy.test import tflow, tutils
+
+    capture = tmp_path / "cut.mitm"
+    with capture.open("wb") as handle:
+        writer = io.FlowWriter(handle)
+        for n in range(2):
+            request = tutils.treq(
+                host="www.google-analytics.com", path=f"/g/collect?n={n}".encode()
+            )
+            writer.add(tflow.tflow(resp=True, req=request))
+    capture.write_bytes(capture.read_bytes() + b"12:hello world!")
+    db = tmp_path / "p.db"
+    result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(db)])
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.endswith("; session 1 keeps the 2 requests before")
+    [(status, error, flows)] = outcomes(db)
+    assert (status, flows) == ("failed", 2)
+    assert line == f"Error: {error}"
+
+
+def test_a_scan_that_raises_ends_its_session_failed_and_keeps_the_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phitrace.analyzer import Analyzer
+
+    original = Analyzer.analyse
+    seen: list[str] = []
+
+    def stops_at_the_second(self: Analyzer, request: Any, session: Any = None) -> Any:
+        seen.append(request.url)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return original(self, request, session)
+
+    monkeypatch.setattr(Analyzer, "analyse", stops_at_the_second)
+    capture = har(tmp_path / "a.har", HEALTH, IDENTIFIED, HEALTH)
+    db = tmp_path / "p.db"
+    result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(db)])
+    assert result.exit_code != 0
+    assert outcomes(db) == [("failed", "KeyboardInterrupt: ", 1)]

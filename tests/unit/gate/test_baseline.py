@@ -21,6 +21,7 @@ from phitrace.gate.baseline import (
 )
 from phitrace.store.database import open_database
 from phitrace.store.reader import Leak, load_leaks
+from phitrace.store.sessions import end_session
 from tests.support.seeded_db import (
     PERSONA_SHA,
     clinic,
@@ -244,3 +245,66 @@ def test_diff_command_needs_two_runs(clinic_db: Path) -> None:
     assert code == 2 and "give two databases" in output
     code, output = run("diff", "--db", str(clinic_db), "--old-session", "1")
     assert code == 2 and "--new-session" in output
+
+
+def fail(path: Path, session: int, error: str) -> None:
+    """Mark a recorded session as one that stopped part way."""
+    db = open_database(path)
+    end_session(db, session, failure=error)
+    db.close()
+
+
+def low_only_db(path: Path) -> Path:
+    db = open_database(path)
+    session = new_session(db, "low only")
+    record_flow(
+        db,
+        session,
+        url="https://bat.bing.com/action/0?vid=1",
+        page="https://clinic.example/",
+        vendor="microsoft-uet",
+        findings=[finding("identifier", "user_id", "query.vid", "1", "user_id", "low")],
+    )
+    db.close()
+    return path
+
+
+def test_check_warns_for_each_failed_session_and_new_leaks_still_exit_1(clinic_db: Path) -> None:
+    db = open_database(clinic_db)
+    other = new_session(db, "second run")
+    db.close()
+    fail(clinic_db, 1, "capture.har: broken off at byte 900")
+    fail(clinic_db, other, "KeyboardInterrupt: ")
+    result = CliRunner().invoke(main, ["check", "--db", str(clinic_db)])
+    assert result.exit_code == 1
+    assert "FAILED: 4 new leak(s) at or above medium" in result.stdout
+    assert result.stderr.splitlines() == [
+        "warning: session 1 (consent rejected) failed: capture.har: broken off at byte 900; "
+        "its findings are incomplete",
+        f"warning: session {other} (second run) failed: KeyboardInterrupt: ; "
+        "its findings are incomplete",
+    ]
+
+
+def test_check_over_a_failed_session_without_new_leaks_exits_2(tmp_path: Path) -> None:
+    path = low_only_db(tmp_path / "low.db")
+    assert run("check", "--db", str(path))[0] == 0
+    fail(path, 1, "capture.har: broken off at byte 900")
+    result = CliRunner().invoke(main, ["check", "--db", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "warning: session 1 (low only) failed: capture.har: broken off at byte 900; "
+        "its findings are incomplete",
+        "Error: 1 session(s) in scope failed part way; rescan them",
+    ]
+
+
+def test_check_ignores_a_failed_session_outside_its_scope(tmp_path: Path) -> None:
+    path = low_only_db(tmp_path / "low.db")
+    db = open_database(path)
+    broken = new_session(db, "broken")
+    db.close()
+    fail(path, broken, "KeyboardInterrupt: ")
+    result = CliRunner().invoke(main, ["check", "--db", str(path), "--session", "1"])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert CliRunner().invoke(main, ["check", "--db", str(path)]).exit_code == 2

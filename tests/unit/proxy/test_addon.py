@@ -43,6 +43,7 @@ async def test_options_are_declared_with_the_phitrace_prefix() -> None:
         "phitrace_canaries",
         "phitrace_label",
         "phitrace_store_bodies",
+        "phitrace_max_stored_body_bytes",
         "phitrace_mode",
         "phitrace_block_severity",
         "phitrace_consent",
