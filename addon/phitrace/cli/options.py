@@ -119,7 +119,7 @@ def readable_db(path: Path) -> sqlite_utils.Database:
     A database that lacks schema steps is upgraded when the file is writable
     (as every command did before); a read-only one says it must be upgraded.
     """
-    from phitrace.store.database import OutdatedDatabase, open_database_readonly
+    from phitrace.store.database import DatabaseError, OutdatedDatabase, open_database_readonly
 
     _missing_db(path)
     try:
@@ -131,7 +131,7 @@ def readable_db(path: Path) -> sqlite_utils.Database:
             except click.ClickException:
                 raise click.ClickException(str(exc)) from exc
         return open_database_readonly(path, timeout=READ_TIMEOUT)
-    except OutdatedDatabase as exc:
+    except (OutdatedDatabase, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from exc
     except (sqlite3.Error, OSError) as exc:
         raise _database_error(path, exc) from exc

@@ -180,6 +180,18 @@ def _is_phitrace_shape(db: sqlite_utils.Database, tables: set[str]) -> bool:
     return True
 
 
+def _refuse_foreign(db: sqlite_utils.Database, path: Path) -> None:
+    """Refuse another program's database without writing anything (for read-only opens)."""
+    marked = db.execute("PRAGMA application_id").fetchone()[0]
+    if marked == APPLICATION_ID:
+        return
+    names = {row[0] for row in db.execute("select name from sqlite_master")}
+    if marked or (names and not _is_phitrace_shape(db, set(db.table_names()))):
+        raise ForeignDatabase(
+            f"{path} belongs to another program (not a phitrace database); choose another --db"
+        )
+
+
 def claim(db: sqlite_utils.Database, path: Path) -> None:
     """Mark an empty or older phitrace database as phitrace's; refuse anybody else's.
 
@@ -289,6 +301,11 @@ def open_database_readonly(path: str | Path, timeout: float = 30.0) -> sqlite_ut
         except BaseException:
             db.close()
             raise
+    try:
+        _refuse_foreign(db, path)
+    except BaseException:
+        db.close()
+        raise
     if missing:
         db.close()
         raise OutdatedDatabase(
