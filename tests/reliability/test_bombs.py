@@ -21,7 +21,7 @@ import brotlicffi
 import httpx
 import pytest
 import zstandard
-from loopback import Upstream
+from tests.support.loopback import Upstream
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from loopback import UPSTREAM_BODY, Upstream, rows, wait_for_session
+from tests.support.database import rows, wait_for_session
+from tests.support.loopback import UPSTREAM_BODY, Upstream
 
 pytestmark = pytest.mark.e2e
 
