@@ -102,7 +102,7 @@ def finding_rows(record: Record) -> list[Row]:
             "reason": _text(f.reason),
             "path": _text(f.path),
             "trail": json.dumps(list(f.trail)),
-            "channel": channel_of(f.path),
+            "channel": _text(channel_of(f.path)),
         }
         for f in a.findings
     ]
@@ -122,7 +122,7 @@ def digest(value: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(wire_bytes(value)).hexdigest()
 
 
-_PATH_TEXTS = ("field", "path", "reason")
+_PATH_TEXTS = ("field", "path", "channel", "reason")
 """Finding columns that can spell out a payload key, and so a value used as a key."""
 
 

@@ -101,3 +101,22 @@ def test_full_storage_keeps_paths_as_captured(tmp_path: Path) -> None:
         row["path"] for row in db.query("select path from findings where flow_id = ?", [flow_id])
     ]
     assert paths == [f"body.{EMAIL}", f"body.{EMAIL}"]
+
+
+def test_a_header_name_with_undecodable_bytes_is_stored_in_every_column() -> None:
+    from phitrace.model import Analysis, Finding, Request
+    from phitrace.store.database import open_database
+    from phitrace.store.rows import Record
+    from phitrace.store.sessions import start_session
+    from phitrace.store.writer import write_record
+
+    name = "t\udcb9\udc96;M"
+    request = Request("GET", "https://t.example/c", ((name, "Metformin"),))
+    finding = Finding("health", "medication", f"header.{name}", "Metformin", "metformin", "r")
+    db = open_database(":memory:")
+    session = start_session(db, source="har", label="x")
+    write_record(db, Record(session, Analysis(request, "t", findings=(finding,))), True)
+    ((path, channel),) = db.execute("select path, channel from findings").fetchall()
+    assert path == "header.t\\udcb9\\udc96;M"
+    assert channel.startswith("header.") and "\\udcb9" in channel
+    db.close()
