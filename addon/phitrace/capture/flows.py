@@ -25,6 +25,14 @@ __all__ = [
 ]
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _named_by_address(flow: http.HTTPFlow) -> bool:
     """True when the request's host is only the address it was sent to (transparent modes).
 
@@ -35,11 +43,7 @@ def _named_by_address(flow: http.HTTPFlow) -> bool:
     mode = getattr(flow.client_conn, "proxy_mode", None)
     if isinstance(mode, (mode_specs.RegularMode, mode_specs.UpstreamMode, mode_specs.ReverseMode)):
         return False
-    try:
-        ipaddress.ip_address(flow.request.host)
-    except ValueError:
-        return False
-    return True
+    return _is_address(flow.request.host)
 
 
 def destination_url(flow: http.HTTPFlow) -> str:
@@ -52,11 +56,14 @@ def destination_url(flow: http.HTTPFlow) -> str:
     name there is.
     """
     req = flow.request
+    sni = flow.client_conn.sni
+    if sni and req.first_line_format != "authority" and _is_address(req.host):
+        # Inside a TLS tunnel whose server address is only an IP (a transparent mode,
+        # or an addon that redirected the connection), the name the client asked
+        # TLS for is where the request was meant to go.
+        return mitmproxy_url.unparse(req.scheme, sni, req.port, req.path)
     if not _named_by_address(flow):
         return req.url
-    sni = flow.client_conn.sni
-    if sni and req.first_line_format != "authority":
-        return mitmproxy_url.unparse(req.scheme, sni, req.port, req.path)
     return req.pretty_url
 
 

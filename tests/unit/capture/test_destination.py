@@ -47,3 +47,16 @@ def test_in_transparent_mode_the_tls_server_name_names_the_destination() -> None
     request = to_request(flow)
     assert request.url == "https://www.facebook.com/tr?id=1"
     assert request.host_header == "cdn.example.org"
+
+
+def test_a_tunnel_redirected_to_an_address_keeps_the_name_the_client_asked_tls_for() -> None:
+    # An addon (or a connect_addr setting) sent the connection to an IP address: the
+    # request's host becomes that address, but the tracker the client meant is the SNI.
+    req = tutils.treq(scheme=b"https", host="127.0.0.1", port=8443, path=b"/tr/?ev=PageView")
+    req.headers["host"] = "www.facebook.com"
+    flow = tflow.tflow(req=req, resp=False)
+    flow.client_conn.sni = "www.facebook.com"
+    flow.client_conn.proxy_mode = mode_specs.ProxyMode.parse("regular")
+    request = to_request(flow)
+    assert request.host == "www.facebook.com"
+    assert request.host_header is None

@@ -35,7 +35,9 @@ from phitrace.cli.main import main
 result = CliRunner().invoke(main, ["scan", sys.argv[2], "--db", sys.argv[3]])
 print(result.exit_code, repr(result.exception))
 print(result.output)
-print("peak-rss-mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM, not ru_maxrss: the latter can start from the parent's size at fork.
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print("peak-rss-mb", int(hwm.split()[1]) // 1024)
 """
 
 
