@@ -39,14 +39,17 @@ def _tighten(path: Path, mode: int) -> None:
 
 
 def prepare_confdir(confdir: Path) -> None:
-    """Create ``confdir`` 0700, or tighten an existing one and its key files to the owner."""
+    """Create ``confdir`` 0700, or tighten the CA key files of an existing one to the owner.
+
+    An existing directory keeps its mode: a container stack shares it (read-only)
+    so that browsers can import the public CA certificate from it.
+    """
     try:
         if not confdir.exists():
             _make_private_dirs(confdir)
             return
         if not confdir.is_dir():
             raise ConfdirError(f"--confdir {confdir} is not a directory — pass a directory")
-        _tighten(confdir, 0o700)
         for name in SECRET_FILES:
             if (confdir / name).is_file():
                 _tighten(confdir / name, 0o600)
