@@ -17,6 +17,7 @@ tens of ms from one run to the next, however little phitrace adds.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def proxies(workdir: Path, planned: list[Planned]) -> tuple[Mitmdump, Mitmdump]:
 
 def recorded(db: Path) -> int:
     """Tracker flows phitrace stored (read after it stopped)."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         return int(conn.execute("select count(*) from flows").fetchone()[0])
 
 

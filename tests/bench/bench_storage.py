@@ -18,6 +18,7 @@ import json
 import sqlite3
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from phitrace.cli.main import ADDON_SCRIPT
@@ -54,7 +55,7 @@ def commits(samples: dict[str, list[float]]) -> list[float]:
 
 
 def counts(db: Path) -> tuple[int, int]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         flows = conn.execute("select count(*) from flows").fetchone()[0]
         findings = conn.execute("select count(*) from findings").fetchone()[0]
     return int(flows), int(findings)

@@ -26,6 +26,7 @@ import subprocess
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,7 +250,7 @@ def recorded(db: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     found: dict[str, set[str]] = {sdk: set() for sdk in SDKS}
     if not db.exists():
         return vendors, found
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         flows = list(conn.execute("select id, host, vendor from flows"))
         findings = list(
             conn.execute("select flow_id, kind, category, matched, value from findings")

@@ -12,23 +12,14 @@ import os
 import stat
 from pathlib import Path
 
+from phitrace.store.private import make_private_dirs
+
 SECRET_FILES = ("mitmproxy-ca.pem", "mitmproxy-ca.p12", "mitmproxy-dhparam.pem")
 """The files in the directory that hold the CA's private key (or its parameters)."""
 
 
 class ConfdirError(OSError):
     """The configuration directory cannot be made private; one line saying why."""
-
-
-def _make_private_dirs(directory: Path) -> None:
-    """Create ``directory`` and any missing parents, each readable by the owner only."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(path, 0o700)
 
 
 def _tighten(path: Path, mode: int) -> None:
@@ -46,7 +37,7 @@ def prepare_confdir(confdir: Path) -> None:
     """
     try:
         if not confdir.exists():
-            _make_private_dirs(confdir)
+            make_private_dirs(confdir)
             return
         if not confdir.is_dir():
             raise ConfdirError(f"--confdir {confdir} is not a directory — pass a directory")

@@ -77,15 +77,17 @@ class Recorder:
                 f"Cannot open phitrace_db {path}: {exc}. Choose a writable path."
             ) from exc
         source = "flows" if getattr(ctx.options, "rfile", None) else "proxy"
-        state.session_id = start_session(
-            db,
-            source=source,
-            label=label,
-            signatures_digest=state.analyzer.catalogue.digest,
-            consent=ctx.options.phitrace_consent,
-            scope=state.scope.describe(),
-        )
-        db.close()
+        try:
+            state.session_id = start_session(
+                db,
+                source=source,
+                label=label,
+                signatures_digest=state.analyzer.catalogue.digest,
+                consent=ctx.options.phitrace_consent,
+                scope=state.scope.describe(),
+            )
+        finally:
+            db.close()
         state.session = Session(label=label)
         options = ctx.options
         state.writer = Writer(
@@ -116,12 +118,14 @@ class Recorder:
         if state.session_id is not None:
             db = open_database(self.db_path())
             try:
-                rows = party_rows(state.session_id, state.session.parties)
-                write_inventory(db, state.session_id, rows)
-            except Exception:  # noqa: BLE001 - the session must still be closed
-                log.exception("phitrace: could not store the inventory of third parties")
-            end_session(db, state.session_id, state.session.errors)
-            db.close()
+                try:
+                    rows = party_rows(state.session_id, state.session.parties)
+                    write_inventory(db, state.session_id, rows)
+                except Exception:  # noqa: BLE001 - the session must still be closed
+                    log.exception("phitrace: could not store the inventory of third parties")
+                end_session(db, state.session_id, state.session.errors)
+            finally:
+                db.close()
             state.session_id = None
 
     # Hooks --------------------------------------------------------------------
@@ -202,10 +206,12 @@ def write_report(db_path: Path, target: Path, parties: tuple[int, list[Row]] | N
 
     try:
         db = open_database(db_path)
-        if parties is not None:
-            write_inventory(db, *parties)
-        context = build_context(db)
-        db.close()
+        try:
+            if parties is not None:
+                write_inventory(db, *parties)
+            context = build_context(db)
+        finally:
+            db.close()
         write_private(target, render_html(context))
         log.info(
             "phitrace: wrote report %s (%d flows, %d findings)",

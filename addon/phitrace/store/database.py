@@ -23,6 +23,7 @@ from pathlib import Path
 import sqlite_utils
 
 from phitrace.store.migrations import MIGRATIONS_TABLE, migrate
+from phitrace.store.private import make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +114,9 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         raise
 
 
-def _make_private_dirs(directory: Path) -> None:
-    """Create ``directory`` and any missing parents, each readable by the owner only."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o700, exist_ok=True)
-
-
 def _create_private(path: Path) -> None:
     """Create the database file (and missing directories) readable by the owner only."""
-    _make_private_dirs(path.parent)
+    make_private_dirs(path.parent)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)

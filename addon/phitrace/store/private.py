@@ -22,6 +22,21 @@ DATABASE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 """The files SQLite keeps for a database: the file itself, its write-ahead log and index."""
 
 
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, each readable by the owner only.
+
+    The mode is set again after creation because ``mkdir`` honours the umask,
+    which a careless environment may have cleared.
+    """
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+
+
 class OutputError(OSError):
     """An output cannot be written; the message is one line that says what to do."""
 

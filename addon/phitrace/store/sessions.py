@@ -74,8 +74,8 @@ def end_session(
         )
 
 
-def touch_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
-    """Refresh the heartbeat of running sessions: their writer is alive."""
+def _set_heartbeat(db: sqlite_utils.Database, ids: Iterable[int], value: str | None) -> None:
+    """Set the heartbeat of those of ``ids`` still running; ended sessions keep theirs."""
     wanted = sorted(set(ids))
     if not wanted:
         return
@@ -83,21 +83,18 @@ def touch_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
     with write_transaction(db):
         db.execute(
             f"update sessions set heartbeat_at = ? where status = 'running' and id in ({marks})",
-            [now_iso(), *wanted],
+            [value, *wanted],
         )
+
+
+def touch_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
+    """Refresh the heartbeat of running sessions: their writer is alive."""
+    _set_heartbeat(db, ids, now_iso())
 
 
 def release_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
     """Clear the heartbeat of running sessions: their writer stopped without ending them."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return
-    marks = ",".join("?" * len(wanted))
-    with write_transaction(db):
-        db.execute(
-            f"update sessions set heartbeat_at = NULL where status = 'running' and id in ({marks})",
-            wanted,
-        )
+    _set_heartbeat(db, ids, None)
 
 
 def live_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> list[int]:

@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def scan(path: Path, db: Path) -> Result:
 
 
 def stored_urls(db: Path) -> list[str]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         return [url for (url,) in conn.execute("select url from flows order by id")]
 
 
@@ -249,7 +250,7 @@ def test_a_file_that_is_not_a_readable_har_is_one_line_and_no_session(
     path.write_bytes(content)
     db = tmp_path / "p.db"
     one_line_error(scan(path, db), path)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         assert conn.execute("select count(*) from sessions").fetchone() == (0,)
 
 

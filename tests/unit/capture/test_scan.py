@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def har(path: Path, *urls: str) -> Path:
 
 
 def severities(db: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         return list(
             conn.execute(
                 "select s.label, f.severity from flows f join sessions s on s.id = f.session_id"
@@ -80,7 +81,7 @@ def test_an_unreadable_file_is_one_line_and_no_session(
     result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(db)])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert result.stderr == f"Error: {capture}: cannot be read (Permission denied)\n"
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         assert conn.execute("select count(*) from sessions").fetchone() == (0,)
 
 
@@ -127,7 +128,7 @@ def test_scanned_unlisted_parties_are_named_by_imported_entity_maps(
     db = tmp_path / "p.db"
     result = runner.invoke(main, ["scan", str(capture), "--db", str(db)])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         rows = list(conn.execute("select vendor, vendor_name, vendor_company from flows"))
     conn.close()
     assert rows == [
@@ -136,7 +137,7 @@ def test_scanned_unlisted_parties_are_named_by_imported_entity_maps(
 
 
 def outcomes(db: Path) -> list[tuple[str, str | None, int]]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         return list(
             conn.execute(
                 "select s.status, s.error, count(f.id) from sessions s"

@@ -31,16 +31,18 @@ def _reference(pattern: str, sep: str | None) -> re.Pattern[str]:
 
 @pytest.mark.parametrize("sep", [None, "."])
 @pytest.mark.parametrize("size", [33, 10_000])
-def test_many_stars_against_a_long_path_that_does_not_fit_take_milliseconds(
+def test_many_stars_against_a_long_path_that_does_not_fit_end_at_once(
     sep: str | None, size: int
 ) -> None:
+    # Not a speed target: a backtracking matcher takes hours here, a linear one
+    # milliseconds, so a bound of a second tells them apart even on a loaded machine.
     glob = compile_glob(CATASTROPHIC, sep=sep)
     path = ("/" + "a" * size)[:size]
     start = time.perf_counter()
     fits = glob.match(path)
     elapsed = time.perf_counter() - start
     assert not fits
-    assert elapsed < 0.05, elapsed
+    assert elapsed < 1.0, elapsed
 
 
 @pytest.mark.parametrize("sep", [None, "."])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ def hit(n: int) -> Analysis:
 
 
 def query(path: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         return list(conn.execute(sql))
 
 
@@ -66,7 +67,7 @@ def test_records_of_a_session_deleted_under_the_writer_go_to_a_new_session(
     assert writer.flush()
     [(started,)] = query(path, "select started_at from sessions")
     time.sleep(0.01)  # so the continuing session's start time differs
-    with sqlite3.connect(path) as conn:  # as purge does, from another connection
+    with closing(sqlite3.connect(path)) as conn, conn:  # as purge does, from another connection
         conn.execute("delete from requests")
         conn.execute("delete from flows")
         conn.execute("delete from sessions")

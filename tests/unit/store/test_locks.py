@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,7 +98,7 @@ def scan(har: Path, db: Path) -> tuple[int, str, str, float]:
 
 
 def labels(path: Path) -> list[str]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         return [row[0] for row in conn.execute("select label from sessions order by id")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ insert into findings (id, flow_id, session_id, vendor, kind, category, field, va
 
 
 def previous_database(path: Path) -> Path:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.executescript(PREVIOUS_SCHEMA)
     conn.close()
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from phitrace.store.migrations import MIGRATIONS_TABLE
 
 
 def application_id(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         return int(conn.execute("PRAGMA application_id").fetchone()[0])
 
 
@@ -26,7 +27,7 @@ def mode(path: Path) -> int:
 
 def old_phitrace(path: Path) -> Path:
     """A database as phitrace wrote it before it marked its files: no mark, no migrations."""
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(
             "create table sessions (id integer primary key, started_at text, ended_at text,"
             " label text, source text, phitrace_version text, signatures_digest text)"
@@ -44,7 +45,7 @@ def old_phitrace(path: Path) -> Path:
 
 def notes(path: Path) -> Path:
     """Another program's SQLite database."""
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("create table notes (id integer primary key, text text)")
         conn.execute("insert into notes (text) values ('my notes')")
     return path
@@ -52,7 +53,7 @@ def notes(path: Path) -> Path:
 
 def marked_by_another(path: Path) -> Path:
     """An SQLite file another program marked as its own, and otherwise empty."""
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("PRAGMA application_id = 1234")
     return path
 

@@ -103,7 +103,7 @@ def test_full_storage_keeps_paths_as_captured(tmp_path: Path) -> None:
     assert paths == [f"body.{EMAIL}", f"body.{EMAIL}"]
 
 
-def test_a_header_name_with_undecodable_bytes_is_stored_in_every_column() -> None:
+def test_a_header_name_with_undecodable_bytes_is_stored_in_every_column(tmp_path: Path) -> None:
     from phitrace.model import Analysis, Finding, Request
     from phitrace.store.database import open_database
     from phitrace.store.rows import Record
@@ -113,7 +113,7 @@ def test_a_header_name_with_undecodable_bytes_is_stored_in_every_column() -> Non
     name = "t\udcb9\udc96;M"
     request = Request("GET", "https://t.example/c", ((name, "Metformin"),))
     finding = Finding("health", "medication", f"header.{name}", "Metformin", "metformin", "r")
-    db = open_database(":memory:")
+    db = open_database(tmp_path / "phitrace.db")
     session = start_session(db, source="har", label="x")
     write_record(db, Record(session, Analysis(request, "t", findings=(finding,))), True)
     ((path, channel),) = db.execute("select path, channel from findings").fetchall()

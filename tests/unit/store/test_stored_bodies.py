@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,7 @@ def test_the_writer_keeps_the_flow_of_a_huge_body_and_its_neighbours(
     for size in (10, 200_000, 10):
         writer.submit(Record(session, big(size)))
     writer.close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         lengths = [r[0] for r in conn.execute("select request_body_length from flows order by id")]
         assert lengths == [10, 200_000, 10]
         assert conn.execute("select count(*) from findings").fetchone() == (3,)
