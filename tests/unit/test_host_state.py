@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+# Each test runs the shell script several times: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 HOST_STATE = REPO / "scripts" / "host-state.sh"
 REAL_TOOLS = ("bash", "awk", "sed", "grep", "sort", "comm", "mktemp", "head", "rm", "mkdir", "cat")

@@ -95,6 +95,7 @@ def scan_in_a_bounded_child(path: Path, db: Path) -> tuple[str, int]:
     return "\n".join(output), int(peak.split()[-1])
 
 
+@pytest.mark.slow
 def test_a_deeply_nested_entry_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
     deep = "[" * LEVELS + "]" * LEVELS
     har = tmp_path / "deep.har"
@@ -107,6 +108,7 @@ def test_a_deeply_nested_entry_is_skipped_in_bounded_memory(tmp_path: Path) -> N
     assert peak < PEAK_LIMIT_MB
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "template,expected",
     [
