@@ -173,7 +173,13 @@ class Recorder:
     @command.command("phitrace.report")
     def report_command(self, path: types.Path = NO_PATH) -> None:
         """Write the HTML report of everything recorded so far (in the background)."""
+        from phitrace.store.private import OutputError, refuse_database_target
+
         target = Path(path or ctx.options.phitrace_report).expanduser()
+        try:  # Refused here, in one line, not on the report's thread where it is only logged.
+            refuse_database_target(target, (self.db_path(),), "give phitrace.report another file")
+        except OutputError as exc:
+            raise exceptions.CommandError(str(exc)) from None
         if self.state.writer is not None:
             self.state.writer.flush()
         parties = None
@@ -206,7 +212,7 @@ def write_report(db_path: Path, target: Path, parties: tuple[int, list[Row]] | N
             write_inventory(db, *parties)
         context = build_context(db)
         db.close()
-        write_private(target, render_html(context))
+        write_private(target, render_html(context), (db_path,))
         log.info(
             "phitrace: wrote report %s (%d flows, %d findings)",
             target,

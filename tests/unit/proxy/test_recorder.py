@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mitmproxy.exceptions import CommandError
 from mitmproxy.test import taddons, tutils
 
 from phitrace.proxy.addon import PhiTrace
@@ -84,3 +85,26 @@ async def test_the_commands_are_registered_under_their_documented_names() -> Non
     with taddons.context(addon) as tctx:
         names = {n for n in tctx.master.commands.commands if n.startswith("phitrace.")}
     assert names == {"phitrace.summary", "phitrace.session", "phitrace.report"}
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+async def test_the_report_command_refuses_to_write_over_the_live_database(
+    tmp_path: Path, suffix: str
+) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = flow_for(WITH_HEALTH)
+        hooks.request(flow)
+        hooks.error(flow)
+        assert addon.writer is not None and addon.writer.flush()
+        target = Path(f"{db}{suffix}")
+        target.touch()
+        before = target.read_bytes()
+        with pytest.raises(CommandError, match=r"^refusing to write .*phitrace\.report") as info:
+            tctx.command(addon.recorder.report_command, str(target))
+        assert "\n" not in str(info.value)
+        assert target.read_bytes() == before
+        hooks.done()
+    assert rows(db, "select vendor from flows") == [("meta-pixel",)]
+
