@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 NO_PATH = types.Path("")
 """The report command's default: the file ``phitrace_report`` names."""
 
+REPORT_WAIT = 120.0
+"""Seconds the proxy waits, when it stops, for reports still being written."""
+
 
 class Recorder:
     """Opens and closes recording sessions and records each flagged flow once it is answered."""
@@ -37,6 +40,8 @@ class Recorder:
 
     def __init__(self, state: ProxyState) -> None:
         self.state = state
+        self.reports: list[threading.Thread] = []
+        """Report threads started by ``phitrace.report``; the proxy waits for them to finish."""
 
     # Sessions -----------------------------------------------------------------
 
@@ -58,6 +63,11 @@ class Recorder:
             self.open_session(ctx.options.phitrace_label)
 
     def done(self) -> None:
+        # A report asked for just before quitting must still be written: its thread is
+        # a daemon, which the interpreter would kill half-way at exit.
+        for thread in self.reports:
+            thread.join(REPORT_WAIT)
+        self.reports.clear()
         self.close_session()
 
     @staticmethod
@@ -194,6 +204,8 @@ class Recorder:
             name="phitrace-report",
             daemon=True,
         )
+        self.reports = [t for t in self.reports if t.is_alive()]
+        self.reports.append(thread)
         thread.start()
 
 

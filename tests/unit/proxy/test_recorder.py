@@ -108,3 +108,30 @@ async def test_the_report_command_refuses_to_write_over_the_live_database(
         hooks.done()
     assert rows(db, "select vendor from flows") == [("meta-pixel",)]
 
+
+
+async def test_stopping_the_proxy_waits_for_a_report_still_being_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    import phitrace.report.html as html
+
+    render = html.render_html
+
+    def slow_render(context: html.ReportContext) -> str:
+        time.sleep(0.5)  # a large database on a busy machine
+        return render(context)
+
+    monkeypatch.setattr(html, "render_html", slow_render)
+    db, report = tmp_path / "p.db", tmp_path / "late.html"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = flow_for(WITH_HEALTH)
+        hooks.request(flow)
+        hooks.error(flow)
+        tctx.command(addon.recorder.report_command, str(report))
+        hooks.done()
+        assert report.exists()
+    assert "Meta Pixel" in report.read_text()
