@@ -117,6 +117,8 @@ class Recorder:
     def close_session(self) -> None:
         """Record what is still flagged, drain the writer and end the session row."""
         state = self.state
+        for key in list(state.unanalysed):
+            state.adopt(key)
         for key in list(state.flagged):
             self._record(key, None)
         if state.writer is not None:
@@ -138,13 +140,16 @@ class Recorder:
 
     def response(self, flow: http.HTTPFlow) -> None:
         status = flow.response.status_code if flow.response else None
+        self.state.adopt(flow.id)
         self.state.on_flagged(flow, "response", flow.id, lambda _: self._record(flow.id, status))
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self.state.adopt(flow.id)
         self.state.on_flagged(flow, "error", flow.id, lambda _: self._record(flow.id, None))
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)
+        self.state.adopt(key)
         self.state.on_flagged(flow, "websocket_message", key, lambda _: self._record(key, 101))
 
     def _record(self, key: str, status: int | None) -> None:
@@ -155,7 +160,9 @@ class Recorder:
             return
         blocked = entry.action in ("sinkhole", "blocked")
         status = entry.status if entry.status is not None else status
-        record = Record(state.session_id, entry.analysis, status, blocked, entry.removed)
+        record = Record(
+            state.session_id, entry.analysis, status, blocked, entry.removed, entry.error
+        )
         state.writer.submit(record)
 
     # Commands -----------------------------------------------------------------

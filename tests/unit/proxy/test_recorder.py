@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mitmproxy import websocket
+from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.exceptions import CommandError
-from mitmproxy.test import taddons, tutils
+from mitmproxy.test import taddons, tflow, tutils
+from wsproto.frame_protocol import Opcode
 
 from phitrace.proxy.addon import PhiTrace
 from tests.support.proxy import flow_for, rows, running
@@ -109,7 +112,6 @@ async def test_the_report_command_refuses_to_write_over_the_live_database(
     assert rows(db, "select vendor from flows") == [("meta-pixel",)]
 
 
-
 async def test_stopping_the_proxy_waits_for_a_report_still_being_written(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -135,3 +137,73 @@ async def test_stopping_the_proxy_waits_for_a_report_still_being_written(
         hooks.done()
         assert report.exists()
     assert "Meta Pixel" in report.read_text()
+
+
+@pytest.mark.parametrize(
+    ("mode", "storage"), [("passive", "full"), ("block", "full"), ("redact", "redact")]
+)
+async def test_a_failed_analysis_still_records_the_flow_with_its_error(
+    tmp_path: Path, mode: str, storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import phitrace.analyzer as pipeline
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise KeyError("diabetes")  # an exception whose message quotes the payload
+
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    options = {"phitrace_db": str(db), "phitrace_mode": mode, "phitrace_storage": storage}
+    with running(addon, Proxyserver(), **options) as (tctx, hooks):
+        monkeypatch.setattr(pipeline, "decode_request", explode)
+        flow = flow_for(WITH_HEALTH, method="POST", body=b"q=diabetes")
+        before = flow.request.get_state()
+        hooks.request(flow)
+        monkeypatch.undo()
+        # Fail open: not answered, not changed, not marked; only counted.
+        assert flow.response is None and flow.request.get_state() == before
+        assert not flow.marked and "phitrace" not in flow.metadata
+        flow.response = tutils.tresp()
+        hooks.response(flow)
+        healthy = flow_for(ID_ONLY)
+        hooks.request(healthy)
+        hooks.error(healthy)
+        hooks.done()
+    recorded = rows(
+        db,
+        "select vendor, severity, analysis_error, status_code, request_body_length "
+        "from flows order by id",
+    )
+    assert recorded == [
+        (None, "info", "request hook: KeyError", 200, len(b"q=diabetes")),
+        ("meta-pixel", "low", None, None, 0),
+    ]
+    assert rows(db, "select count(*) from findings where flow_id = 1") == [(0,)]
+    assert rows(db, "select errors from sessions") == [(1,)]
+    (url,) = rows(db, "select url from flows where id = 1")[0]
+    assert url == (WITH_HEALTH if storage == "full" else "https://www.facebook.com/")
+    if storage == "redact":
+        assert "diabetes" not in repr(rows(db, "select * from flows where id = 1"))
+        assert rows(db, "select count(*) from requests") == [(0,)]
+
+
+async def test_a_failed_websocket_message_analysis_is_recorded_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise ValueError("broken decoder")
+
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = tflow.twebsocketflow()
+        assert flow.websocket is not None
+        flow.websocket.messages = [websocket.WebSocketMessage(Opcode.TEXT, True, b'{"a": 1}')]
+        assert addon.analyzer is not None
+        monkeypatch.setattr(addon.analyzer, "analyse", explode)
+        hooks.websocket_message(flow)
+        monkeypatch.undo()
+        assert not flow.websocket.messages[-1].dropped
+        hooks.done()
+    assert rows(db, "select method, status_code, analysis_error from flows") == [
+        ("WEBSOCKET", 101, "websocket_message hook: ValueError")
+    ]
