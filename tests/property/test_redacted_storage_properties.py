@@ -49,6 +49,8 @@ PLACES = (
     "fragment",
     "gzip json",
     "host header",
+    "query name of a condition",
+    "json key of a condition",
 )
 SETTINGS = settings(
     max_examples=max(100, fuzz_examples() // 20),
@@ -73,11 +75,21 @@ def planted(place: str, value: str, key: str, filler: str) -> Request:
         url += f"&ud[em]={quote(value)}"
     elif place == "query name":
         url += f"&{quote(value)}=1"
+    elif place == "query name of a condition":
+        url += f"&{quote(value)}=diabetes"
     elif place == "fragment":
         url += f"#{key}={quote(value)}"
-    elif place in ("json value", "json key", "nested json key", "gzip json"):
+    elif place in (
+        "json value",
+        "json key",
+        "nested json key",
+        "gzip json",
+        "json key of a condition",
+    ):
         document: object = {key: filler, "user": value}
-        if place == "json key":
+        if place == "json key of a condition":
+            document = {"cd": {value: "diabetes"}, key: filler}
+        elif place == "json key":
             document = {value: filler, key: 1}
         elif place == "nested json key":
             document = {"events": [{"props": {value: {key: filler}}}]}
