@@ -14,13 +14,15 @@ import threading
 from pathlib import Path
 
 from mitmproxy import command, ctx, exceptions, http, types
+from sqlite_utils import Database
 
 from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 from phitrace.session import Session
 from phitrace.store.database import open_database
 from phitrace.store.rows import Record, Row, party_rows
-from phitrace.store.sessions import end_session, start_session
+from phitrace.store.database import write_transaction
+from phitrace.store.sessions import end_session, start_session, started_at
 from phitrace.store.writer import Writer, write_inventory
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class Recorder:
             consent=ctx.options.phitrace_consent,
             scope=state.scope.describe(),
         )
+        state.session_started = started_at(db, state.session_id)
         db.close()
         state.session = Session(label=label)
         options = ctx.options
@@ -121,20 +124,41 @@ class Recorder:
             state.adopt(key)
         for key in list(state.flagged):
             self._record(key, None)
+        continued = None
         if state.writer is not None:
             state.writer.close()
             state.session.errors += state.writer.failed
+            continued = state.writer.continued_in
             state.writer = None
         if state.session_id is not None:
             db = open_database(self.db_path())
             try:
-                rows = party_rows(state.session_id, state.session.parties)
-                write_inventory(db, state.session_id, rows)
+                self._end(db, continued or state.session_id, continued is None)
+            finally:
+                db.close()
+            state.session_id = state.session_started = None
+
+    def _end(self, db: Database, session_id: int, own: bool) -> None:
+        """Store the inventory and end the session, unless ``purge`` deleted it meanwhile.
+
+        Its id may already belong to a newer session (ids are reused once the
+        newest are deleted): checked in the same transaction, so another
+        recording is never ended or given this one's inventory.
+        """
+        state = self.state
+        with write_transaction(db):
+            if own and started_at(db, session_id) != state.session_started:
+                log.warning(
+                    "phitrace: session %s was deleted while it was being recorded; "
+                    "its inventory and end are not stored",
+                    session_id,
+                )
+                return
+            try:
+                write_inventory(db, session_id, party_rows(session_id, state.session.parties))
             except Exception:  # noqa: BLE001 - the session must still be closed
                 log.exception("phitrace: could not store the inventory of third parties")
-            end_session(db, state.session_id, state.session.errors)
-            db.close()
-            state.session_id = None
+            end_session(db, session_id, state.session.errors)
 
     # Hooks --------------------------------------------------------------------
 
@@ -207,7 +231,7 @@ class Recorder:
             )
         thread = threading.Thread(
             target=write_report,
-            args=(self.db_path(), target, parties),
+            args=(self.db_path(), target, parties, self.state.session_started),
             name="phitrace-report",
             daemon=True,
         )
@@ -216,11 +240,17 @@ class Recorder:
         thread.start()
 
 
-def write_report(db_path: Path, target: Path, parties: tuple[int, list[Row]] | None = None) -> None:
+def write_report(
+    db_path: Path,
+    target: Path,
+    parties: tuple[int, list[Row]] | None = None,
+    started: str | None = None,
+) -> None:
     """Render the report from the database on a thread of its own; failures are only logged.
 
     ``parties`` is the running session's inventory, taken on the event loop and
-    stored here first, so the report lists every third party seen so far.
+    stored here first, so the report lists every third party seen so far; not
+    when that session, known by its start time ``started``, was deleted meanwhile.
     """
     from phitrace.report.html import build_context, render_html
     from phitrace.store.private import write_private
@@ -228,7 +258,9 @@ def write_report(db_path: Path, target: Path, parties: tuple[int, list[Row]] | N
     try:
         db = open_database(db_path)
         if parties is not None:
-            write_inventory(db, *parties)
+            with write_transaction(db):
+                if started is None or started_at(db, parties[0]) == started:
+                    write_inventory(db, *parties)
         context = build_context(db)
         db.close()
         write_private(target, render_html(context), (db_path,))

@@ -79,6 +79,8 @@ class ProxyState:
     scope: Scope = field(default_factory=Scope)
     session: Session = field(default_factory=Session)
     session_id: int | None = None
+    session_started: str | None = None
+    """When the session ``session_id`` started: with its id, what identifies it."""
     writer: Writer | None = None
     flagged: dict[str, Flagged] = field(default_factory=dict)
     """Flagged flows by key (the flow id, or :func:`message_key`) until they are recorded."""

@@ -185,6 +185,11 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="phitrace-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def continued_in(self) -> int | None:
+        """The session this writer moved to after its own was deleted (``purge``), if it did."""
+        return self._sessions.continued_in
+
     def submit(self, record: Record) -> None:
         """Queue a record for writing."""
         self._queue.put(record)
@@ -249,6 +254,7 @@ class Writer:
         try:
             db = open_database(self.path)
             db.execute("PRAGMA synchronous = FULL")
+            self._sessions.remember(db)
             self._beat(db)
             return db
         except Exception:  # noqa: BLE001 - keep draining (and counting) so submit never piles up
@@ -260,7 +266,7 @@ class Writer:
         if db is None:
             return
         try:
-            touch_sessions(db, self._sessions.alive())
+            touch_sessions(db, self._sessions.still_ours(db))
         except Exception:  # noqa: BLE001 - a heartbeat must never stop the writer
             log.debug("phitrace: heartbeat failed", exc_info=True)
 
@@ -271,7 +277,7 @@ class Writer:
         look live to ``purge`` until its last heartbeat grew old.
         """
         try:
-            release_sessions(db, self._sessions.alive())
+            release_sessions(db, self._sessions.still_ours(db))
         except Exception:  # noqa: BLE001 - the writer is stopping anyway
             log.debug("phitrace: could not release sessions", exc_info=True)
 
@@ -339,6 +345,18 @@ class Sessions:
         self._moved: dict[int, int] = {}
         self._own: list[int] = []
 
+    def remember(self, db: sqlite_utils.Database) -> None:
+        """Note the first session's start time, before any record: its id alone may be reused."""
+        if self._first is not None and self._first not in self._known:
+            row = self._row(db, self._first)
+            # Already gone: a session now under that id is not ours, whatever it holds.
+            self._known[self._first] = row if row is not None else {"started_at": None}
+
+    @property
+    def continued_in(self) -> int | None:
+        """Where the first session's records go since it was deleted, if it was."""
+        return None if self._first is None else self._moved.get(self._first)
+
     def alive(self) -> set[int]:
         """The sessions this writer is recording now."""
         ids = set(self._known) - set(self._moved)
@@ -375,6 +393,15 @@ class Sessions:
         self._own.append(new_id)
         self._known[new_id] = self._row(db, new_id) or {}
         return replace(record, session_id=new_id)
+
+    def still_ours(self, db: sqlite_utils.Database) -> set[int]:
+        """The sessions of :meth:`alive` that were not deleted, their id given to another."""
+        ours = set()
+        for session_id in self.alive():
+            known, row = self._known.get(session_id), self._row(db, session_id)
+            if row is not None and (known is None or known["started_at"] == row["started_at"]):
+                ours.add(session_id)
+        return ours
 
     @staticmethod
     def _row(db: sqlite_utils.Database, session_id: int) -> dict[str, object] | None:

@@ -207,3 +207,48 @@ async def test_a_failed_websocket_message_analysis_is_recorded_too(
     assert rows(db, "select method, status_code, analysis_error from flows") == [
         ("WEBSOCKET", 101, "websocket_message hook: ValueError")
     ]
+
+
+def take_over_session_one(db: Path) -> int:
+    """Purge every session, as ``purge --all --force`` does, and start another program's.
+
+    Sessions have no AUTOINCREMENT: the new session gets the purged one's id.
+    """
+    from phitrace.store.database import open_database
+    from phitrace.store.sessions import purge_sessions, select_sessions, start_session
+
+    other = open_database(db)
+    try:
+        purge_sessions(other, select_sessions(other, everything=True))
+        return start_session(other, source="har", label="someone else's scan")
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("written_before_purge", [True, False])
+async def test_a_recorder_outliving_a_purge_never_writes_under_the_reused_id(
+    tmp_path: Path, written_before_purge: bool
+) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db), phitrace_label="audit") as (tctx, hooks):
+        assert addon.session_id == 1 and addon.writer is not None
+        if written_before_purge:
+            flow = flow_for(WITH_HEALTH)
+            hooks.request(flow)
+            hooks.error(flow)
+        assert addon.writer.flush()
+        assert take_over_session_one(db) == 1
+        later = flow_for(WITH_HEALTH, referer="https://www.example.org/search")
+        hooks.request(later)
+        hooks.error(later)
+        hooks.done()
+    sessions = rows(db, "select id, label, source, status, errors from sessions order by id")
+    assert sessions[0] == (1, "someone else's scan", "har", "running", 0)
+    # Its heartbeat is its own recorder's to keep or clear, not ours.
+    assert rows(db, "select heartbeat_at = started_at from sessions where id = 1") == [(1,)]
+    assert rows(db, "select count(*) from flows where session_id = 1") == [(0,)]
+    assert rows(db, "select count(*) from third_parties where session_id = 1") == [(0,)]
+    (continued,) = [row for row in sessions if row[0] != 1]
+    assert continued[2:4] == ("proxy", "complete")
+    assert rows(db, "select session_id from flows") == [(continued[0],)]
