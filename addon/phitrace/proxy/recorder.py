@@ -19,9 +19,8 @@ from sqlite_utils import Database
 from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 from phitrace.session import Session
-from phitrace.store.database import open_database
+from phitrace.store.database import open_database, write_transaction
 from phitrace.store.rows import Record, Row, party_rows
-from phitrace.store.database import write_transaction
 from phitrace.store.sessions import end_session, start_session, started_at
 from phitrace.store.writer import Writer, write_inventory
 

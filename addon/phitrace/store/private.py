@@ -58,9 +58,7 @@ def refuse_database_target(
                     f"refusing to write {path}: it is the database {database}{suffix} — {hint}"
                 )
     if is_sqlite_file(path):
-        raise OutputError(
-            f"refusing to write {path}: it is a SQLite database — {hint}"
-        )
+        raise OutputError(f"refusing to write {path}: it is a SQLite database — {hint}")
 
 
 def _describe(path: Path, exc: OSError) -> str:

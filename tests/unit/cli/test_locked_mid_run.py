@@ -101,7 +101,13 @@ def test_scan_into_a_database_locked_after_opening(
 
 
 @pytest.mark.parametrize(
-    "command", [["report"], ["export", "evidence"], ["check"], ["diff", "--old-session", "1", "--new-session", "2"]]
+    "command",
+    [
+        ["report"],
+        ["export", "evidence"],
+        ["check"],
+        ["diff", "--old-session", "1", "--new-session", "2"],
+    ],
 )
 def test_read_only_commands_on_a_database_locked_after_opening(
     db: Path,
