@@ -252,3 +252,40 @@ async def test_a_recorder_outliving_a_purge_never_writes_under_the_reused_id(
     (continued,) = [row for row in sessions if row[0] != 1]
     assert continued[2:4] == ("proxy", "complete")
     assert rows(db, "select session_id from flows") == [(continued[0],)]
+
+
+async def test_a_gzip_request_is_stored_and_exported_as_sent_with_its_decoded_text(
+    tmp_path: Path,
+) -> None:
+    import gzip
+    import hashlib
+
+    from phitrace.report.evidence import har_document
+    from phitrace.store.database import open_database_readonly
+    from phitrace.store.reader import load_findings
+
+    text = b"id=1&ev=Search&cd[search_string]=diabetes"
+    wire = gzip.compress(text)
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = flow_for("https://www.facebook.com/tr/", method="POST", body=wire)
+        flow.request.headers["content-encoding"] = "gzip"
+        flow.request.headers["content-type"] = "application/x-www-form-urlencoded"
+        hooks.request(flow)
+        flow.response = tutils.tresp()
+        hooks.response(flow)
+        hooks.done()
+    assert rows(db, "select request_body_length, request_body_sha256 from flows") == [
+        (len(wire), hashlib.sha256(wire).hexdigest())
+    ]
+    assert rows(db, "select body from requests") == [(wire,)]
+    reader = open_database_readonly(db)
+    try:
+        (entry,) = har_document(load_findings(reader, raw=True))["log"]["entries"]
+    finally:
+        reader.close()
+    assert entry["_phitrace"]["wire_body"]["sha256"] == hashlib.sha256(wire).hexdigest()
+    decoded = entry["_phitrace"]["decoded_body"]
+    assert decoded["text"] == text.decode() and decoded["trail"] == ["gzip"]
+    assert decoded["label"].startswith("decoded")
