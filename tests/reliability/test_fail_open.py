@@ -51,6 +51,10 @@ def test_a_failing_stage_leaves_the_flow_as_sent_and_counts_in_the_session(
     arrived = {rid_of(path): path for path in upstream.paths}
     ((errors,),) = rows(proxy.db, "select errors from sessions")
     recorded = sorted(rid_of(str(url)) for (url,) in rows(proxy.db, "select url from flows"))
+    marked = dict(
+        (rid_of(str(url)), error)
+        for url, error in rows(proxy.db, "select url, analysis_error from flows")
+    )
     figures(
         f"fail open ({mode}): {len(answers)} requests, faults in {len(failing)} stages, "
         f"{errors} internal errors counted, {len(recorded)} flows recorded"
@@ -65,10 +69,14 @@ def test_a_failing_stage_leaves_the_flow_as_sent_and_counts_in_the_session(
             assert arrived[rid] == path, (rid, arrived[rid])
     assert errors == len(failing) * ROUNDS
     # A failure after the analysis (enforcing, showing) leaves the flow as sent but never
-    # loses its record; a failure inside the analysis leaves nothing to record, and the
-    # store stage fails on the writer thread.
-    kept = ("none", "enforce", "show")
+    # loses its record; a failure inside the analysis keeps the request as sent, marked
+    # with the error; only the store stage, which fails on the writer thread, loses it.
+    analysis = ("match", "decode", "detect", "assess")
+    kept = ("none", "enforce", "show", *analysis)
     assert recorded == sorted(f"{s}-{n}" for s in kept for n in range(ROUNDS))
+    for rid, error in marked.items():
+        failed_analysis = rid.split("-")[0] in analysis
+        assert error == ("request hook: InjectedFault" if failed_analysis else None), rid
     # Each failure in the request hook is logged once, with the flow's id.
     in_request_hook = [s for s in failing if s != "store"]
     assert output.count("internal error in request hook for flow") == len(in_request_hook) * ROUNDS

@@ -17,6 +17,7 @@ from phitrace.capture.scan import ScanResult
 from phitrace.cli.options import (
     ADDON_SCRIPT,
     build_analyzer,
+    busy,
     canaries_option,
     db_option,
     signatures_option,
@@ -24,7 +25,7 @@ from phitrace.cli.options import (
     storage_option,
     writable_db,
 )
-from phitrace.store.database import busy_timeout, is_locked, locked
+from phitrace.store.database import is_locked
 from phitrace.store.rows import MAX_STORED_BODY
 
 
@@ -230,7 +231,7 @@ def scan(
     except sqlite3.OperationalError as exc:
         if not is_locked(exc):
             raise
-        raise click.ClickException(str(locked(db_path, busy_timeout()))) from exc
+        raise busy(db_path) from exc
     finally:
         db.close()
 

@@ -9,7 +9,8 @@ import click
 
 from phitrace import __version__
 from phitrace.cli import capture, catalogue, gate, reports, store
-from phitrace.cli.options import ADDON_SCRIPT
+from phitrace.cli.options import ADDON_SCRIPT, DB_META, busy
+from phitrace.store.database import is_locked
 
 __all__ = ["ADDON_SCRIPT", "main"]
 
@@ -19,7 +20,8 @@ class _OneLineErrors(click.Group):
 
     Commands turn the errors they expect into messages that say what to do;
     this catches the rest (a disk that fills mid-scan, a database that turns
-    out corrupt) so the user still sees one line and exit code 1.
+    out corrupt) so the user still sees one line and exit code 1; a database
+    another program locked part-way through is exit code 2, naming the file.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -30,6 +32,8 @@ class _OneLineErrors(click.Group):
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
         except sqlite3.Error as exc:
+            if is_locked(exc):
+                raise busy(ctx.meta.get(DB_META, "the database")) from exc
             raise click.ClickException(f"database error: {exc}") from exc
 
 

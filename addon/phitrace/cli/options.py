@@ -21,6 +21,15 @@ T = TypeVar("T")
 ADDON_SCRIPT = Path(__file__).resolve().parent.parent / "mitmproxy_addon.py"
 DEFAULT_DB = "phitrace.db"
 
+DB_META = "phitrace.db_path"
+"""Where ``--db`` is kept in ``click.Context.meta``, for errors raised outside the command."""
+
+
+def _remember_db(ctx: click.Context, _param: click.Parameter, value: Path) -> Path:
+    ctx.meta[DB_META] = value
+    return value
+
+
 db_option = click.option(
     "--db",
     "db_path",
@@ -28,7 +37,26 @@ db_option = click.option(
     default=DEFAULT_DB,
     show_default=True,
     help="SQLite database file.",
+    callback=_remember_db,
 )
+
+
+class DatabaseBusy(click.ClickException):
+    """Another program held the database's lock past the busy timeout.
+
+    Exit code 2, as ``check`` uses for "could not check": nothing is wrong
+    with the database or the command, it just could not be had.
+    """
+
+    exit_code = 2
+
+
+def busy(path: Path | str) -> DatabaseBusy:
+    """The one-line error for a lock held longer than the busy timeout, naming the database."""
+    from phitrace.store.database import busy_timeout, locked
+
+    return DatabaseBusy(str(locked(Path(path), busy_timeout())))
+
 
 storage_option = click.option(
     "--storage",
@@ -93,7 +121,13 @@ def sqlite_file_or_fail(path: Path) -> None:
 
 
 def _database_error(path: Path, exc: Exception) -> click.ClickException:
-    """A database that SQLite or the file system refused, as one line."""
+    """A database that SQLite or the file system refused, or another program locked: one line."""
+    from phitrace.store.database import DatabaseLocked, is_locked
+
+    if isinstance(exc, DatabaseLocked):
+        return DatabaseBusy(str(exc))
+    if is_locked(exc):
+        return busy(path)
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return click.ClickException(f"cannot open database {path}: {reason}")
 
@@ -119,7 +153,12 @@ def readable_db(path: Path) -> sqlite_utils.Database:
     A database that lacks schema steps is upgraded when the file is writable
     (as every command did before); a read-only one says it must be upgraded.
     """
-    from phitrace.store.database import DatabaseError, OutdatedDatabase, open_database_readonly
+    from phitrace.store.database import (
+        DatabaseError,
+        DatabaseLocked,
+        OutdatedDatabase,
+        open_database_readonly,
+    )
 
     _missing_db(path)
     try:
@@ -131,6 +170,8 @@ def readable_db(path: Path) -> sqlite_utils.Database:
             except click.ClickException:
                 raise click.ClickException(str(exc)) from exc
         return open_database_readonly(path, timeout=READ_TIMEOUT)
+    except DatabaseLocked as exc:
+        raise DatabaseBusy(str(exc)) from exc
     except (OutdatedDatabase, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from exc
     except (sqlite3.Error, OSError) as exc:
@@ -139,11 +180,13 @@ def readable_db(path: Path) -> sqlite_utils.Database:
 
 def writable_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) a phitrace database; refusal or a held lock is one line."""
-    from phitrace.store.database import DatabaseError, open_database
+    from phitrace.store.database import DatabaseError, DatabaseLocked, open_database
 
     sqlite_file_or_fail(path)
     try:
         return open_database(path)
+    except DatabaseLocked as exc:
+        raise DatabaseBusy(str(exc)) from exc
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from exc
     except (sqlite3.Error, OSError) as exc:

@@ -49,16 +49,23 @@ class Analyse:
     def request(self, flow: http.HTTPFlow) -> None:
         self.state.flagged.pop(flow.id, None)
         self.state.unscoped.pop(flow.id, None)
+        self.state.unanalysed.pop(flow.id, None)
+        request = None
         try:
-            analysis = self._analyse(flow, to_request(flow, self.state.session.pages))
+            request = to_request(flow, self.state.session.pages)
+            analysis = self._analyse(flow, request)
             if analysis is not None:
                 self.state.flagged[flow.id] = Flagged(analysis, saved_state(flow))
-        except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
+        except Exception as exc:  # noqa: BLE001 - fail open: phitrace must never break a flow
             self.state.failed(flow, "request")
+            if request is not None:
+                self.state.not_analysed(flow.id, "request", exc, request)
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)
         self.state.flagged.pop(key, None)
+        self.state.unanalysed.pop(key, None)
+        request = None
         try:
             assert flow.websocket is not None
             message = flow.websocket.messages[-1]
@@ -70,5 +77,7 @@ class Analyse:
             if analysis is not None:
                 saved = Saved(None, flow.response, "phitrace" in flow.metadata, message)
                 self.state.flagged[key] = Flagged(analysis, saved, status=101)
-        except Exception:  # noqa: BLE001 - fail open
+        except Exception as exc:  # noqa: BLE001 - fail open
             self.state.failed(flow, "websocket_message", key)
+            if request is not None:
+                self.state.not_analysed(key, "websocket_message", exc, request)

@@ -14,19 +14,23 @@ import threading
 from pathlib import Path
 
 from mitmproxy import command, ctx, exceptions, http, types
+from sqlite_utils import Database
 
 from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 from phitrace.session import Session
-from phitrace.store.database import open_database
+from phitrace.store.database import open_database, write_transaction
 from phitrace.store.rows import Record, Row, party_rows
-from phitrace.store.sessions import end_session, start_session
+from phitrace.store.sessions import end_session, start_session, started_at
 from phitrace.store.writer import Writer, write_inventory
 
 log = logging.getLogger(__name__)
 
 NO_PATH = types.Path("")
 """The report command's default: the file ``phitrace_report`` names."""
+
+REPORT_WAIT = 120.0
+"""Seconds the proxy waits, when it stops, for reports still being written."""
 
 
 class Recorder:
@@ -37,6 +41,8 @@ class Recorder:
 
     def __init__(self, state: ProxyState) -> None:
         self.state = state
+        self.reports: list[threading.Thread] = []
+        """Report threads started by ``phitrace.report``; the proxy waits for them to finish."""
 
     # Sessions -----------------------------------------------------------------
 
@@ -58,6 +64,11 @@ class Recorder:
             self.open_session(ctx.options.phitrace_label)
 
     def done(self) -> None:
+        # A report asked for just before quitting must still be written: its thread is
+        # a daemon, which the interpreter would kill half-way at exit.
+        for thread in self.reports:
+            thread.join(REPORT_WAIT)
+        self.reports.clear()
         self.close_session()
 
     @staticmethod
@@ -86,6 +97,7 @@ class Recorder:
                 consent=ctx.options.phitrace_consent,
                 scope=state.scope.describe(),
             )
+            state.session_started = started_at(db, state.session_id)
         finally:
             db.close()
         state.session = Session(label=label)
@@ -109,36 +121,60 @@ class Recorder:
     def close_session(self) -> None:
         """Record what is still flagged, drain the writer and end the session row."""
         state = self.state
+        for key in list(state.unanalysed):
+            state.adopt(key)
         for key in list(state.flagged):
             self._record(key, None)
+        continued = None
         if state.writer is not None:
             state.writer.close()
             state.session.errors += state.writer.failed
+            continued = state.writer.continued_in
             state.writer = None
         if state.session_id is not None:
             db = open_database(self.db_path())
             try:
-                try:
-                    rows = party_rows(state.session_id, state.session.parties)
-                    write_inventory(db, state.session_id, rows)
-                except Exception:  # noqa: BLE001 - the session must still be closed
-                    log.exception("phitrace: could not store the inventory of third parties")
-                end_session(db, state.session_id, state.session.errors)
+                self._end(db, continued or state.session_id, continued is None)
             finally:
                 db.close()
-            state.session_id = None
+            state.session_id = state.session_started = None
+
+    def _end(self, db: Database, session_id: int, own: bool) -> None:
+        """Store the inventory and end the session, unless ``purge`` deleted it meanwhile.
+
+        Its id may already belong to a newer session (ids are reused once the
+        newest are deleted): checked in the same transaction, so another
+        recording is never ended or given this one's inventory.
+        """
+        state = self.state
+        with write_transaction(db):
+            if own and started_at(db, session_id) != state.session_started:
+                log.warning(
+                    "phitrace: session %s was deleted while it was being recorded; "
+                    "its inventory and end are not stored",
+                    session_id,
+                )
+                return
+            try:
+                write_inventory(db, session_id, party_rows(session_id, state.session.parties))
+            except Exception:  # noqa: BLE001 - the session must still be closed
+                log.exception("phitrace: could not store the inventory of third parties")
+            end_session(db, session_id, state.session.errors)
 
     # Hooks --------------------------------------------------------------------
 
     def response(self, flow: http.HTTPFlow) -> None:
         status = flow.response.status_code if flow.response else None
+        self.state.adopt(flow.id)
         self.state.on_flagged(flow, "response", flow.id, lambda _: self._record(flow.id, status))
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self.state.adopt(flow.id)
         self.state.on_flagged(flow, "error", flow.id, lambda _: self._record(flow.id, None))
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)
+        self.state.adopt(key)
         self.state.on_flagged(flow, "websocket_message", key, lambda _: self._record(key, 101))
 
     def _record(self, key: str, status: int | None) -> None:
@@ -149,7 +185,9 @@ class Recorder:
             return
         blocked = entry.action in ("sinkhole", "blocked")
         status = entry.status if entry.status is not None else status
-        record = Record(state.session_id, entry.analysis, status, blocked, entry.removed)
+        record = Record(
+            state.session_id, entry.analysis, status, blocked, entry.removed, entry.error
+        )
         state.writer.submit(record)
 
     # Commands -----------------------------------------------------------------
@@ -177,7 +215,13 @@ class Recorder:
     @command.command("phitrace.report")
     def report_command(self, path: types.Path = NO_PATH) -> None:
         """Write the HTML report of everything recorded so far (in the background)."""
+        from phitrace.store.private import OutputError, refuse_database_target
+
         target = Path(path or ctx.options.phitrace_report).expanduser()
+        try:  # Refused here, in one line, not on the report's thread where it is only logged.
+            refuse_database_target(target, (self.db_path(),), "give phitrace.report another file")
+        except OutputError as exc:
+            raise exceptions.CommandError(str(exc)) from None
         if self.state.writer is not None:
             self.state.writer.flush()
         parties = None
@@ -188,18 +232,26 @@ class Recorder:
             )
         thread = threading.Thread(
             target=write_report,
-            args=(self.db_path(), target, parties),
+            args=(self.db_path(), target, parties, self.state.session_started),
             name="phitrace-report",
             daemon=True,
         )
+        self.reports = [t for t in self.reports if t.is_alive()]
+        self.reports.append(thread)
         thread.start()
 
 
-def write_report(db_path: Path, target: Path, parties: tuple[int, list[Row]] | None = None) -> None:
+def write_report(
+    db_path: Path,
+    target: Path,
+    parties: tuple[int, list[Row]] | None = None,
+    started: str | None = None,
+) -> None:
     """Render the report from the database on a thread of its own; failures are only logged.
 
     ``parties`` is the running session's inventory, taken on the event loop and
-    stored here first, so the report lists every third party seen so far.
+    stored here first, so the report lists every third party seen so far; not
+    when that session, known by its start time ``started``, was deleted meanwhile.
     """
     from phitrace.report.html import build_context, render_html
     from phitrace.store.private import write_private
@@ -208,11 +260,13 @@ def write_report(db_path: Path, target: Path, parties: tuple[int, list[Row]] | N
         db = open_database(db_path)
         try:
             if parties is not None:
-                write_inventory(db, *parties)
+                with write_transaction(db):
+                    if started is None or started_at(db, parties[0]) == started:
+                        write_inventory(db, *parties)
             context = build_context(db)
         finally:
             db.close()
-        write_private(target, render_html(context))
+        write_private(target, render_html(context), (db_path,))
         log.info(
             "phitrace: wrote report %s (%d flows, %d findings)",
             target,

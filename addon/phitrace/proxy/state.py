@@ -5,7 +5,7 @@ flow (analyse, enforce, show, record) and hands its result to the next through
 one :class:`ProxyState`, passed to every addon when it is made.  The state
 also holds the single fail-open path: :meth:`ProxyState.failed` counts and
 logs an internal error, puts the flow back as it was, and keeps the analysis
-for the database.
+for the database, or, when the analysis itself failed, the request as sent.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class Flagged:
     """The field paths redaction removed."""
     status: int | None = None
     """The status code to record when it is known before the response (WebSocket: 101)."""
+    error: str | None = None
+    """Why the flow was not analysed (the hook and exception), when its analysis failed."""
 
 
 def message_key(flow: http.HTTPFlow) -> str:
@@ -77,11 +79,35 @@ class ProxyState:
     scope: Scope = field(default_factory=Scope)
     session: Session = field(default_factory=Session)
     session_id: int | None = None
+    session_started: str | None = None
+    """When the session ``session_id`` started: with its id, what identifies it."""
     writer: Writer | None = None
     flagged: dict[str, Flagged] = field(default_factory=dict)
     """Flagged flows by key (the flow id, or :func:`message_key`) until they are recorded."""
     unscoped: dict[str, Request] = field(default_factory=dict)
     """Requests left out by the scope, by flow id, until enforcement has seen them."""
+    unanalysed: dict[str, Flagged] = field(default_factory=dict)
+    """Requests whose analysis failed, by key, until they are recorded: never enforced or
+    shown (the flow goes on as sent), but kept for the database with the error."""
+
+    def not_analysed(self, key: str, hook: str, exc: Exception, request: Request) -> None:
+        """Keep the record of a request whose analysis raised: fail open, lose nothing.
+
+        Only the exception's type is kept: its message may quote the payload.
+        """
+        analysis = Analysis(
+            request,
+            page_url=request.page_url,
+            severity="info",
+            severity_reason="not analysed: phitrace failed on this request (internal error)",
+        )
+        self.unanalysed[key] = Flagged(analysis, None, error=f"{hook} hook: {type(exc).__name__}")
+
+    def adopt(self, key: str) -> None:
+        """Make an unanalysed request flagged, to be recorded by the hook that runs now."""
+        entry = self.unanalysed.pop(key, None)
+        if entry is not None:
+            self.flagged[key] = entry
 
     def on_flagged(
         self, flow: http.HTTPFlow, hook: str, key: str, act: Callable[[Flagged], None]

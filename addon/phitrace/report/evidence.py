@@ -5,7 +5,9 @@ A bundle is one zip file holding:
 - ``flows.har``: a HAR 1.2 log of every flow with findings, rebuilt from the
   stored raw requests (headers in wire order and the exact body), so browser
   developer tools import it and ``phitrace scan`` reproduces the findings and
-  request digests;
+  request digests; ``postData`` holds the wire bytes, and a body sent with a
+  ``Content-Encoding`` also gets its decoded text, labelled as decoded, in
+  the entry's ``_phitrace.decoded_body``;
 - ``findings.json``: the JSON export (see :mod:`phitrace.report.formats`);
 - ``manifest.json``: phitrace, mitmproxy and signature versions, the
   sessions covered, counts, and the SHA-256 and size of every other file;
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl
 from mitmproxy.net.http.cookies import parse_cookie_header
 
 from phitrace import __version__
+from phitrace.report.decoded import WIRE_LABEL, decoded_body
 from phitrace.report.formats import to_json
 from phitrace.store.private import private_output
 from phitrace.store.reader import Findings, Leak, RawRequest, url_parts
@@ -76,11 +79,20 @@ def _post_data(raw: RawRequest) -> dict[str, Any] | None:
         return None
     mime = next((v for k, v in raw.headers if k.lower() == "content-type"), "")
     try:
-        return {"mimeType": mime, "text": raw.body.decode("utf-8")}
+        return {"mimeType": mime, "text": raw.body.decode("utf-8"), "comment": WIRE_LABEL}
     except UnicodeDecodeError:
         # HAR 1.2 has no encoding for request bodies; this is the common extension.
         text = base64.b64encode(raw.body).decode("ascii")
-        return {"mimeType": mime, "text": text, "encoding": "base64"}
+        return {"mimeType": mime, "text": text, "encoding": "base64", "comment": WIRE_LABEL}
+
+
+def _bodies(raw: RawRequest | None) -> dict[str, Any]:
+    """The wire body's size and digest, and its decoded form when it had a coding."""
+    if raw is None:
+        return {}
+    wire = {"label": WIRE_LABEL, "bytes": len(raw.body), "sha256": sha256(raw.body)}
+    decoded = decoded_body(raw)
+    return {"wire_body": wire, **({"decoded_body": decoded.as_json()} if decoded else {})}
 
 
 def har_request(leak: Leak, raw: RawRequest | None) -> dict[str, Any]:
@@ -132,6 +144,7 @@ def har_entry(
             "vendor": leak.vendor,
             "blocked": leak.blocked,
             "finding_ids": ids,
+            **_bodies(raw),
         },
     }
     if pageref:

@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 
 from phitrace import __version__
 from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
+from phitrace.report.decoded import DECODED_LABEL, WIRE_LABEL, decoded_body
 from phitrace.report.parties import PartyView, party_views
 from phitrace.report.views import (
     Chart,
@@ -93,17 +94,33 @@ def highlight(value: str, term: str, limit: int = 600) -> Markup:
     return Markup("".join(pieces))
 
 
-def raw_text(method: str, url: str, raw: RawRequest, limit: int = RAW_LIMIT) -> str:
-    """A stored request as readable text: request line, headers, body (bounded)."""
-    lines = [f"{method} {url}", *(f"{k}: {v}" for k, v in raw.headers), ""]
-    body = raw.body[:limit]
+def _body_text(body: bytes, limit: int) -> str:
     try:
-        text = body.decode("utf-8")
+        text = body[:limit].decode("utf-8")
     except UnicodeDecodeError:
-        text = f"[binary body, base64]\n{base64.b64encode(body).decode('ascii')}"
-    if len(raw.body) > limit:
-        text += f"\n[… {len(raw.body) - limit} more bytes not shown]"
-    return "\n".join(lines) + "\n" + text
+        text = f"[binary, base64]\n{base64.b64encode(body[:limit]).decode('ascii')}"
+    if len(body) > limit:
+        text += f"\n[… {len(body) - limit} more bytes not shown]"
+    return text
+
+
+def raw_text(method: str, url: str, raw: RawRequest, limit: int = RAW_LIMIT) -> str:
+    """A stored request as readable text: request line, headers, body (bounded).
+
+    A body sent with a ``Content-Encoding`` is shown twice, each labelled: the
+    wire bytes that were stored and hashed, then what phitrace decoded them to.
+    """
+    lines = [f"{method} {url}", *(f"{k}: {v}" for k, v in raw.headers), ""]
+    decoded = decoded_body(raw)
+    if decoded is None:
+        return "\n".join(lines) + "\n" + _body_text(raw.body, limit)
+    trail = " → ".join(decoded.trail)
+    cut = "" if decoded.complete else ", incomplete"
+    return "\n".join(lines) + (
+        f"\n[{WIRE_LABEL}; {len(raw.body)} bytes]\n{_body_text(raw.body, limit)}"
+        f"\n\n[{DECODED_LABEL} ({trail}{cut}); {len(decoded.data)} bytes]\n"
+        + _body_text(decoded.data, limit)
+    )
 
 
 @dataclass

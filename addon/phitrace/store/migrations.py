@@ -170,6 +170,11 @@ def session_status_and_body_digest(db: sqlite_utils.Database) -> None:
     )
 
 
+def flow_analysis_error(db: sqlite_utils.Database) -> None:
+    """``flows.analysis_error``: why a flow recorded after a failed analysis was not analysed."""
+    _add_missing(db, {"flows": {"analysis_error": str}})
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_contract_tables", contract_tables),
     Migration("0002_structured_findings", structured_findings),
@@ -177,6 +182,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_third_parties", third_parties_table),
     Migration("0005_host_header", host_header),
     Migration("0006_session_status_and_body_digest", session_status_and_body_digest),
+    Migration("0007_flow_analysis_error", flow_analysis_error),
 )
 """Every step, in the order it is applied."""
 

@@ -58,7 +58,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.abspath(a) == os.path.abspath(b) or a.resolve() == b.resolve()
 
 
-def refuse_database_target(path: Path, databases: Iterable[Path] = ()) -> None:
+def refuse_database_target(
+    path: Path, databases: Iterable[Path] = (), hint: str = "choose another output file with -o"
+) -> None:
     """Raise :class:`OutputError` when writing ``path`` would overwrite a database.
 
     ``databases`` are the databases the command reads (their ``-wal`` and
@@ -68,14 +70,10 @@ def refuse_database_target(path: Path, databases: Iterable[Path] = ()) -> None:
         for suffix in DATABASE_SUFFIXES:
             if _same_file(path, Path(f"{database}{suffix}")):
                 raise OutputError(
-                    f"refusing to write {path}: it is the database {database}{suffix} "
-                    "— choose another output file with -o"
+                    f"refusing to write {path}: it is the database {database}{suffix} — {hint}"
                 )
     if is_sqlite_file(path):
-        raise OutputError(
-            f"refusing to write {path}: it is a SQLite database "
-            "— choose another output file with -o"
-        )
+        raise OutputError(f"refusing to write {path}: it is a SQLite database — {hint}")
 
 
 def _describe(path: Path, exc: OSError) -> str:

@@ -45,6 +45,9 @@ class Record:
     status_code: int | None = None
     blocked: bool = False
     redacted: tuple[str, ...] = ()
+    error: str | None = None
+    """Set when the analysis failed: where and which exception (never its message, which
+    may quote the payload); the analysis is then only the request as it was sent."""
 
 
 Row = dict[str, Any]
@@ -82,6 +85,7 @@ def flow_row(record: Record) -> Row:
         "request_body_length": len(req.body),
         "request_body_sha256": hashlib.sha256(req.body).hexdigest(),
         "request_body_truncated": None,
+        "analysis_error": _text(record.error),
     }
 
 
@@ -155,6 +159,9 @@ def redact_rows(flow: Row, findings: Sequence[Row]) -> tuple[Row, list[Row]]:
         "page_url": _origin(flow["page_url"]),
         "truncated": _scrub(flow["truncated"], values),
         "severity_reason": _scrub(flow["severity_reason"], values),
+        # A Host header is whatever the client wrote, found or not: only its digest is kept.
+        "host_header": digest(flow["host_header"]),
+        "redacted": _scrub(flow["redacted"], values),
     }
     rows = []
     for f in findings:

@@ -68,6 +68,7 @@ SCHEMA: dict[str, dict[str, type]] = {
         "request_body_length": int,
         "request_body_sha256": str,
         "request_body_truncated": int,
+        "analysis_error": str,
     },
     "findings": {
         "id": int,

@@ -74,6 +74,16 @@ def end_session(
         )
 
 
+def started_at(db: sqlite_utils.Database, session_id: int) -> str | None:
+    """When a session started, or None when no such session exists (any more).
+
+    Ids can be taken again after ``purge`` deletes the newest sessions, so a
+    session is known by its id and start time together.
+    """
+    row = db.execute("select started_at from sessions where id = ?", [session_id]).fetchone()
+    return None if row is None else str(row[0])
+
+
 def _set_heartbeat(db: sqlite_utils.Database, ids: Iterable[int], value: str | None) -> None:
     """Set the heartbeat of those of ``ids`` still running; ended sessions keep theirs."""
     wanted = sorted(set(ids))

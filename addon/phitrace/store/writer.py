@@ -21,20 +21,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import sqlite_utils
 
+from phitrace.store.continuation import Sessions
 from phitrace.store.database import open_database, write_transaction
 from phitrace.store.rows import MAX_STORED_BODY, Record, Row, check_storage, prepared, with_raw
-from phitrace.store.sessions import (
-    HEARTBEAT,
-    end_session,
-    release_sessions,
-    start_session,
-    touch_sessions,
-)
+from phitrace.store.sessions import HEARTBEAT, release_sessions, touch_sessions
+
+__all__ = ["Sessions", "Writer", "write_inventory", "write_record", "write_records"]
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +181,11 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="phitrace-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def continued_in(self) -> int | None:
+        """The session this writer moved to after its own was deleted (``purge``), if it did."""
+        return self._sessions.continued_in
+
     def submit(self, record: Record) -> None:
         """Queue a record for writing."""
         self._queue.put(record)
@@ -249,6 +250,7 @@ class Writer:
         try:
             db = open_database(self.path)
             db.execute("PRAGMA synchronous = FULL")
+            self._sessions.remember(db)
             self._beat(db)
             return db
         except Exception:  # noqa: BLE001 - keep draining (and counting) so submit never piles up
@@ -260,7 +262,7 @@ class Writer:
         if db is None:
             return
         try:
-            touch_sessions(db, self._sessions.alive())
+            touch_sessions(db, self._sessions.still_ours(db))
         except Exception:  # noqa: BLE001 - a heartbeat must never stop the writer
             log.debug("phitrace: heartbeat failed", exc_info=True)
 
@@ -271,7 +273,7 @@ class Writer:
         look live to ``purge`` until its last heartbeat grew old.
         """
         try:
-            release_sessions(db, self._sessions.alive())
+            release_sessions(db, self._sessions.still_ours(db))
         except Exception:  # noqa: BLE001 - the writer is stopping anyway
             log.debug("phitrace: could not release sessions", exc_info=True)
 
@@ -322,69 +324,3 @@ class Writer:
                 record.analysis.request.sha256(),
                 error,
             )
-
-
-class Sessions:
-    """The sessions a writer records into, and where a deleted one continues.
-
-    A session is known by its id and start time: a session deleted by
-    ``purge`` (and possibly its id taken by a newer session) is detected
-    inside the write transaction, and its records go to a new session with
-    the same label, source and settings, which the writer ends when it stops.
-    """
-
-    def __init__(self, session_id: int | None) -> None:
-        self._first = session_id
-        self._known: dict[int, dict[str, object]] = {}
-        self._moved: dict[int, int] = {}
-        self._own: list[int] = []
-
-    def alive(self) -> set[int]:
-        """The sessions this writer is recording now."""
-        ids = set(self._known) - set(self._moved)
-        if self._first is not None:
-            ids.add(self._moved.get(self._first, self._first))
-        return ids
-
-    def continued(self, db: sqlite_utils.Database, record: Record) -> Record:
-        """The record, moved to the session continuing its own if that was deleted."""
-        wanted = self._moved.get(record.session_id, record.session_id)
-        row = self._row(db, wanted)
-        known = self._known.get(wanted)
-        if row is not None and (known is None or known["started_at"] == row["started_at"]):
-            self._known.setdefault(wanted, row)
-            return record if wanted == record.session_id else replace(record, session_id=wanted)
-        template = known or {}
-        new_id = start_session(
-            db,
-            source=str(template.get("source") or "proxy"),
-            label=str(template.get("label") or ""),
-            signatures_digest=str(template.get("signatures_digest") or ""),
-            input=str(template.get("input") or ""),
-            consent=str(template.get("consent") or ""),
-            scope=str(template.get("scope") or ""),
-        )
-        log.warning(
-            "phitrace: session %s was deleted while it was being recorded; "
-            "recording continues in session %s",
-            wanted,
-            new_id,
-        )
-        self._moved[record.session_id] = new_id
-        self._moved[wanted] = new_id
-        self._own.append(new_id)
-        self._known[new_id] = self._row(db, new_id) or {}
-        return replace(record, session_id=new_id)
-
-    @staticmethod
-    def _row(db: sqlite_utils.Database, session_id: int) -> dict[str, object] | None:
-        rows = list(db.query("select * from sessions where id = ?", [session_id]))
-        return rows[0] if rows else None
-
-    def end_own(self, db: sqlite_utils.Database) -> None:
-        """End the sessions this writer started; failures are only logged."""
-        for session_id in self._own:
-            try:
-                end_session(db, session_id)
-            except Exception:  # noqa: BLE001 - the proxy is stopping anyway
-                log.exception("phitrace could not end session %s", session_id)

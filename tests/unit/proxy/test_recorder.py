@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mitmproxy.test import taddons, tutils
+from mitmproxy import websocket
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.exceptions import CommandError
+from mitmproxy.test import taddons, tflow, tutils
+from wsproto.frame_protocol import Opcode
 
 from phitrace.proxy.addon import PhiTrace
 from tests.support.proxy import flow_for, rows, running
@@ -84,3 +88,204 @@ async def test_the_commands_are_registered_under_their_documented_names() -> Non
     with taddons.context(addon) as tctx:
         names = {n for n in tctx.master.commands.commands if n.startswith("phitrace.")}
     assert names == {"phitrace.summary", "phitrace.session", "phitrace.report"}
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+async def test_the_report_command_refuses_to_write_over_the_live_database(
+    tmp_path: Path, suffix: str
+) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = flow_for(WITH_HEALTH)
+        hooks.request(flow)
+        hooks.error(flow)
+        assert addon.writer is not None and addon.writer.flush()
+        target = Path(f"{db}{suffix}")
+        target.touch()
+        before = target.read_bytes()
+        with pytest.raises(CommandError, match=r"^refusing to write .*phitrace\.report") as info:
+            tctx.command(addon.recorder.report_command, str(target))
+        assert "\n" not in str(info.value)
+        assert target.read_bytes() == before
+        hooks.done()
+    assert rows(db, "select vendor from flows") == [("meta-pixel",)]
+
+
+async def test_stopping_the_proxy_waits_for_a_report_still_being_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    import phitrace.report.html as html
+
+    render = html.render_html
+
+    def slow_render(context: html.ReportContext) -> str:
+        time.sleep(0.5)  # a large database on a busy machine
+        return render(context)
+
+    monkeypatch.setattr(html, "render_html", slow_render)
+    db, report = tmp_path / "p.db", tmp_path / "late.html"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = flow_for(WITH_HEALTH)
+        hooks.request(flow)
+        hooks.error(flow)
+        tctx.command(addon.recorder.report_command, str(report))
+        hooks.done()
+        assert report.exists()
+    assert "Meta Pixel" in report.read_text()
+
+
+@pytest.mark.parametrize(
+    ("mode", "storage"), [("passive", "full"), ("block", "full"), ("redact", "redact")]
+)
+async def test_a_failed_analysis_still_records_the_flow_with_its_error(
+    tmp_path: Path, mode: str, storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import phitrace.analyzer as pipeline
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise KeyError("diabetes")  # an exception whose message quotes the payload
+
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    options = {"phitrace_db": str(db), "phitrace_mode": mode, "phitrace_storage": storage}
+    with running(addon, Proxyserver(), **options) as (tctx, hooks):
+        monkeypatch.setattr(pipeline, "decode_request", explode)
+        flow = flow_for(WITH_HEALTH, method="POST", body=b"q=diabetes")
+        before = flow.request.get_state()
+        hooks.request(flow)
+        monkeypatch.undo()
+        # Fail open: not answered, not changed, not marked; only counted.
+        assert flow.response is None and flow.request.get_state() == before
+        assert not flow.marked and "phitrace" not in flow.metadata
+        flow.response = tutils.tresp()
+        hooks.response(flow)
+        healthy = flow_for(ID_ONLY)
+        hooks.request(healthy)
+        hooks.error(healthy)
+        hooks.done()
+    recorded = rows(
+        db,
+        "select vendor, severity, analysis_error, status_code, request_body_length "
+        "from flows order by id",
+    )
+    assert recorded == [
+        (None, "info", "request hook: KeyError", 200, len(b"q=diabetes")),
+        ("meta-pixel", "low", None, None, 0),
+    ]
+    assert rows(db, "select count(*) from findings where flow_id = 1") == [(0,)]
+    assert rows(db, "select errors from sessions") == [(1,)]
+    (url,) = rows(db, "select url from flows where id = 1")[0]
+    assert url == (WITH_HEALTH if storage == "full" else "https://www.facebook.com/")
+    if storage == "redact":
+        assert "diabetes" not in repr(rows(db, "select * from flows where id = 1"))
+        assert rows(db, "select count(*) from requests") == [(0,)]
+
+
+async def test_a_failed_websocket_message_analysis_is_recorded_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise ValueError("broken decoder")
+
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = tflow.twebsocketflow()
+        assert flow.websocket is not None
+        flow.websocket.messages = [websocket.WebSocketMessage(Opcode.TEXT, True, b'{"a": 1}')]
+        assert addon.analyzer is not None
+        monkeypatch.setattr(addon.analyzer, "analyse", explode)
+        hooks.websocket_message(flow)
+        monkeypatch.undo()
+        assert not flow.websocket.messages[-1].dropped
+        hooks.done()
+    assert rows(db, "select method, status_code, analysis_error from flows") == [
+        ("WEBSOCKET", 101, "websocket_message hook: ValueError")
+    ]
+
+
+def take_over_session_one(db: Path) -> int:
+    """Purge every session, as ``purge --all --force`` does, and start another program's.
+
+    Sessions have no AUTOINCREMENT: the new session gets the purged one's id.
+    """
+    from phitrace.store.database import open_database
+    from phitrace.store.sessions import purge_sessions, select_sessions, start_session
+
+    other = open_database(db)
+    try:
+        purge_sessions(other, select_sessions(other, everything=True))
+        return start_session(other, source="har", label="someone else's scan")
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("written_before_purge", [True, False])
+async def test_a_recorder_outliving_a_purge_never_writes_under_the_reused_id(
+    tmp_path: Path, written_before_purge: bool
+) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db), phitrace_label="audit") as (tctx, hooks):
+        assert addon.session_id == 1 and addon.writer is not None
+        if written_before_purge:
+            flow = flow_for(WITH_HEALTH)
+            hooks.request(flow)
+            hooks.error(flow)
+        assert addon.writer.flush()
+        assert take_over_session_one(db) == 1
+        later = flow_for(WITH_HEALTH, referer="https://www.example.org/search")
+        hooks.request(later)
+        hooks.error(later)
+        hooks.done()
+    sessions = rows(db, "select id, label, source, status, errors from sessions order by id")
+    assert sessions[0] == (1, "someone else's scan", "har", "running", 0)
+    # Its heartbeat is its own recorder's to keep or clear, not ours.
+    assert rows(db, "select heartbeat_at = started_at from sessions where id = 1") == [(1,)]
+    assert rows(db, "select count(*) from flows where session_id = 1") == [(0,)]
+    assert rows(db, "select count(*) from third_parties where session_id = 1") == [(0,)]
+    (continued,) = [row for row in sessions if row[0] != 1]
+    assert continued[2:4] == ("proxy", "complete")
+    assert rows(db, "select session_id from flows") == [(continued[0],)]
+
+
+async def test_a_gzip_request_is_stored_and_exported_as_sent_with_its_decoded_text(
+    tmp_path: Path,
+) -> None:
+    import gzip
+    import hashlib
+
+    from phitrace.report.evidence import har_document
+    from phitrace.store.database import open_database_readonly
+    from phitrace.store.reader import load_findings
+
+    text = b"id=1&ev=Search&cd[search_string]=diabetes"
+    wire = gzip.compress(text)
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flow = flow_for("https://www.facebook.com/tr/", method="POST", body=wire)
+        flow.request.headers["content-encoding"] = "gzip"
+        flow.request.headers["content-type"] = "application/x-www-form-urlencoded"
+        hooks.request(flow)
+        flow.response = tutils.tresp()
+        hooks.response(flow)
+        hooks.done()
+    assert rows(db, "select request_body_length, request_body_sha256 from flows") == [
+        (len(wire), hashlib.sha256(wire).hexdigest())
+    ]
+    assert rows(db, "select body from requests") == [(wire,)]
+    reader = open_database_readonly(db)
+    try:
+        (entry,) = har_document(load_findings(reader, raw=True))["log"]["entries"]
+    finally:
+        reader.close()
+    assert entry["_phitrace"]["wire_body"]["sha256"] == hashlib.sha256(wire).hexdigest()
+    decoded = entry["_phitrace"]["decoded_body"]
+    assert decoded["text"] == text.decode() and decoded["trail"] == ["gzip"]
+    assert decoded["label"].startswith("decoded")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import json
 import stat
@@ -15,6 +17,7 @@ from click.testing import CliRunner
 from phitrace.capture.har import read_har
 from phitrace.cli.main import main
 from phitrace.report.evidence import har_document, verify_bundle, write_bundle
+from phitrace.report.html import raw_text
 from phitrace.store.database import open_database
 from phitrace.store.reader import Findings, load_findings
 from tests.support.seeded_db import clinic, finding, new_session, record_flow
@@ -217,3 +220,59 @@ def test_export_commands(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["export", "verify", str(out)])
     assert bad.exit_code == 1
     assert "flows.har: content differs from the manifest" in bad.output
+
+
+GZIP_JSON = b'{"event": "Search", "search_string": "diabetes", "email": "jane@example.org"}'
+
+
+def test_a_gzip_body_is_exported_as_its_wire_bytes_with_the_decoded_text_labelled(
+    tmp_path: Path,
+) -> None:
+    wire = gzip.compress(GZIP_JSON)
+    db = open_database(tmp_path / "g.db")
+    session = new_session(db, "gzip")
+    flow_id = record_flow(
+        db,
+        session,
+        url="https://www.facebook.com/tr/",
+        page="https://clinic.example/search",
+        vendor="meta-pixel",
+        method="POST",
+        headers=(("Content-Type", "application/json"), ("Content-Encoding", "gzip")),
+        body=wire,
+        findings=[finding("health", "condition", "body.search_string", "diabetes", "d", "high")],
+    )
+    (stored_sha,) = db.execute(
+        "select request_body_sha256 from flows where id = ?", [flow_id]
+    ).fetchone()
+    loaded = load_findings(db, raw=True)
+    db.close()
+    out = tmp_path / "g.zip"
+    write_bundle(loaded, out)
+    with zipfile.ZipFile(out) as bundle:
+        (entry,) = json.loads(bundle.read("flows.har"))["log"]["entries"]
+    post = entry["request"]["postData"]
+    assert post["encoding"] == "base64" and base64.b64decode(post["text"]) == wire
+    assert "wire bytes" in post["comment"]
+    assert entry["request"]["bodySize"] == len(wire)
+    extra = entry["_phitrace"]
+    assert extra["wire_body"]["sha256"] == hashlib.sha256(wire).hexdigest() == stored_sha
+    decoded = extra["decoded_body"]
+    assert decoded["text"] == GZIP_JSON.decode() and "encoding" not in decoded
+    assert decoded["trail"] == ["gzip"] and decoded["content_encoding"] == "gzip"
+    assert decoded["complete"] is True and decoded["bytes"] == len(GZIP_JSON)
+    assert decoded["sha256"] == hashlib.sha256(GZIP_JSON).hexdigest() != stored_sha
+    assert decoded["label"].startswith("decoded") and "not what was sent" in decoded["label"]
+    # The HTML report's raw request view shows both, each labelled.
+    shown = raw_text("POST", entry["request"]["url"], loaded.raw[flow_id])
+    wire_at, decoded_at = shown.index("[wire bytes"), shown.index("[decoded by phitrace")
+    assert wire_at < shown.index(base64.b64encode(wire).decode()) < decoded_at
+    assert shown.index(GZIP_JSON.decode()) > decoded_at
+    assert f"{len(wire)} bytes]" in shown and "(gzip)" in shown
+
+
+def test_a_body_without_a_coding_has_no_decoded_copy(findings: Findings) -> None:
+    for entry in har_document(findings)["log"]["entries"]:
+        assert "decoded_body" not in entry["_phitrace"]
+        if "postData" in entry["request"]:
+            assert entry["_phitrace"]["wire_body"]["bytes"] == entry["request"]["bodySize"]

@@ -119,7 +119,7 @@ def test_a_lock_held_past_the_timeout_fails_in_one_line(
     har = capture(tmp_path / "clinic.har")
     with held_lock(db_path, 30.0):
         code, out, err, took = scan(har, db_path)
-    assert code == 1
+    assert code == 2
     assert took < 10
     assert err == (
         f"Error: {db_path} is locked by another program (waited 0.2 s); "
