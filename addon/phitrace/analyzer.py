@@ -135,6 +135,7 @@ class Analyzer:
             third_party=site,
             severity_reason=assessment.reason,
             vendor_company=company,
+            sinkhole=match.endpoint.sinkhole if match else None,
         )
 
     def _vendor_name(

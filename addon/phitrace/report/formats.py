@@ -28,6 +28,7 @@ from phitrace import __version__
 from phitrace.gate.baseline import FAIL_LEVELS, Group, field_path, fingerprint, group
 from phitrace.report.documents import ROWS, dump_json, leak_title
 from phitrace.report.html import context_for, render_html
+from phitrace.report.parties import PartyView, parties_by_session, party_views
 from phitrace.report.sarif import to_sarif
 from phitrace.resources import data_dir
 from phitrace.store.reader import Findings, Leak, url_parts
@@ -84,18 +85,26 @@ def to_html(findings: Findings) -> str:
 
 
 def to_json(findings: Findings) -> str:
-    """Sessions, counts and every finding with its flow, as one JSON document."""
+    """Sessions with their third parties, counts and every finding with its flow, as JSON."""
+    parties = parties_by_session(findings.parties, findings.leaks)
+    sessions = [
+        {**asdict(s), "third_parties": [p.as_record() for p in parties.get(s.id, [])]}
+        for s in findings.sessions
+    ]
+    called_out = sorted({p.domain for v in parties.values() for p in v if p.unlisted_with_findings})
     document = {
         "format": "phitrace-findings",
         "version": 1,
         "phitrace_version": __version__,
         "generated_at": findings.generated_at,
-        "sessions": [asdict(s) for s in findings.sessions],
+        "sessions": sessions,
         "summary": {
             "findings": len(findings.leaks),
             "by_severity": findings.severity_counts,
             "tracker_flows": findings.total_flows,
             "flagged_flows": len(findings.flagged_flow_ids),
+            "third_parties": len({p.domain for v in parties.values() for p in v}),
+            "unlisted_with_findings": called_out,
         },
         "findings": ROWS,
     }
@@ -222,7 +231,33 @@ def to_markdown(findings: Findings) -> str:
             )
         if len(groups) > MARKDOWN_ROWS:
             lines += ["", f"_…and {len(groups) - MARKDOWN_ROWS} more; see the full report._"]
+    lines += _md_parties(party_views(findings.parties, findings.leaks))
     return "\n".join(lines) + "\n"
+
+
+def _md_party_row(party: PartyView) -> str:
+    catalogued = f"yes ({md_code(party.vendor)})" if party.catalogued else "**no**"
+    received = ", ".join(f"{md_text(r.label)} ({r.findings})" for r in party.received)
+    return (
+        f"| {md_code(party.domain)} | {party.requests} | {catalogued} | "
+        f"{md_text(party.company) or 'unknown'} | {received or 'nothing found'} |"
+    )
+
+
+def _md_parties(parties: list[PartyView]) -> list[str]:
+    """The third parties: a count, the unlisted ones that received data, a short table."""
+    if not parties:
+        return []
+    unlisted = sum(1 for p in parties if not p.catalogued)
+    lines = ["", f"#### Third parties: {len(parties)}, {unlisted} not in the catalogue", ""]
+    called_out = [md_code(p.domain) for p in parties if p.unlisted_with_findings]
+    if called_out:
+        lines += [f"⚠️ Unlisted and received data: {', '.join(called_out)}", ""]
+    lines += ["| domain | requests | catalogued | company | received |", "|---|---|---|---|---|"]
+    lines += [_md_party_row(p) for p in parties[:MARKDOWN_ROWS]]
+    if len(parties) > MARKDOWN_ROWS:
+        lines += ["", f"_…and {len(parties) - MARKDOWN_ROWS} more; see the full report._"]
+    return lines
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
