@@ -11,6 +11,7 @@ from phitrace.cli.options import build_analyzer, signatures_option
 
 if TYPE_CHECKING:
     from phitrace.assess.policy import Policy
+    from phitrace.store.reader import Leak
 
 policy_option = click.option(
     "--policy",
@@ -32,6 +33,15 @@ def read_policy(path: Path | None, known_vendors: frozenset[str] | None = None) 
         return load_policy(path, known_vendors)
     except PolicyError as exc:
         raise click.ClickException(f"cannot use the policy file:\n{exc}") from exc
+
+
+def judge_leaks(policy: Policy | None, leaks: list[Leak]) -> list[Leak]:
+    """Stored findings with a policy applied anew; as recorded when no policy is given."""
+    if policy is None:
+        return leaks
+    from phitrace.assess.policy import judge
+
+    return [judge(policy, leak, leak.vendor or None, leak.page_url or None) for leak in leaks]
 
 
 @click.group()

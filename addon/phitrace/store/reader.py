@@ -73,6 +73,8 @@ class Leak:
     request_sha256: str
     status_code: int | None
     blocked: bool
+    policy: str | None = None
+    """The policy rule that accepts the finding (``covered``, ``allowed:<n>``), or None."""
 
     # Cached: reports and exports ask for these many times per finding.
     @functools.cached_property
@@ -254,7 +256,7 @@ _TEXT_COLUMNS = (
 _LEAK_SELECT = (
     "select f.id, f.session_id, f.flow_id, "
     + ", ".join(f"coalesce({column}, '')" for column in _TEXT_COLUMNS)
-    + ", w.status_code, w.blocked, f.path, f.trail"
+    + ", w.status_code, w.blocked, f.path, f.trail, f.policy"
     + " from findings f join flows w on w.id = f.flow_id"
 )
 
@@ -292,6 +294,7 @@ def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Le
                 request_sha256=t[16],
                 status_code=row[20],
                 blocked=bool(row[21]),
+                policy=row[24],
             )
         )
     return leaks
