@@ -36,12 +36,18 @@ def read_policy(path: Path | None, known_vendors: frozenset[str] | None = None) 
 
 
 def judge_leaks(policy: Policy | None, leaks: list[Leak]) -> list[Leak]:
-    """Stored findings with a policy applied anew; as recorded when no policy is given."""
+    """Stored findings with a policy applied anew; as recorded when no policy is given.
+
+    An override can change a severity, so the findings are put back in severity order
+    (stable: the reader's order within a severity stays).
+    """
     if policy is None:
         return leaks
     from phitrace.assess.policy import judge
+    from phitrace.model import severity_rank
 
-    return [judge(policy, leak, leak.vendor or None, leak.page_url or None) for leak in leaks]
+    judged = [judge(policy, leak, leak.vendor or None, leak.page_url or None) for leak in leaks]
+    return sorted(judged, key=lambda leak: severity_rank(leak.severity))
 
 
 @click.group()

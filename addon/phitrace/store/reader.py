@@ -35,6 +35,7 @@ FINDING_COLUMNS = (
     "marks",
     "reason",
     "rule",
+    "policy",
 )
 FLOW_COLUMNS = ("page", "page_key", "method", "url", "sha256", "raw", "vendor_label", "status")
 
