@@ -192,6 +192,8 @@ class Finding:
     reason: str = ""
     trail: tuple[str, ...] = ()
     canary_kind: str | None = None
+    policy: str | None = None
+    """The policy rule that accepts the finding: ``covered``, ``allowed:<n>``, or None."""
 
     @property
     def field(self) -> str:

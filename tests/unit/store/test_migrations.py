@@ -107,3 +107,20 @@ def test_a_failing_step_leaves_nothing_half_applied() -> None:
             migrate(db, (*MIGRATIONS, Migration("0099_broken", broken)))
         assert "half" not in columns(db)["findings"]
         assert applied_migrations(db) == STEPS
+
+
+def test_a_database_before_the_policy_step_gains_the_column_and_keeps_null_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "before-policy.db"
+    with sqlite_utils.Database(path) as db:
+        migrate(db, MIGRATIONS[:-1])
+        assert "policy" not in columns(db)["findings"]
+        db["sessions"].insert({"id": 1, "source": "har"})
+        db["flows"].insert({"id": 1, "session_id": 1, "url": "https://t.example/c"})
+        finding = {"id": 1, "flow_id": 1, "session_id": 1, "kind": "health", "category": "condition"}
+        db["findings"].insert(finding)
+    with open_database(path) as db:
+        assert applied_migrations(db) == STEPS and STEPS[-1] == "0008_finding_policy"
+        (leak,) = load_leaks(db)
+        assert leak.policy is None
