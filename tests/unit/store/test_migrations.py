@@ -118,8 +118,9 @@ def test_a_database_before_the_policy_step_gains_the_column_and_keeps_null_rows(
         assert "policy" not in columns(db)["findings"]
         db["sessions"].insert({"id": 1, "source": "har"})
         db["flows"].insert({"id": 1, "session_id": 1, "url": "https://t.example/c"})
-        finding = {"id": 1, "flow_id": 1, "session_id": 1, "kind": "health", "category": "condition"}
-        db["findings"].insert(finding)
+        db["findings"].insert(
+            {"id": 1, "flow_id": 1, "session_id": 1, "kind": "health", "category": "condition"}
+        )
     with open_database(path) as db:
         assert applied_migrations(db) == STEPS and STEPS[-1] == "0008_finding_policy"
         (leak,) = load_leaks(db)
