@@ -311,6 +311,15 @@ def content_security_policy(env: jinja2.Environment) -> str:
     )
 
 
+def style_policy(env: jinja2.Environment) -> str:
+    """A policy for a page with the report's inline style and no script at all."""
+    style = env.get_template("report.css").render()
+    return (
+        f"default-src 'none'; style-src {_hash(style)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
 def render_html(context: ReportContext) -> str:
     """Render the HTML report for a context."""
     env = environment()
