@@ -37,10 +37,11 @@ def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findi
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    type=click.Choice([*FORMATS, "pdf"]),
     default="html",
     show_default=True,
-    help="html, json, csv, md (a pull-request comment), junit (JUnit XML) or sarif (SARIF 2.1.0).",
+    help="html, pdf (printed by Chromium), json, csv, md (a pull-request comment), "
+    "junit (JUnit XML) or sarif (SARIF 2.1.0).",
 )
 @click.option(
     "-o",
@@ -64,14 +65,36 @@ def report(
     to_stdout = str(target) == "-"
     if not to_stdout:
         check_output(target, (db_path,))
-    findings = _findings(db_path, session, raw=fmt in RAW_FORMATS)
+    chromium = _chromium() if fmt == "pdf" else None
+    findings = _findings(db_path, session, raw=fmt in RAW_FORMATS or chromium is not None)
     findings.leaks = judge_leaks(policy, findings.leaks)
-    text = FORMATS[fmt](findings)
+    text = _pdf(findings, db_path, chromium) if chromium else FORMATS[fmt](findings)
     if to_stdout:
         click.echo(text, nl=False)
         return
     output_or_fail(target, text, (db_path,))
     click.echo(f"wrote {target}: {findings.total_flows} flows, {len(findings.leaks)} findings")
+
+
+def _chromium() -> Path:
+    """The Chromium the PDF is printed with, found before any work; missing is one line."""
+    from phitrace.report.pdf import PdfError, find_chromium
+
+    try:
+        return find_chromium()
+    except PdfError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _pdf(findings: Findings, db_path: Path, chromium: Path) -> bytes:
+    """The PDF report, its cover naming the SHA-256 of the database it was read from."""
+    from phitrace.report.pdf import PdfError, to_pdf
+    from phitrace.report.printed import file_sha256
+
+    try:
+        return to_pdf(findings, file_sha256(db_path), chromium)
+    except PdfError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _one_session(db_path: Path, session: int) -> tuple[Findings, SessionView]:
