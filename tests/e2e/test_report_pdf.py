@@ -14,7 +14,7 @@ from tests.support.seeded_db import clinic
 
 from phitrace.cli.main import main
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 POPPLER = "apt-get install -y poppler-utils"
 
