@@ -238,3 +238,88 @@ def portal(path: Path) -> Path:
     write_inventory(db, second, party_rows(second, later))
     db.close()
     return path
+
+
+def _uet_flow(
+    db: sqlite_utils.Database, session: int, offset: float, leaks: Sequence[Finding]
+) -> None:
+    record_flow(
+        db,
+        session,
+        url="https://bat.bing.com/action/0?ti=1&vid=abc-123&p=%2Fconditions%2Fdiabetes",
+        page="https://clinic.example/conditions/diabetes",
+        vendor="microsoft-uet",
+        vendor_name="Microsoft Advertising UET",
+        tracker_category="advertising",
+        offset=offset,
+        findings=leaks,
+    )
+
+
+def consent_pair(path: Path) -> Path:
+    """The same journey twice: consent accepted (session 1), then rejected (session 2).
+
+    Accepted sends the pixel (three high findings), a medication search to
+    Google Analytics (medium) and a user id to Bing (low).  Rejected stops the
+    pixel; Google Analytics still pings the same endpoint but with nothing
+    found; Bing now also sends the condition (worse); Hotjar appears, quiet.
+    """
+    db = open_database(path)
+    accepted = new_session(db, "consent accepted", consent="accepted", day=1)
+    pixel_flow(db, accepted, DIABETES_PAGE, 1)
+    record_flow(
+        db,
+        accepted,
+        url="https://region1.google-analytics.com/g/collect?v=2&tid=G-TEST",
+        page="https://clinic.example/search?q=metformin",
+        vendor="google-analytics",
+        vendor_name="Google Analytics",
+        method="POST",
+        body=b"en=view_search_results&ep.search_term=metformin%20dosage",
+        offset=2,
+        findings=[
+            finding(
+                "health",
+                "medication",
+                "body.ep.search_term",
+                "metformin dosage",
+                "metformin",
+                "medium",
+                trail=("form",),
+            )
+        ],
+    )
+    user_id = finding("identifier", "user_id", "query.vid", "abc-123", "user_id", "low")
+    _uet_flow(db, accepted, 3, [user_id])
+    rejected = new_session(db, "consent rejected", consent="rejected", day=2)
+    record_flow(
+        db,
+        rejected,
+        url="https://region1.google-analytics.com/g/collect?v=2&tid=G-TEST&gcs=G100",
+        page="https://clinic.example/search?q=metformin",
+        vendor="google-analytics",
+        vendor_name="Google Analytics",
+        offset=86_401,
+    )
+    condition = finding(
+        "health",
+        "condition",
+        "query.p",
+        "/conditions/diabetes",
+        "diabetes",
+        "high",
+        "health data sent together with an identifier",
+    )
+    _uet_flow(db, rejected, 86_402, [condition, user_id])
+    record_flow(
+        db,
+        rejected,
+        url="https://in.hotjar.com/api/v2/client/sites/1/visit-data?sv=7",
+        page="https://clinic.example/",
+        vendor="hotjar",
+        vendor_name="Hotjar",
+        method="POST",
+        offset=86_403,
+    )
+    db.close()
+    return path

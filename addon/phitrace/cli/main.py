@@ -57,6 +57,7 @@ for _command in (
     capture.proxy,
     capture.scan,
     reports.report,
+    reports.compare,
     reports.export,
     reports.datasette_metadata,
     catalogue.signatures,

@@ -1,4 +1,4 @@
-"""Report commands: ``report``, ``export evidence``/``verify`` and ``datasette-metadata``."""
+"""Report commands: ``report``, ``compare``, ``export evidence``/``verify`` and Datasette."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from phitrace.cli.options import (
 )
 from phitrace.cli.policy import judge_leaks, policy_option, read_policy
 from phitrace.report.formats import FORMATS
-from phitrace.store.reader import Findings
+from phitrace.store.reader import Findings, SessionView
 
 
 def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findings:
@@ -37,10 +37,11 @@ def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findi
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    type=click.Choice([*FORMATS, "pdf"]),
     default="html",
     show_default=True,
-    help="html, json, csv, md (a pull-request comment), junit (JUnit XML) or sarif (SARIF 2.1.0).",
+    help="html, pdf (printed by Chromium), json, csv, md (a pull-request comment), "
+    "junit (JUnit XML) or sarif (SARIF 2.1.0).",
 )
 @click.option(
     "-o",
@@ -64,14 +65,80 @@ def report(
     to_stdout = str(target) == "-"
     if not to_stdout:
         check_output(target, (db_path,))
-    findings = _findings(db_path, session, raw=fmt in RAW_FORMATS)
+    chromium = _chromium() if fmt == "pdf" else None
+    findings = _findings(db_path, session, raw=fmt in RAW_FORMATS or chromium is not None)
     findings.leaks = judge_leaks(policy, findings.leaks)
-    text = FORMATS[fmt](findings)
+    text = _pdf(findings, db_path, chromium) if chromium else FORMATS[fmt](findings)
     if to_stdout:
         click.echo(text, nl=False)
         return
     output_or_fail(target, text, (db_path,))
     click.echo(f"wrote {target}: {findings.total_flows} flows, {len(findings.leaks)} findings")
+
+
+def _chromium() -> Path:
+    """The Chromium the PDF is printed with, found before any work; missing is one line."""
+    from phitrace.report.pdf import PdfError, find_chromium
+
+    try:
+        return find_chromium()
+    except PdfError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _pdf(findings: Findings, db_path: Path, chromium: Path) -> bytes:
+    """The PDF report, its cover naming the SHA-256 of the database it was read from."""
+    from phitrace.report.pdf import PdfError, to_pdf
+    from phitrace.report.printed import file_sha256
+
+    try:
+        return to_pdf(findings, file_sha256(db_path), chromium)
+    except PdfError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _one_session(db_path: Path, session: int) -> tuple[Findings, SessionView]:
+    """Load one named session; a session the database lacks is a one-line error."""
+    findings = _findings(db_path, session)
+    return findings, findings.sessions[0]
+
+
+@click.command()
+@click.argument("session_a", type=int)
+@click.argument("session_b", type=int)
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json", "html"]),
+    default="md",
+    show_default=True,
+    help="md (Markdown), json, or html (a self-contained page).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File to write (default: standard output).",
+)
+def compare(session_a: int, session_b: int, db_path: Path, fmt: str, output: Path | None) -> None:
+    """Compare two sessions: vendors, endpoints and (vendor, category) cells in one only,
+    and severity changes, with counts (e.g. consent accepted vs rejected, before vs after a fix).
+    """
+    from phitrace.report.compare import compare as compare_sessions
+    from phitrace.report.compare_formats import COMPARE_FORMATS
+
+    to_file = output is not None and str(output) != "-"
+    if output is not None and to_file:
+        check_output(output, (db_path,))
+    a, view_a = _one_session(db_path, session_a)
+    b, view_b = _one_session(db_path, session_b)
+    text = COMPARE_FORMATS[fmt](compare_sessions(a, b, view_a, view_b))
+    if output is None or not to_file:
+        click.echo(text, nl=False)
+        return
+    output_or_fail(output, text, (db_path,))
+    click.echo(f"wrote {output}: sessions {session_a} and {session_b} compared")
 
 
 @click.group()

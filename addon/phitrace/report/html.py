@@ -30,6 +30,7 @@ from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
 from phitrace.report.accepted import AcceptedView, accepted_views, policy_counts
 from phitrace.report.decoded import DECODED_LABEL, WIRE_LABEL, decoded_body
 from phitrace.report.parties import PartyView, party_views
+from phitrace.report.printed import PrintView
 from phitrace.report.views import (
     Chart,
     MatrixView,
@@ -163,6 +164,8 @@ class ReportContext:
     accepted: list[AcceptedView] = field(default_factory=list)
     """Findings the organisation's policy accepts, by rule and vendor (shown apart, not hidden)."""
     accepted_findings: int = 0
+    printed: PrintView | None = None
+    """Set for the PDF: the cover, contents, summary, methodology and excerpts it adds."""
 
 
 def _category_order(categories: Iterable[str]) -> list[str]:
@@ -308,6 +311,15 @@ def content_security_policy(env: jinja2.Environment) -> str:
     return (
         f"default-src 'none'; style-src {_hash(style)}; script-src {_hash(script)}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
+def style_policy(env: jinja2.Environment) -> str:
+    """A policy for a page with the report's inline style and no script at all."""
+    style = env.get_template("report.css").render()
+    return (
+        f"default-src 'none'; style-src {_hash(style)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
     )
 
 

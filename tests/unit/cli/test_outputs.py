@@ -20,6 +20,7 @@ from tests.unit.cli.permissions import file_modes_enforced
 OUTPUT_COMMANDS = {
     "report html": ["report"],
     "report json": ["report", "--format", "json"],
+    "compare": ["compare", "1", "1"],
     "export evidence": ["export", "evidence"],
     "baseline": ["baseline"],
     "datasette-metadata": ["datasette-metadata"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from phitrace.cli.main import main
@@ -35,3 +36,31 @@ def test_the_html_report_says_when_a_session_failed_part_way(tmp_path: Path) -> 
         "capture.har: broken off at byte 900. Its findings cover only what was read before."
     ) in html
     assert "<strong>(failed)</strong>" in html
+
+
+def test_a_pdf_without_chromium_is_one_line_naming_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import phitrace.report.pdf
+
+    path = clinic(tmp_path / "clinic.db")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    monkeypatch.setattr(phitrace.report.pdf, "FALLBACK_CHROMIUM", tmp_path / "no-chromium")
+    out = tmp_path / "report.pdf"
+    result = CliRunner().invoke(
+        main, ["report", "--db", str(path), "--format", "pdf", "-o", str(out)]
+    )
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "install the Debian package chromium" in result.output
+    assert not out.exists()
+
+
+def test_a_pdf_is_never_written_over_the_database(tmp_path: Path) -> None:
+    path = clinic(tmp_path / "clinic.db")
+    before = path.read_bytes()
+    result = CliRunner().invoke(
+        main, ["report", "--db", str(path), "--format", "pdf", "-o", str(path)]
+    )
+    assert result.exit_code == 1 and "refusing to write" in result.output
+    assert path.read_bytes() == before
