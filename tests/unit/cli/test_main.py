@@ -27,6 +27,7 @@ def test_every_command_is_on_the_group() -> None:
         "addon-path",
         "baseline",
         "check",
+        "compare",
         "datasette-metadata",
         "diff",
         "entities",
