@@ -19,7 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from phitrace.assess.pagecontext import page_authentication
+from phitrace.assess.pagecontext import (
+    learn_page_health,
+    page_authentication,
+    page_findings,
+    page_health,
+)
 from phitrace.assess.policy import Policy, apply_policy
 from phitrace.assess.severity import assess
 from phitrace.capture.parties import (
@@ -33,6 +38,7 @@ from phitrace.catalogue.entities import Entities
 from phitrace.catalogue.lists import BlockList
 from phitrace.catalogue.matcher import Catalogue
 from phitrace.catalogue.model import Signature
+from phitrace.decode.document import read_document
 from phitrace.decode.request import (
     DEFAULT_LIMITS,
     Limits,
@@ -141,9 +147,13 @@ class Analyzer:
         ):
             return Analysis(request=request, third_party=site)  # an asset load: only counted
         category = signature.category if signature else "other" if listed else "unlisted"
-        link = session.linker.observe(vendor, findings) if session is not None else None
         page_url = page_url_of(request, decoded.fields, signature)
         records = session.records if session is not None else None
+        if records is not None:
+            findings += page_findings(records.get(page_url), findings)
+            source = f"the {vendor} flow with request_sha256 {request.sha256()}"
+            learn_page_health(records, page_url, findings, source)
+        link = session.linker.observe(vendor, findings) if session is not None else None
         auth = page_authentication(records, page_url, decoded.fields, vendor)
         logged_in = auth.reason if auth.state == YES else None
         assessment = assess(findings, category, linked=link or False, authenticated=logged_in)
@@ -183,8 +193,18 @@ class Analyzer:
         if not is_document(request, response):
             return
         auth = document_state(request, records.login_cookies)
-        record = records.record_for(request.url)
-        records.put(replace(record, authenticated=auth.state, authenticated_reason=auth.reason))
+        record = replace(
+            records.record_for(request.url),
+            authenticated=auth.state,
+            authenticated_reason=auth.reason,
+        )
+        text = read_document(
+            response.body, response.header("content-type"), response.header("content-encoding")
+        )
+        health = page_health(text, self.vocabulary)
+        if health:
+            record = replace(record, health=health, health_source=f"the document {request.url}")
+        records.put(replace(record, title=text.title))
 
     def _vendor_name(
         self, request: Request, signature: Signature | None, listed: Any, site: str | None

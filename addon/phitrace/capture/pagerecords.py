@@ -17,6 +17,12 @@ from phitrace.model import Finding
 from phitrace.urls import split
 
 
+MAX_PAGES = 1024
+"""Pages a session keeps a record of."""
+MAX_LOGIN_COOKIES = 64
+"""Login cookies a session remembers."""
+
+
 @dataclass(frozen=True)
 class PageRecord:
     """One page as the session knows it."""
@@ -40,7 +46,7 @@ def page_key(url: str) -> str:
 class PageRecords:
     """The session's page records and the cookies its login responses set."""
 
-    def __init__(self, max_pages: int = 1024, max_cookies: int = 64) -> None:
+    def __init__(self, max_pages: int = MAX_PAGES, max_cookies: int = MAX_LOGIN_COOKIES) -> None:
         self.max_pages = max_pages
         self.max_cookies = max_cookies
         self._pages: OrderedDict[str, PageRecord] = OrderedDict()
