@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from phitrace.model import Finding
 from phitrace.urls import split
 
-
 MAX_PAGES = 1024
 """Pages a session keeps a record of."""
 MAX_LOGIN_COOKIES = 64
