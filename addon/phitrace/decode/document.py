@@ -9,6 +9,7 @@ parsing stops after :data:`DOCUMENT_SECONDS`, and each text kept is cut to
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -28,6 +29,10 @@ _FEED = 8 * 1024
 _LIMITS = Limits(max_body_bytes=MAX_DOCUMENT_BYTES, max_seconds=DOCUMENT_SECONDS)
 _HEADINGS = frozenset({"h1", "h2"})
 _SKIPPED = frozenset({"script", "style", "noscript", "template", "svg"})
+_BODY = re.compile(r"<body\b|</head\s*>", re.IGNORECASE)
+_HEADING = re.compile(r"<h([12])\b[^<>]{0,500}>", re.IGNORECASE)
+_SCRIPT = re.compile(r"<(/?)(?:script|style|template)\b", re.IGNORECASE)
+_HEADING_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,11 @@ class _Reader(HTMLParser):
         self._open: str | None = None
         self._skipping = 0
         self._text: list[str] = []
+
+    def reset_element(self) -> None:
+        """Forget an element or tag left open: the next text fed starts afresh."""
+        self.reset()
+        self._open, self._skipping, self._text = None, 0, []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED:
@@ -101,18 +111,66 @@ def _text_of(body: bytes, content_type: str | None, content_encoding: str | None
         return data.decode("utf-8", "replace")
 
 
+def _in_code(text: str) -> list[tuple[int, int]]:
+    """Spans of the body inside scripts, styles and templates, found in one linear pass."""
+    spans, opened = [], -1
+    for match in _SCRIPT.finditer(text):
+        if not match.group(1) and opened < 0:
+            opened = match.start()
+        elif match.group(1) and opened >= 0:
+            spans.append((opened, match.end()))
+            opened = -1
+    if opened >= 0:
+        spans.append((opened, len(text)))
+    return spans
+
+
+def _read_headings(reader: _Reader, body: str, deadline: float) -> None:
+    """Feed the reader only the body's h1/h2 elements: parsing the whole body costs too much.
+
+    Each heading is read up to :data:`_HEADING_CHARS` characters on from its
+    start tag; one inside a script, style or template is not a heading.
+    """
+    code = _in_code(body)
+    lowered = body.lower()
+    for match in _HEADING.finditer(body):
+        if len(reader.headings) >= MAX_HEADINGS or time.perf_counter() > deadline:
+            return
+        start = match.start()
+        if any(begin <= start < end for begin, end in code):
+            continue
+        end = lowered.find(f"</h{match.group(1)}", start, start + _HEADING_CHARS)
+        if end < 0:
+            continue
+        reader.feed(body[start:end] + f"</h{match.group(1)}>")
+        reader.reset_element()
+
+
 def read_document(
     body: bytes, content_type: str | None = None, content_encoding: str | None = None
 ) -> PageText:
-    """The title, description and headings of an HTML document (empty when unreadable)."""
+    """The title, description and headings of an HTML document (empty when unreadable).
+
+    The head is parsed whole (the title and meta description are there); of
+    the body only the headings are, which keeps a large page to a few
+    milliseconds.
+    """
     reader = _Reader()
     deadline = time.perf_counter() + DOCUMENT_SECONDS
     try:
         text = _text_of(body, content_type, content_encoding)
-        for start in range(0, len(text), _FEED):
-            reader.feed(text[start : start + _FEED])
+        split = _BODY.search(text)
+        head, rest = (text[: split.start()], text[split.start() :]) if split else (text, "")
+        for start in range(0, len(head), _FEED):
+            reader.feed(head[start : start + _FEED])
             if time.perf_counter() > deadline:
-                break
+                return _result(reader)
+        reader.reset_element()
+        _read_headings(reader, rest, deadline)
     except Exception:  # noqa: BLE001 - hostile HTML: keep what was read before it
         pass
+    return _result(reader)
+
+
+def _result(reader: _Reader) -> PageText:
     return PageText(reader.title, reader.description, tuple(reader.headings))

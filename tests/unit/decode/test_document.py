@@ -56,3 +56,18 @@ def test_texts_and_headings_are_cut_to_their_bounds() -> None:
 def test_garbage_gives_an_empty_reading_not_an_error() -> None:
     assert read_document(b"\xff\xfe<<<</title\x00>", "text/html; charset=nonsense") == PageText()
     assert read_document(b"\x1f\x8b\x08broken", "text/html", "gzip") == PageText()
+
+
+def test_headings_inside_scripts_or_left_unclosed_are_not_read() -> None:
+    page = (
+        b"<html><head><title>T</title></head><body><script>var s = '<h1>fake</h1>';</script>"
+        b"<h1>unclosed<p>" + b"y" * 5000 + b"<h2 class='a'>Real &amp; kept</h2></body>"
+    )
+    assert read_document(page).headings == ("Real & kept",)
+
+
+def test_a_large_page_is_read_in_a_few_milliseconds() -> None:
+    page = b"<head><title>T</title></head><body>" + b"<div><p>t</p><a href=x>l</a></div>" * 12000
+    started = time.perf_counter()
+    read_document(page + b"<h1>end</h1>")
+    assert time.perf_counter() - started < 0.25  # the whole-body parse took ~30 ms a page
