@@ -16,9 +16,15 @@ inventory of third parties.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from phitrace.assess.pagecontext import (
+    learn_page_health,
+    page_authentication,
+    page_findings,
+    page_health,
+)
 from phitrace.assess.policy import Policy, apply_policy
 from phitrace.assess.severity import assess
 from phitrace.capture.parties import (
@@ -32,6 +38,7 @@ from phitrace.catalogue.entities import Entities
 from phitrace.catalogue.lists import BlockList
 from phitrace.catalogue.matcher import Catalogue
 from phitrace.catalogue.model import Signature
+from phitrace.decode.document import read_document
 from phitrace.decode.request import (
     DEFAULT_LIMITS,
     Limits,
@@ -39,10 +46,16 @@ from phitrace.decode.request import (
     decode_request,
     field_key,
 )
+from phitrace.detect.authenticated import (
+    YES,
+    document_state,
+    is_login,
+    set_cookie_names,
+)
 from phitrace.detect.canaries import NO_CANARIES, Canaries, find_canaries
 from phitrace.detect.health import detect_health, detect_identifiers
 from phitrace.detect.vocabulary import Vocabulary
-from phitrace.model import Analysis, Decoded, Field, Request
+from phitrace.model import Analysis, Decoded, Field, Request, Response
 from phitrace.session import Session
 
 WEBSOCKET_METHOD = "WEBSOCKET"
@@ -59,6 +72,17 @@ def decode(request: Request, limits: Limits) -> Decoded:
     if request.method == WEBSOCKET_METHOD:
         return decode_message(request.body, limits)
     return decode_request(request, limits)
+
+
+DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", ""})
+"""``Sec-Fetch-Dest`` of a page load (empty: a client or capture that does not send it)."""
+
+
+def is_document(request: Request, response: Response) -> bool:
+    """True for a page load: a GET answered with HTML, fetched as a document."""
+    kind = (response.header("content-type") or "").split(";", 1)[0].strip().lower()
+    dest = (request.header("sec-fetch-dest") or "").lower()
+    return request.method == "GET" and kind == "text/html" and dest in DOCUMENT_DESTINATIONS
 
 
 def page_url_of(
@@ -123,14 +147,22 @@ class Analyzer:
         ):
             return Analysis(request=request, third_party=site)  # an asset load: only counted
         category = signature.category if signature else "other" if listed else "unlisted"
+        page_url = page_url_of(request, decoded.fields, signature)
+        records = session.records if session is not None else None
+        if records is not None:
+            findings += page_findings(records.get(page_url), findings)
+            source = f"the {vendor} flow with request_sha256 {request.sha256()}"
+            learn_page_health(records, page_url, findings, source)
         link = session.linker.observe(vendor, findings) if session is not None else None
-        assessment = assess(findings, category, linked=link or False)
+        auth = page_authentication(records, page_url, decoded.fields, vendor)
+        logged_in = auth.reason if auth.state == YES else None
+        assessment = assess(findings, category, linked=link or False, authenticated=logged_in)
         analysis = Analysis(
             request=request,
             vendor=vendor,
             vendor_name=self._vendor_name(request, signature, listed, site),
             tracker_category=category,
-            page_url=page_url_of(request, decoded.fields, signature),
+            page_url=page_url,
             fields=decoded.fields,
             findings=tuple(assessment.findings),
             severity=assessment.severity,
@@ -140,8 +172,39 @@ class Analyzer:
             severity_reason=assessment.reason,
             vendor_company=company,
             sinkhole=match.endpoint.sinkhole if match else None,
+            authenticated=auth.state,
+            authenticated_reason=auth.reason,
         )
         return apply_policy(self.policy, analysis)
+
+    def observe_response(self, request: Request, response: Response, session: Session) -> None:
+        """Learn from a response what later requests of the session need: logins and pages.
+
+        A login (a POST to a login path, or with a password field) that sets
+        cookies makes those cookies login cookies; a document records whether
+        its request was logged in.  Only the session changes.
+        """
+        records = session.records
+        names = set_cookie_names(response.headers)
+        if names and request.method.upper() == "POST":
+            fields = decode(request, self.limits).fields if request.body else ()
+            if is_login(request, (field_key(f.path) for f in fields)):
+                records.logged_in(names, f"{request.method} {request.path}")
+        if not is_document(request, response):
+            return
+        auth = document_state(request, records.login_cookies)
+        record = replace(
+            records.record_for(request.url),
+            authenticated=auth.state,
+            authenticated_reason=auth.reason,
+        )
+        text = read_document(
+            response.body, response.header("content-type"), response.header("content-encoding")
+        )
+        health = page_health(text, self.vocabulary)
+        if health:
+            record = replace(record, health=health, health_source=f"the document {request.url}")
+        records.put(replace(record, title=text.title))
 
     def _vendor_name(
         self, request: Request, signature: Signature | None, listed: Any, site: str | None

@@ -207,6 +207,27 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Response:
+    """What phitrace reads of a response: its status, headers and (the start of) its body.
+
+    ``body`` is as received, ``Content-Encoding`` still applied, and cut to
+    the bound the capture reads; phitrace never changes the response itself.
+    """
+
+    status: int | None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """Return the first header called ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
 class Decoded:
     """Result of decoding a request: its fields and whether a limit stopped it."""
 
@@ -250,6 +271,10 @@ class Analysis:
     """The company behind the vendor, from its signature."""
     sinkhole: SinkholeReply | None = None
     """The answer the matched endpoint's signature declares for the sinkhole, if any."""
+    authenticated: str | None = None
+    """Whether the page was viewed logged in: ``yes``, ``no`` or ``unknown``."""
+    authenticated_reason: str | None = None
+    """The evidence for ``authenticated`` (a cookie, a header, a payload field, a path)."""
 
     @property
     def recorded(self) -> bool:

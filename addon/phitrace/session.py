@@ -3,7 +3,8 @@
 The :class:`~phitrace.analyzer.Analyzer` gives the same analysis of a request
 whatever came before, unless a :class:`Session` is passed: the session holds
 the linkage memory (which vendor ids travelled with identifiers and health
-data), the page tracker (which document each origin last loaded) and the
+data), the page tracker (which document each origin last loaded), the page
+records (whether a page was logged in, what health content it showed) and the
 counters a live view shows.  One session is made per scanned file, per proxy
 recording session and per ``phitrace.session`` command, so nothing learnt in
 one capture changes the verdicts of another.
@@ -15,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from phitrace.assess.linkage import Linker
+from phitrace.capture.pagerecords import PageRecords
 from phitrace.capture.pages import PageTracker
 from phitrace.capture.parties import Inventory
 
@@ -28,6 +30,8 @@ class Session:
     """Vendor ids seen with identifiers or health data earlier in this session."""
     pages: PageTracker = field(default_factory=PageTracker)
     """The document each origin last loaded, to resolve origin-only Referers."""
+    records: PageRecords = field(default_factory=PageRecords)
+    """Per page: logged in or not, and the health content seen on it."""
     parties: Inventory = field(default_factory=Inventory)
     """Every third-party domain the session's requests went to."""
     severities: Counter[str] = field(default_factory=Counter)

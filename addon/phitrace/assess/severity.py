@@ -18,6 +18,10 @@ and after the reason of every finding of the request:
 5. ``low``: identifiers or canaries only, no health data;
 6. ``info``: a tracker was contacted and nothing sensitive was found.
 
+Whatever the rule, a tracker request from a page viewed logged in is at least
+``high`` (:data:`AUTHENTICATED_RULE`), with the evidence of the login in the
+reason.
+
 Health data is a finding of kind ``health``, or a canary declared
 ``kind: health`` (a planted drug, condition or search).  A canary's name never
 decides: ``lab_email`` is an e-mail address.  Every finding of a request
@@ -34,6 +38,12 @@ from phitrace.assess.linkage import Link
 from phitrace.model import Finding
 
 AD_CATEGORIES = frozenset({"advertising", "social"})
+
+AUTHENTICATED_RULE = (
+    "HHS OCR bulletin on online tracking technologies: tracking on user-authenticated "
+    "webpages generally has access to PHI"
+)
+"""Why any tracker request from a logged-in page is at least high."""
 
 
 class Assessment(NamedTuple):
@@ -88,14 +98,29 @@ def flow_severity(
     return "info", "tracker contacted; nothing sensitive found"
 
 
+def authenticated_severity(severity: str, reason: str, evidence: str) -> tuple[str, str]:
+    """Raise a logged-in page's request to ``high``, naming the rule and the login evidence."""
+    rule = f"tracker on a user-authenticated page ({evidence}): {AUTHENTICATED_RULE}"
+    if severity == "high":
+        return severity, f"{reason}; {rule}"
+    return "high", f"{rule}; {reason}"
+
+
 def assess(
-    findings: Sequence[Finding], tracker_category: str | None, *, linked: bool | Link = False
+    findings: Sequence[Finding],
+    tracker_category: str | None,
+    *,
+    linked: bool | Link = False,
+    authenticated: str | None = None,
 ) -> Assessment:
     """Give every finding the request's severity, and its reason after the finding's own.
 
     The request's reason is returned once too, for ``flows.severity_reason``;
     each finding's ``reason`` keeps both, as the ``findings.reason`` column has.
+    ``authenticated`` is the evidence that the page was viewed logged in, if it was.
     """
     severity, reason = flow_severity(findings, tracker_category, linked=linked)
+    if authenticated:
+        severity, reason = authenticated_severity(severity, reason, authenticated)
     assessed = [replace(f, severity=severity, reason=f"{f.reason}; {reason}") for f in findings]
     return Assessment(severity, reason, assessed)

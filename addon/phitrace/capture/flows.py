@@ -13,13 +13,15 @@ from mitmproxy.proxy import mode_specs
 
 from phitrace.analyzer import WEBSOCKET_METHOD
 from phitrace.capture.pages import PageTracker
-from phitrace.model import Request
+from phitrace.decode.document import MAX_DOCUMENT_BYTES
+from phitrace.model import Request, Response
 
 __all__ = [
     "WEBSOCKET_METHOD",
     "destination_url",
     "message_request",
     "read_flow_file",
+    "response_of",
     "spoofed_host",
     "to_request",
 ]
@@ -102,6 +104,18 @@ def to_request(flow: http.HTTPFlow, pages: PageTracker | None = None) -> Request
     )
     host_header = spoofed_host(request)
     return replace(request, host_header=host_header) if host_header else request
+
+
+def response_of(flow: http.HTTPFlow) -> Response:
+    """The response's status, headers and at most the first bytes phitrace reads of its body.
+
+    The body is taken as received (``raw_content``, still encoded): reading it
+    never decodes, copies the whole of or changes what the client gets.
+    """
+    assert flow.response is not None
+    raw = flow.response.raw_content or b""
+    headers = tuple(flow.response.headers.items(multi=True))
+    return Response(flow.response.status_code, headers, raw[:MAX_DOCUMENT_BYTES])
 
 
 def message_request(handshake: Request, content: bytes, timestamp: float) -> Request:

@@ -36,7 +36,11 @@ from phitrace.capture.json_stream import (
 )
 from phitrace.capture.skipped import SkipLog
 from phitrace.capture.timestamps import from_iso
-from phitrace.model import Request, wire_bytes
+from phitrace.decode.document import MAX_DOCUMENT_BYTES
+from phitrace.model import Request, Response, wire_bytes
+
+Responses = Callable[[Request, Response], None]
+"""Called with each entry's request (its cookies as a header) and its response."""
 
 __all__ = ["MAX_DEPTH", "EntryError", "HarError", "read_har"]
 
@@ -119,6 +123,53 @@ def _status(entry: dict[str, Any]) -> int | None:
     status = response.get("status") if isinstance(response, dict) else None
     valid = isinstance(status, int) and not isinstance(status, bool) and status > 0
     return status if valid else None
+
+
+def _cookie_pairs(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """A HAR message's ``cookies`` list as (name, value) pairs; malformed items are left out."""
+    cookies = message.get("cookies")
+    items = cookies if isinstance(cookies, list) else []
+    pairs = [(c.get("name"), c.get("value")) for c in items if isinstance(c, dict)]
+    return [(n, v) for n, v in pairs if isinstance(n, str) and isinstance(v, str) and n]
+
+
+def _response(entry: dict[str, Any]) -> Response:
+    """What the entry's response says (context only: a malformed part is left out)."""
+    response = entry.get("response")
+    response = response if isinstance(response, dict) else {}
+    try:
+        headers = list(_pairs(response.get("headers"), "response.headers", value_required=True))
+    except EntryError:
+        headers = []
+    if not any(k.lower() == "set-cookie" for k, _ in headers):
+        headers += [("Set-Cookie", f"{n}={v}") for n, v in _cookie_pairs(response)]
+    content = response.get("content")
+    content = content if isinstance(content, dict) else {}
+    if not any(k.lower() == "content-type" for k, _ in headers) and content.get("mimeType"):
+        headers.append(("Content-Type", str(content["mimeType"])))
+    text = content.get("text")
+    body = b""
+    if isinstance(text, str):
+        text = text[: MAX_DOCUMENT_BYTES * 2]
+        if content.get("encoding") == "base64":
+            try:
+                body = base64.b64decode(text)
+            except ValueError:
+                body = b""
+        else:
+            body = wire_bytes(text)
+    return Response(_status(entry), tuple(headers), body[:MAX_DOCUMENT_BYTES])
+
+
+def _with_cookies(request: Request, entry: dict[str, Any]) -> Request:
+    """The request with its HAR ``cookies`` as a Cookie header, when the headers lack one."""
+    if request.header("cookie") is not None:
+        return request
+    pairs = _cookie_pairs(entry.get("request") or {})
+    if not pairs:
+        return request
+    cookie = "; ".join(f"{n}={v}" for n, v in pairs)
+    return Request(request.method, request.url, (*request.headers, ("Cookie", cookie)))
 
 
 def _entry(entry: Any, pages: dict[str, str]) -> tuple[Request, int | None]:
@@ -237,7 +288,11 @@ def _survey(path: Path, skipped: SkipLog) -> dict[str, str]:
 
 
 def _requests(
-    path: Path, pages: dict[str, str], progress: Callable[[int], None] | None, skipped: SkipLog
+    path: Path,
+    pages: dict[str, str],
+    progress: Callable[[int], None] | None,
+    skipped: SkipLog,
+    responses: Responses | None = None,
 ) -> Iterator[tuple[Request, int | None]]:
     """The second pass: each readable entry as a request, each unreadable one noted."""
     try:
@@ -250,6 +305,10 @@ def _requests(
                 except EntryError as exc:
                     skipped.add(f"entry {index}", str(exc))
                 else:
+                    if responses is not None:
+                        # Before the request is yielded, so the page's own trackers that
+                        # follow it already know what its document showed.
+                        responses(_with_cookies(item[0], entry), _response(entry))
                     yield item
                 if progress is not None and index % 200 == 199:
                     progress(raw.tell())
@@ -258,14 +317,18 @@ def _requests(
 
 
 def read_har(
-    path: Path, progress: Callable[[int], None] | None = None, skipped: SkipLog | None = None
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+    skipped: SkipLog | None = None,
+    responses: Responses | None = None,
 ) -> Iterator[tuple[Request, int | None]]:
     """Each entry's request with the response status it got.
 
     The file is checked first (raising :class:`HarError`), then streamed.
     Entries that cannot be read are added to ``skipped``.  ``progress`` is
-    called with the number of (compressed) bytes read so far.
+    called with the number of (compressed) bytes read so far; ``responses``
+    with each entry's request and response, before that request is yielded.
     """
     skipped = skipped if skipped is not None else SkipLog()
     pages = _survey(path, skipped)
-    return _requests(path, pages, progress, skipped)
+    return _requests(path, pages, progress, skipped, responses)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from phitrace.analyzer import Analyzer
-from phitrace.capture.har import HarError, read_har
+from phitrace.capture.har import HarError, Responses, read_har
 from phitrace.capture.pages import PageTracker
 from phitrace.capture.skipped import SkipLog
 from phitrace.capture.timestamps import storable
-from phitrace.model import Request
+from phitrace.model import Request, Response
 from phitrace.session import Session
 from phitrace.store.database import write_transaction
 from phitrace.store.rows import MAX_STORED_BODY, Record, party_rows
@@ -87,9 +87,13 @@ def _flow_request(
 
 
 def _flow_file_requests(
-    path: Path, progress: Progress | None, pages: PageTracker, skipped: SkipLog
+    path: Path,
+    progress: Progress | None,
+    pages: PageTracker,
+    skipped: SkipLog,
+    responses: Responses | None = None,
 ) -> Iterator[tuple[Request, int | None]]:
-    from phitrace.capture.flows import message_request, read_flow_file
+    from phitrace.capture.flows import message_request, read_flow_file, response_of
 
     try:
         for index, (flow, offset) in enumerate(read_flow_file(path)):
@@ -97,6 +101,8 @@ def _flow_file_requests(
             if request is None:
                 continue
             status = flow.response.status_code if flow.response else None
+            if responses is not None and flow.response is not None:
+                responses(request, response_of(flow))
             yield request, status
             if flow.websocket is not None:
                 for message in flow.websocket.messages:
@@ -114,19 +120,22 @@ def requests_in(
     progress: Progress | None = None,
     pages: PageTracker | None = None,
     skipped: SkipLog | None = None,
+    responses: Responses | None = None,
 ) -> tuple[str, Iterator[tuple[Request, int | None]]]:
     """The session source and a stream of (request, status) for a capture file.
 
     ``pages`` resolves the page of each flow-file request (a new tracker when
-    not given); entries or flows that cannot be read are added to ``skipped``.
-    Raises :class:`HarError` for a file that cannot be read at all.
+    not given); entries or flows that cannot be read are added to ``skipped``;
+    ``responses`` is called with each request and its response before the
+    request is yielded.  Raises :class:`HarError` for a file that cannot be
+    read at all.
     """
     skipped = skipped if skipped is not None else SkipLog()
     if is_flow_file(path):
-        stream = _flow_file_requests(path, progress, pages or PageTracker(), skipped)
+        stream = _flow_file_requests(path, progress, pages or PageTracker(), skipped, responses)
         first = next(stream, None)  # a file that is no flow file fails here, not mid-session
         return "flows", chain([first] if first else [], stream)
-    return "har", read_har(path, progress, skipped)
+    return "har", read_har(path, progress, skipped, responses)
 
 
 def scan_file(
@@ -151,7 +160,14 @@ def scan_file(
     """
     session = Session(label=label or path.name)
     skipped = SkipLog()
-    source, stream = requests_in(path, progress, session.pages, skipped)
+
+    def responses(request: Request, response: Response) -> None:
+        try:
+            analyzer.observe_response(request, response, session)
+        except Exception:  # noqa: BLE001 - fail open: the requests are still analysed
+            session.errors += 1
+
+    source, stream = requests_in(path, progress, session.pages, skipped, responses)
     session_id = start_session(
         db,
         source=source,

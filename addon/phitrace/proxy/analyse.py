@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from mitmproxy import ctx, http
 
-from phitrace.capture.flows import WEBSOCKET_METHOD, message_request, to_request
+from phitrace.capture.flows import WEBSOCKET_METHOD, message_request, response_of, to_request
 from phitrace.model import Analysis, Request
 from phitrace.proxy.state import Flagged, ProxyState, Saved, message_key
+
+log = logging.getLogger(__name__)
 
 
 def saved_state(flow: http.HTTPFlow) -> Saved | None:
@@ -81,3 +85,17 @@ class Analyse:
             self.state.failed(flow, "websocket_message", key)
             if request is not None:
                 self.state.not_analysed(key, "websocket_message", exc, request)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        # Runs before the recorder's hook and before the browser gets the page, so what
+        # is learnt here (a login, the page's state) is known to the page's own trackers.
+        state = self.state
+        if state.analyzer is None or flow.response is None or flow.websocket is not None:
+            return
+        try:
+            state.analyzer.observe_response(to_request(flow), response_of(flow), state.session)
+        except Exception:  # noqa: BLE001 - fail open: the response goes on unchanged
+            # Not state.failed(): nothing here changed the flow, and an enforced response
+            # of a flagged flow must stay as it is.
+            state.session.errors += 1
+            log.exception("phitrace: internal error reading the response of flow %s", flow.id)

@@ -185,6 +185,16 @@ def finding_policy(db: sqlite_utils.Database) -> None:
     _add_missing(db, {"findings": {"policy": str}})
 
 
+def flow_authenticated(db: sqlite_utils.Database) -> None:
+    """Step: ``flows.authenticated`` and ``flows.authenticated_reason``.
+
+    Whether the flow's page was viewed logged in (``yes``, ``no`` or
+    ``unknown``) and the evidence (a cookie, a header, a payload field, a
+    portal-like path); NULL in rows written before this step.
+    """
+    _add_missing(db, {"flows": {"authenticated": str, "authenticated_reason": str}})
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_contract_tables", contract_tables),
     Migration("0002_structured_findings", structured_findings),
@@ -194,6 +204,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0006_session_status_and_body_digest", session_status_and_body_digest),
     Migration("0007_flow_analysis_error", flow_analysis_error),
     Migration("0008_finding_policy", finding_policy),
+    Migration("0009_flow_authenticated", flow_authenticated),
 )
 """Every step, in the order it is applied."""
 

@@ -86,6 +86,8 @@ def flow_row(record: Record) -> Row:
         "request_body_sha256": hashlib.sha256(req.body).hexdigest(),
         "request_body_truncated": None,
         "analysis_error": _text(record.error),
+        "authenticated": a.authenticated,
+        "authenticated_reason": _text(a.authenticated_reason),
     }
 
 

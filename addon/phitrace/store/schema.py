@@ -69,6 +69,8 @@ SCHEMA: dict[str, dict[str, type]] = {
         "request_body_sha256": str,
         "request_body_truncated": int,
         "analysis_error": str,
+        "authenticated": str,
+        "authenticated_reason": str,
     },
     "findings": {
         "id": int,

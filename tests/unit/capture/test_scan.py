@@ -15,7 +15,10 @@ from phitrace.capture.har import HarError
 from phitrace.capture.scan import requests_in
 from phitrace.cli.main import main
 
-IDENTIFIED = "https://www.google-analytics.com/g/collect?v=2&tid=G-1&cid=555.777&uid=member-42"
+IDENTIFIED = (
+    "https://www.google-analytics.com/g/collect?v=2&tid=G-1&cid=555.777"
+    "&ep.email=member-42%40example.org"
+)
 HEALTH = (
     "https://www.google-analytics.com/g/collect?v=2&tid=G-1&cid=555.777"
     "&dl=https%3A%2F%2Fclinic.example.org%2Fconditions%2Fdiabetes"

@@ -56,7 +56,12 @@ def test_the_table_lists_the_limits_the_hardening_relies_on() -> None:
     defined = {row[3].strip("`") for row in ROWS}
     for field in ("max_body_bytes", "max_decompressed_bytes", "max_ratio", "max_seconds"):
         assert f"phitrace.decode.budget.Limits.{field}" in defined
-    for name in ("store.rows.MAX_STORED_BODY", "capture.json_stream.MAX_DEPTH"):
+    for name in (
+        "store.rows.MAX_STORED_BODY",
+        "capture.json_stream.MAX_DEPTH",
+        "decode.document.MAX_DOCUMENT_BYTES",
+        "decode.document.DOCUMENT_SECONDS",
+    ):
         assert f"phitrace.{name}" in defined
     assert len(ROWS) >= 25
 

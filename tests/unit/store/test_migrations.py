@@ -114,7 +114,7 @@ def test_a_database_before_the_policy_step_gains_the_column_and_keeps_null_rows(
 ) -> None:
     path = tmp_path / "before-policy.db"
     with sqlite_utils.Database(path) as db:
-        migrate(db, MIGRATIONS[:-1])
+        migrate(db, MIGRATIONS[: STEPS.index("0008_finding_policy")])
         assert "policy" not in columns(db)["findings"]
         db["sessions"].insert({"id": 1, "source": "har"})
         db["flows"].insert({"id": 1, "session_id": 1, "url": "https://t.example/c"})
@@ -122,6 +122,22 @@ def test_a_database_before_the_policy_step_gains_the_column_and_keeps_null_rows(
             {"id": 1, "flow_id": 1, "session_id": 1, "kind": "health", "category": "condition"}
         )
     with open_database(path) as db:
-        assert applied_migrations(db) == STEPS and STEPS[-1] == "0008_finding_policy"
+        assert applied_migrations(db) == STEPS and "0008_finding_policy" in STEPS
         (leak,) = load_leaks(db)
         assert leak.policy is None
+
+
+def test_a_database_before_the_authenticated_step_gains_the_columns_as_null(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "before-authenticated.db"
+    with sqlite_utils.Database(path) as db:
+        migrate(db, MIGRATIONS[:-1])
+        assert "authenticated" not in columns(db)["flows"]
+        db["sessions"].insert({"id": 1, "source": "har"})
+        db["flows"].insert({"id": 1, "session_id": 1, "url": "https://t.example/c"})
+    with open_database(path) as db:
+        assert STEPS[-1] == "0009_flow_authenticated"
+        assert {"authenticated", "authenticated_reason"} <= columns(db)["flows"]
+        row = next(db.query("select authenticated, authenticated_reason from flows"))
+        assert row == {"authenticated": None, "authenticated_reason": None}
