@@ -117,7 +117,7 @@ class Request:
     @property
     def path(self) -> str:
         """The URL path (``/`` when empty or when the URL cannot be parsed)."""
-        return urls.split(self.url).path or "/"
+        return urls.parse_url(self.url).path or "/"
 
     def header(self, name: str) -> str | None:
         """Return the first header called ``name`` (case-insensitive), or None."""

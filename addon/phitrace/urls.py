@@ -12,6 +12,7 @@ at run time), so ``a.github.io`` and ``b.github.io`` are two sites and
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
@@ -20,6 +21,14 @@ from publicsuffixlist import PublicSuffixList
 
 _PSL = PublicSuffixList()
 _EMPTY = urlsplit("")
+_SIMPLE = re.compile(
+    r"(https?)://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.S
+)
+"""An http(s) URL whose host part has no user info, IPv6 brackets or ``%``."""
+
+URL_MEMO_SIZE = 256
+"""URLs whose parts are remembered: a flow's URL is read by several stages, and a
+page's URL by every request it makes; far fewer than a session's distinct URLs."""
 
 
 class Url(NamedTuple):
@@ -53,17 +62,54 @@ class Url(NamedTuple):
         return self.path in ("", "/") and not self.query
 
 
+def _simple_parts(text: str) -> tuple[str, str, str, str, str] | None:
+    """(scheme, netloc, path, query, fragment) of a plain ASCII http(s) URL, else None.
+
+    One regex match instead of :func:`urlsplit`'s character loops; it gives
+    the same parts, and URLs it does not read go through :func:`urlsplit`.
+    """
+    if not text.isascii() or "\t" in text or "\n" in text or "\r" in text:
+        return None  # urlsplit strips these characters: leave them to it
+    simple = _SIMPLE.fullmatch(text)
+    if simple is None:
+        return None
+    scheme, netloc, path, query, fragment = simple.groups()
+    return scheme, netloc, path, query or "", fragment or ""
+
+
 def split(text: str) -> SplitResult:
     """``urlsplit`` that never raises: an unreadable URL reads as empty parts."""
+    simple = _simple_parts(text)
+    if simple is not None:
+        return SplitResult(*simple)
     try:
         return urlsplit(text)
     except ValueError:
         return _EMPTY
 
 
+def _simple_url(text: str) -> Url | None:
+    """:func:`parse_url` for a URL :func:`_simple_parts` reads: host and port by hand."""
+    parts = _simple_parts(text)
+    if parts is None:
+        return None
+    scheme, netloc, path, query, fragment = parts
+    name, _, port_text = netloc.partition(":")
+    port: int | None = None
+    if port_text:  # as SplitResult.port: ASCII digits within 0-65535, else unreadable
+        if not port_text.isdigit() or int(port_text) > 65535:
+            return Url(text, scheme, "", None, path, query, fragment)
+        port = int(port_text)
+    return Url(text, scheme, name.lower().rstrip("."), port, path, query, fragment)
+
+
+@lru_cache(maxsize=URL_MEMO_SIZE)
 def parse_url(text: str | None) -> Url:
     """Read ``text`` as a URL; never raises (a malformed URL gives empty parts)."""
     text = text or ""
+    simple = _simple_url(text)
+    if simple is not None:
+        return simple
     parts = split(text)
     try:
         host = (parts.hostname or "").rstrip(".")

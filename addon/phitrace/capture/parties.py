@@ -120,7 +120,7 @@ def carries_payload(request: Request) -> bool:
     """
     if request.body:
         return True
-    for part in urls.split(request.url).query.split("&"):
+    for part in urls.parse_url(request.url).query.split("&"):
         key, equals, value = part.partition("=")
         if value or (not equals and len(key) >= 8):
             return True
