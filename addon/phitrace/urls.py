@@ -77,45 +77,57 @@ def _simple_parts(text: str) -> tuple[str, str, str, str, str] | None:
     return scheme, netloc, path, query or "", fragment or ""
 
 
-def split(text: str) -> SplitResult:
-    """``urlsplit`` that never raises: an unreadable URL reads as empty parts."""
+@lru_cache(maxsize=URL_MEMO_SIZE)
+def split_parts(text: str) -> SplitResult:
+    """``urlsplit``, with plain http(s) URLs read by one regex match; raises as it does.
+
+    Remembered, as :func:`parse_url` is: the matcher, the third-party check
+    and the decoder each read a flow's URL.
+    """
     simple = _simple_parts(text)
     if simple is not None:
         return SplitResult(*simple)
+    return urlsplit(text)
+
+
+def split(text: str) -> SplitResult:
+    """``urlsplit`` that never raises: an unreadable URL reads as empty parts."""
     try:
-        return urlsplit(text)
+        return split_parts(text)
     except ValueError:
         return _EMPTY
 
 
-def _simple_url(text: str) -> Url | None:
-    """:func:`parse_url` for a URL :func:`_simple_parts` reads: host and port by hand."""
-    parts = _simple_parts(text)
-    if parts is None:
-        return None
-    scheme, netloc, path, query, fragment = parts
-    name, _, port_text = netloc.partition(":")
-    port: int | None = None
-    if port_text:  # as SplitResult.port: ASCII digits within 0-65535, else unreadable
-        if not port_text.isdigit() or int(port_text) > 65535:
-            return Url(text, scheme, "", None, path, query, fragment)
-        port = int(port_text)
-    return Url(text, scheme, name.lower().rstrip("."), port, path, query, fragment)
+def hostname(parts: SplitResult) -> str:
+    """``parts.hostname or ""``, read by hand when the netloc is a plain ``host[:port]``."""
+    netloc = parts.netloc
+    if "@" in netloc or "[" in netloc or "%" in netloc:
+        return parts.hostname or ""
+    return netloc.partition(":")[0].lower()
+
+
+def _host_and_port(parts: SplitResult) -> tuple[str, int | None]:
+    """Host (no trailing dot) and port as ``SplitResult`` reads them; ("", None) if unreadable."""
+    netloc = parts.netloc
+    if "@" in netloc or "[" in netloc or "%" in netloc:
+        try:
+            return (parts.hostname or "").rstrip("."), parts.port
+        except ValueError:  # a port that is not a number, or out of range
+            return "", None
+    name, _, port = netloc.partition(":")
+    if not port:
+        return name.lower().rstrip("."), None
+    if not (port.isdigit() and port.isascii()) or int(port) > 65535:
+        return "", None  # as SplitResult.port: ASCII digits within 0-65535, else unreadable
+    return name.lower().rstrip("."), int(port)
 
 
 @lru_cache(maxsize=URL_MEMO_SIZE)
 def parse_url(text: str | None) -> Url:
     """Read ``text`` as a URL; never raises (a malformed URL gives empty parts)."""
     text = text or ""
-    simple = _simple_url(text)
-    if simple is not None:
-        return simple
     parts = split(text)
-    try:
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
-    except ValueError:  # a port that is not a number, or out of range
-        host, port = "", None
+    host, port = _host_and_port(parts)
     return Url(text, parts.scheme.lower(), host, port, parts.path, parts.query, parts.fragment)
 
 
