@@ -9,8 +9,8 @@ consume an :class:`Analysis`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
 from phitrace import urls
 
@@ -237,3 +237,22 @@ class Analysis:
     def recorded(self) -> bool:
         """True when the flow belongs in the database: a tracker, or a canary leak."""
         return self.vendor is not None or bool(self.findings)
+
+    @classmethod
+    def counted(cls, request: Request, third_party: str | None = None) -> Analysis:
+        """The analysis of a request with nothing to record: every field at its default.
+
+        Most flows end here (first-party loads, third-party assets), and the
+        frozen dataclass's ``__init__`` sets each of its fields through
+        ``object.__setattr__``; filling the instance dictionary at once gives
+        an equal record in a fraction of the time.
+        """
+        analysis = object.__new__(cls)
+        state = analysis.__dict__
+        state.update(_ANALYSIS_DEFAULTS)
+        state["request"] = request
+        state["third_party"] = third_party
+        return analysis
+
+
+_ANALYSIS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Analysis) if f.init}
