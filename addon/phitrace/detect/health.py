@@ -23,9 +23,8 @@ from urllib.parse import parse_qsl, unquote
 from phitrace import urls
 from phitrace.catalogue.model import CONTENT_ROLES, Signature
 from phitrace.detect.codes import find_codes, might_hold_codes
+from phitrace.detect.fieldnames import field_names, path_table
 from phitrace.detect.identifiers import detect_identifiers
-from phitrace.detect.identifiers import key_parts as _key_parts
-from phitrace.detect.roles import field_role
 from phitrace.detect.vocabulary import Term, Vocabulary, search_key, tokens
 from phitrace.model import Field, Finding
 
@@ -263,16 +262,19 @@ def detect_health(
     ordered = payload + [f for f in fields if f.path == "header.referer"]
     decoded = _decoded_parents(payload)
     memo: dict[tuple[str, str | None, str], tuple[Hit, ...]] = vocab.memo("field_hits")
+    table = path_table(signature)
     for field in ordered:
         value = field.value
-        if len(value) < 2 or field.path in decoded:
+        path = field.path
+        if len(value) < 2 or path in decoded:
             continue
-        if field.path == "header.referer":
+        if path == "header.referer":
             role: str | None = "referrer"
             leaf = "referer"
         else:
-            key, leaf, parent = _key_parts(field.path)
-            role = field_role(signature, key, leaf, parent)
+            names = table.get(path) or field_names(table, signature, path)
+            leaf = names.leaf
+            role = names.mapped if names.mapped is not None else names.conventional
         if len(value) > _MEMO_TEXT:
             hits = field_hits(value[:_MAX_TEXT], role, leaf, vocab)
         else:

@@ -23,8 +23,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from phitrace.catalogue.model import Signature
-from phitrace.decode.request import field_key
-from phitrace.detect.roles import load_conventions
+from phitrace.detect.fieldnames import field_names, path_table
 from phitrace.model import Field, Finding
 from phitrace.urls import is_ip_address
 
@@ -187,30 +186,6 @@ def _identifier(field: Field, category: str, rule: str, reason: str) -> Finding:
     )
 
 
-_KEY_SPLIT = re.compile(r"[.\[\]]+")
-_NON_ALNUM = re.compile(r"[^a-z0-9]")
-
-
-@lru_cache(maxsize=65536)
-def key_parts(path: str) -> tuple[str, str, str]:
-    """The field-map key of a path, its last name and the name before it, normalised.
-
-    ``query.ud[em]`` → (``ud[em]``, ``em``, ``ud``);
-    ``body.data[0].user_data.fn [json]`` → (…, ``fn``, ``userdata``).
-    """
-    key = field_key(path)
-    names: list[str] = []
-    for part in reversed(_KEY_SPLIT.split(key.lower())):
-        name = part if part.isalnum() else _NON_ALNUM.sub("", part)
-        if name and not name.isdigit():
-            names.append(name)
-            if len(names) == 2:
-                break
-    leaf = names[0] if names else ""
-    parent = names[1] if len(names) > 1 else ""
-    return key, leaf, parent
-
-
 PUBLISHED_DATA = ("json-ld", "jsonld", "microdata", "opengraph", "schema.org")
 """Markers of a page's own published metadata (Meta's ``cd[JSON-LD]``, ``cd[Microdata]``…).
 
@@ -336,14 +311,16 @@ def detect_identifiers(fields: Iterable[Field], signature: Signature | None) -> 
     """Find identifiers: by the field map, by field names, and by value shape."""
     seen: set[tuple[str, str]] = set()
     findings: list[Finding] = []
+    table = path_table(signature)
     for field in fields:
-        if field.path == "header.referer" or not field.value:
+        path = field.path
+        if path == "header.referer" or not field.value:
             continue
-        key, leaf, parent = key_parts(field.path)
-        role = signature.role_of(key) if signature is not None else None
+        names = table.get(path) or field_names(table, signature, path)
+        key, leaf, parent, role = names.key, names.leaf, names.parent, names.mapped
         if role is None and leaf not in KEY_CATEGORIES:
             # A name this module knows (member_id, dob) says more than a convention.
-            role = load_conventions().role_of(leaf, parent)
+            role = names.conventional
         if role in (None, "event_properties", "free_text") and published_metadata(key):
             continue
         if role is None and leaf not in KEY_CATEGORIES:
