@@ -28,6 +28,7 @@ from phitrace.catalogue.model import (
 )
 from phitrace.decode.budget import Budget, Limits
 from phitrace.decode.compression import undo_content_encoding
+from phitrace.decode.envelopes import FormDocument
 from phitrace.model import Request
 
 SHAPE_BODY_BYTES = 64 * 1024
@@ -108,7 +109,7 @@ def body_document(body: bytes) -> Mapping[str, Any] | None:
             doc = next((d for d in doc if isinstance(d, Mapping)), None)
         return doc if isinstance(doc, Mapping) else None
     if "=" in text[:256] and " " not in text[:256]:
-        return dict(parse_qsl(text, keep_blank_values=True))
+        return FormDocument(text)
     return None
 
 
