@@ -198,6 +198,20 @@ class Finding:
         """Path and trail as one text, as stored in the ``findings.field`` column."""
         return evidence_text(self.path, self.trail)
 
+    def assessed(self, severity: str, reason: str) -> Finding:
+        """This finding with its request's severity and reason, as ``dataclasses.replace`` gives.
+
+        Built by copying the instance dictionary: every finding of every
+        tracker flow is assessed, and ``replace`` goes through the frozen
+        ``__init__`` field by field.
+        """
+        finding = object.__new__(Finding)
+        state = finding.__dict__
+        state.update(self.__dict__)
+        state["severity"] = severity
+        state["reason"] = reason
+        return finding
+
     @property
     def trail_text(self) -> str:
         """The trail joined as ``form>json``; empty for plain values."""

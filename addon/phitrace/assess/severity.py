@@ -27,7 +27,6 @@ carries the request's severity.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import NamedTuple
 
 from phitrace.assess.linkage import Link
@@ -97,5 +96,5 @@ def assess(
     each finding's ``reason`` keeps both, as the ``findings.reason`` column has.
     """
     severity, reason = flow_severity(findings, tracker_category, linked=linked)
-    assessed = [replace(f, severity=severity, reason=f"{f.reason}; {reason}") for f in findings]
+    assessed = [f.assessed(severity, f"{f.reason}; {reason}") for f in findings]
     return Assessment(severity, reason, assessed)
