@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from phitrace.catalogue.model import Signature
 from phitrace.decode.request import field_key
@@ -20,7 +20,7 @@ from phitrace.detect.roles import load_conventions
 PATHS_PER_SIGNATURE = 8192
 """Paths remembered per signature; the table is emptied when full."""
 SIGNATURE_TABLES = 1024
-"""Signatures with a table (catalogues are reloaded rarely); all are emptied when full."""
+"""Tables kept (one per signature and detector); all are emptied when full."""
 
 _KEY_SPLIT = re.compile(r"[.\[\]]+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
@@ -58,23 +58,35 @@ class FieldNames(NamedTuple):
     """The role the shared conventions give ``leaf`` under ``parent``."""
 
 
-_tables: dict[int, tuple[Signature | None, dict[str, FieldNames]]] = {}
+_tables: dict[tuple[int, str], tuple[Signature | None, dict[str, Any]]] = {}
 
 
-def path_table(signature: Signature | None) -> dict[str, FieldNames]:
-    """The table of paths already read under ``signature``: look up, then :func:`field_names`.
+def plan_table(signature: Signature | None, kind: str) -> dict[str, Any]:
+    """A detector's own table of what it decided per path under ``signature``.
 
     Keyed by the signature object itself (kept alive by its entry), so two
-    catalogues with the same ids never share one.
+    catalogues with the same ids never share one; fill it with :func:`remember`.
     """
-    entry = _tables.get(id(signature))
+    entry = _tables.get((id(signature), kind))
     if entry is not None and entry[0] is signature:
         return entry[1]
     if len(_tables) >= SIGNATURE_TABLES:
         _tables.clear()
-    table: dict[str, FieldNames] = {}
-    _tables[id(signature)] = (signature, table)
+    table: dict[str, Any] = {}
+    _tables[(id(signature), kind)] = (signature, table)
     return table
+
+
+def remember(table: dict[str, Any], path: str, value: Any) -> None:
+    """Keep ``value`` for ``path`` in a table from :func:`plan_table`, within its bound."""
+    if len(table) >= PATHS_PER_SIGNATURE:
+        table.clear()
+    table[path] = value
+
+
+def path_table(signature: Signature | None) -> dict[str, FieldNames]:
+    """The table of paths already read under ``signature``: look up, then :func:`field_names`."""
+    return plan_table(signature, "names")
 
 
 def field_names(table: dict[str, FieldNames], signature: Signature | None, path: str) -> FieldNames:
@@ -82,7 +94,5 @@ def field_names(table: dict[str, FieldNames], signature: Signature | None, path:
     key, leaf, parent = key_parts(path)
     mapped = signature.role_of(key) if signature is not None else None
     names = FieldNames(key, leaf, parent, mapped, load_conventions().role_of(leaf, parent))
-    if len(table) >= PATHS_PER_SIGNATURE:
-        table.clear()
-    table[path] = names
+    remember(table, path, names)
     return names

@@ -23,7 +23,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from phitrace.catalogue.model import Signature
-from phitrace.detect.fieldnames import field_names, path_table
+from phitrace.detect.fieldnames import field_names, path_table, plan_table, remember
 from phitrace.model import Field, Finding
 from phitrace.urls import is_ip_address
 
@@ -307,26 +307,48 @@ def _identifiers_in_field(field: Field, role: str | None, leaf: str, parent: str
     return []
 
 
+_SKIP, _BY_VALUE, _READ = "skip", "by value", "read"
+"""What a path's fields get: nothing (published metadata), a look at values holding
+``@`` or ``~`` only (a name no rule knows), or every rule for their role and name."""
+
+_Plan = tuple[str | None, str, str, str]
+
+
+def _plan(plans: dict[str, _Plan], signature: Signature | None, path: str) -> _Plan:
+    """Role, last names and gate of a path under ``signature``, remembered in ``plans``."""
+    table = path_table(signature)
+    names = table.get(path) or field_names(table, signature, path)
+    role, leaf = names.mapped, names.leaf
+    if role is None and leaf not in KEY_CATEGORIES:
+        # A name this module knows (member_id, dob) says more than a convention.
+        role = names.conventional
+    if role in (None, "event_properties", "free_text") and published_metadata(names.key):
+        gate = _SKIP
+    elif role is None and leaf not in KEY_CATEGORIES:
+        gate = _BY_VALUE
+    else:
+        gate = _READ
+    plan = (role, leaf, names.parent, gate)
+    remember(plans, path, plan)
+    return plan
+
+
 def detect_identifiers(fields: Iterable[Field], signature: Signature | None) -> list[Finding]:
     """Find identifiers: by the field map, by field names, and by value shape."""
     seen: set[tuple[str, str]] = set()
     findings: list[Finding] = []
-    table = path_table(signature)
+    plans = plan_table(signature, "identifiers")
     for field in fields:
         path = field.path
-        if path == "header.referer" or not field.value:
+        value = field.value
+        if path == "header.referer" or not value:
             continue
-        names = table.get(path) or field_names(table, signature, path)
-        key, leaf, parent, role = names.key, names.leaf, names.parent, names.mapped
-        if role is None and leaf not in KEY_CATEGORIES:
-            # A name this module knows (member_id, dob) says more than a convention.
-            role = names.conventional
-        if role in (None, "event_properties", "free_text") and published_metadata(key):
+        plan = plans.get(path) or _plan(plans, signature, path)
+        role, leaf, parent, gate = plan
+        if gate is _SKIP:
             continue
-        if role is None and leaf not in KEY_CATEGORIES:
-            value = field.value
-            if "@" not in value and "%40" not in value and "~" not in value:
-                continue
+        if gate is _BY_VALUE and "@" not in value and "%40" not in value and "~" not in value:
+            continue
         for finding in _identifiers_in_field(field, role, leaf, parent):
             dedup = (finding.category, finding.value)
             if dedup not in seen:
