@@ -9,7 +9,7 @@ consume an :class:`Analysis`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, NamedTuple
 
 from phitrace import urls
@@ -192,6 +192,8 @@ class Finding:
     reason: str = ""
     trail: tuple[str, ...] = ()
     canary_kind: str | None = None
+    policy: str | None = None
+    """The policy rule that accepts the finding: ``covered``, ``allowed:<n>``, or None."""
 
     @property
     def field(self) -> str:
@@ -227,6 +229,20 @@ class Decoded:
 
 
 @dataclass(frozen=True)
+class SinkholeReply:
+    """What a vendor's collector answers, as its signature declares: the sinkhole says the same.
+
+    Some SDKs hold back or resend their queue unless the answer has the shape
+    their server gives (a JSON acknowledgement, a session token); the default
+    answers in :mod:`phitrace.act.sinkhole` do for the rest.
+    """
+
+    status: int = 200
+    content_type: str = ""
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Everything phitrace concluded about one request."""
 
@@ -246,6 +262,8 @@ class Analysis:
     """Why the request has its severity (the sentence of the rule that applied)."""
     vendor_company: str | None = None
     """The company behind the vendor, from its signature."""
+    sinkhole: SinkholeReply | None = None
+    """The answer the matched endpoint's signature declares for the sinkhole, if any."""
 
     @property
     def recorded(self) -> bool:
@@ -269,4 +287,8 @@ class Analysis:
         return analysis
 
 
-_ANALYSIS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Analysis) if f.init}
+_ANALYSIS_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in fields(Analysis) if f.init and f.name != "request"
+}
+if MISSING in _ANALYSIS_DEFAULTS.values():  # a default_factory would be shared, not called
+    raise TypeError("Analysis.counted needs a plain default for every field but the request")

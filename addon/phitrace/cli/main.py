@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from phitrace import __version__
-from phitrace.cli import capture, catalogue, gate, reports, store
+from phitrace.cli import capture, catalogue, gate, policy, reports, store
 from phitrace.cli.options import ADDON_SCRIPT, DB_META, busy
 from phitrace.store.database import is_locked
 
@@ -64,6 +64,7 @@ for _command in (
     gate.check_command,
     gate.baseline_command,
     gate.diff_command,
+    policy.policy,
     store.purge,
 ):
     main.add_command(_command)

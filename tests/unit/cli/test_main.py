@@ -31,6 +31,7 @@ def test_every_command_is_on_the_group() -> None:
         "diff",
         "entities",
         "export",
+        "policy",
         "proxy",
         "purge",
         "report",
