@@ -127,25 +127,22 @@ class Analyzer:
         site = third_party_site(request)
         named = match is not None or listed is not None
         if not named and site is None:
-            return Analysis(request=request)  # first party, or a page load itself
+            return Analysis.counted(request)  # first party, or a page load itself
         signature = match.signature if match else None
         vendor = signature.id if signature else listed.vendor if listed else f"third-party:{site}"
         company = signature.company if signature else self._company(request, listed)
         if session is not None and site is not None:
             session.parties.observe(request, site, vendor, company)
-        if not named and not carries_payload(request) and not names_a_page(request):
-            return Analysis(request=request, third_party=site)  # nothing of the visit in it
+        payload = named or carries_payload(request)
+        if not payload and not names_a_page(request):
+            return Analysis.counted(request, site)  # nothing of the visit in it
         decoded = decode(request, self.limits)
         findings = detect_health(decoded.fields, signature, self.vocabulary)
         findings += detect_identifiers(decoded.fields, signature)
         if site is not None or named:
             findings += find_canaries(request, decoded.fields, self.canaries)
-        if (
-            not named
-            and not findings
-            and (not carries_payload(request) or request_kind(request) in ASSET_KINDS)
-        ):
-            return Analysis(request=request, third_party=site)  # an asset load: only counted
+        if not named and not findings and (not payload or request_kind(request) in ASSET_KINDS):
+            return Analysis.counted(request, site)  # an asset load: only counted
         category = signature.category if signature else "other" if listed else "unlisted"
         page_url = page_url_of(request, decoded.fields, signature)
         records = session.records if session is not None else None

@@ -12,6 +12,7 @@ at run time), so ``a.github.io`` and ``b.github.io`` are two sites and
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
@@ -20,6 +21,14 @@ from publicsuffixlist import PublicSuffixList
 
 _PSL = PublicSuffixList()
 _EMPTY = urlsplit("")
+_SIMPLE = re.compile(
+    r"(https?)://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.S
+)
+"""An http(s) URL whose host part has no user info, IPv6 brackets or ``%``."""
+
+URL_MEMO_SIZE = 256
+"""URLs whose parts are remembered: a flow's URL is read by several stages, and a
+page's URL by every request it makes; far fewer than a session's distinct URLs."""
 
 
 class Url(NamedTuple):
@@ -53,23 +62,72 @@ class Url(NamedTuple):
         return self.path in ("", "/") and not self.query
 
 
+def _simple_parts(text: str) -> tuple[str, str, str, str, str] | None:
+    """(scheme, netloc, path, query, fragment) of a plain ASCII http(s) URL, else None.
+
+    One regex match instead of :func:`urlsplit`'s character loops; it gives
+    the same parts, and URLs it does not read go through :func:`urlsplit`.
+    """
+    if not text.isascii() or "\t" in text or "\n" in text or "\r" in text:
+        return None  # urlsplit strips these characters: leave them to it
+    simple = _SIMPLE.fullmatch(text)
+    if simple is None:
+        return None
+    scheme, netloc, path, query, fragment = simple.groups()
+    return scheme, netloc, path, query or "", fragment or ""
+
+
+@lru_cache(maxsize=URL_MEMO_SIZE)
+def split_parts(text: str) -> SplitResult:
+    """``urlsplit``, with plain http(s) URLs read by one regex match; raises as it does.
+
+    Remembered, as :func:`parse_url` is: the matcher, the third-party check
+    and the decoder each read a flow's URL.
+    """
+    simple = _simple_parts(text)
+    if simple is not None:
+        return SplitResult(*simple)
+    return urlsplit(text)
+
+
 def split(text: str) -> SplitResult:
     """``urlsplit`` that never raises: an unreadable URL reads as empty parts."""
     try:
-        return urlsplit(text)
+        return split_parts(text)
     except ValueError:
         return _EMPTY
 
 
+def hostname(parts: SplitResult) -> str:
+    """``parts.hostname or ""``, read by hand when the netloc is a plain ``host[:port]``."""
+    netloc = parts.netloc
+    if "@" in netloc or "[" in netloc or "%" in netloc:
+        return parts.hostname or ""
+    return netloc.partition(":")[0].lower()
+
+
+def _host_and_port(parts: SplitResult) -> tuple[str, int | None]:
+    """Host (no trailing dot) and port as ``SplitResult`` reads them; ("", None) if unreadable."""
+    netloc = parts.netloc
+    if "@" in netloc or "[" in netloc or "%" in netloc:
+        try:
+            return (parts.hostname or "").rstrip("."), parts.port
+        except ValueError:  # a port that is not a number, or out of range
+            return "", None
+    name, _, port = netloc.partition(":")
+    if not port:
+        return name.lower().rstrip("."), None
+    if not (port.isdigit() and port.isascii()) or int(port) > 65535:
+        return "", None  # as SplitResult.port: ASCII digits within 0-65535, else unreadable
+    return name.lower().rstrip("."), int(port)
+
+
+@lru_cache(maxsize=URL_MEMO_SIZE)
 def parse_url(text: str | None) -> Url:
     """Read ``text`` as a URL; never raises (a malformed URL gives empty parts)."""
     text = text or ""
     parts = split(text)
-    try:
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
-    except ValueError:  # a port that is not a number, or out of range
-        host, port = "", None
+    host, port = _host_and_port(parts)
     return Url(text, parts.scheme.lower(), host, port, parts.path, parts.query, parts.fragment)
 
 

@@ -31,7 +31,6 @@ carries the request's severity.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import NamedTuple
 
 from phitrace.assess.linkage import Link
@@ -122,5 +121,5 @@ def assess(
     severity, reason = flow_severity(findings, tracker_category, linked=linked)
     if authenticated:
         severity, reason = authenticated_severity(severity, reason, authenticated)
-    assessed = [replace(f, severity=severity, reason=f"{f.reason}; {reason}") for f in findings]
+    assessed = [f.assessed(severity, f"{f.reason}; {reason}") for f in findings]
     return Assessment(severity, reason, assessed)

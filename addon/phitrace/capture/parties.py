@@ -74,10 +74,11 @@ def third_party_site(request: Request) -> str | None:
     ``Referer``): phitrace cannot say whose site such a request leaves.
     """
     page_host = urls.host_of(page_of(request))
-    host = request.host
-    if not page_host or not host or urls.same_site(page_host, host):
+    host = request.host if page_host else ""
+    if not host:
         return None
-    return urls.registrable_domain(host)
+    site = urls.registrable_domain(host)
+    return None if site == urls.registrable_domain(page_host) else site
 
 
 def is_preflight(request: Request) -> bool:
@@ -120,7 +121,7 @@ def carries_payload(request: Request) -> bool:
     """
     if request.body:
         return True
-    for part in urls.split(request.url).query.split("&"):
+    for part in urls.parse_url(request.url).query.split("&"):
         key, equals, value = part.partition("=")
         if value or (not equals and len(key) >= 8):
             return True

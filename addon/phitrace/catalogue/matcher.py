@@ -3,7 +3,8 @@
 Matching is a dict lookup per host suffix, never a scan over every
 signature; endpoints without hosts (shapes) are gated by substring searches
 before any regex runs or any body is parsed.  The request's URL is split by
-:func:`split_url`, a single regex match for ordinary URLs.
+:func:`split_url`, a single regex match for ordinary URLs, shared with the
+other stages.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
+from phitrace import urls
 from phitrace.catalogue.model import (
     Endpoint,
     Glob,
@@ -26,6 +28,7 @@ from phitrace.catalogue.model import (
 )
 from phitrace.decode.budget import Budget, Limits
 from phitrace.decode.compression import undo_content_encoding
+from phitrace.decode.envelopes import FormDocument
 from phitrace.model import Request
 
 SHAPE_BODY_BYTES = 64 * 1024
@@ -53,9 +56,6 @@ def shape_body(request: Request) -> bytes:
 HOST_MEMO_SIZE = 16_384
 """Hosts whose candidate endpoints are remembered; the memo is emptied when full."""
 
-_SIMPLE_URL = re.compile(r"https?://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?")
-"""A URL whose host part has no user info, IPv6 brackets or ``%`` (else no match)."""
-
 _Candidate = tuple[Glob | None, Signature, Endpoint]
 _Gate = tuple[tuple[str, ...], tuple[bytes, ...] | None, Signature, Endpoint]
 
@@ -63,20 +63,14 @@ _Gate = tuple[tuple[str, ...], tuple[bytes, ...] | None, Signature, Endpoint]
 def split_url(url: str) -> tuple[str, str, str] | None:
     """(lower-cased host without port, path or ``/``, query) as :func:`urlsplit` gives them.
 
-    Plain ``http``/``https`` URLs in ASCII, without user info, IPv6 brackets
-    or ``%`` in the host, take a single regex match; anything else goes
-    through :func:`urlsplit` so that odd URLs are read exactly as before.
-    None when the URL cannot be parsed.
+    The split is :func:`phitrace.urls.split_parts`, shared with the other
+    stages that read the flow's URL.  None when the URL cannot be parsed.
     """
-    if url.isascii() and "\t" not in url and "\n" not in url and "\r" not in url:
-        simple = _SIMPLE_URL.match(url)
-        if simple is not None:
-            return simple[1].partition(":")[0].lower(), simple[2] or "/", simple[3] or ""
     try:
-        parts = urlsplit(url)
-        return parts.hostname or "", parts.path or "/", parts.query
+        parts = urls.split_parts(url)
     except ValueError:  # an unreadable host or port: the URL matches nothing
         return None
+    return urls.hostname(parts), parts.path or "/", parts.query
 
 
 def _lookup(doc: Any, dotted: str) -> Any:
@@ -115,7 +109,7 @@ def body_document(body: bytes) -> Mapping[str, Any] | None:
             doc = next((d for d in doc if isinstance(d, Mapping)), None)
         return doc if isinstance(doc, Mapping) else None
     if "=" in text[:256] and " " not in text[:256]:
-        return dict(parse_qsl(text, keep_blank_values=True))
+        return FormDocument(text)
     return None
 
 

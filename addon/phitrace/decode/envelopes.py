@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -90,6 +90,37 @@ def form_pairs(text: str) -> Iterator[tuple[str, str]]:
         if piece:
             key, _, value = piece.partition("=")
             yield _unform(key), _unform(value)
+
+
+class FormDocument(Mapping[str, str]):
+    """A form's pairs as a mapping whose values are percent-decoded only when read.
+
+    Equal to ``dict(parse_qsl(text, keep_blank_values=True))`` (a later pair wins):
+    a shape check asks for one or two keys of a body that may hold 64 KiB of
+    escaped JSON, which need not all be decoded to say the key is not there.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, text: str) -> None:
+        raw: dict[str, str] = {}
+        for piece in text.split("&"):
+            if piece:
+                key, _, value = piece.partition("=")
+                raw[_unform(key)] = value
+        self._raw = raw
+
+    def __getitem__(self, key: str) -> str:
+        return _unform(self._raw[key])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 def path_params(path: str) -> Iterator[tuple[str, str]]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
+from phitrace import urls
 from phitrace.decode import compression, envelopes
 from phitrace.decode.budget import DEFAULT_LIMITS, Budget, Limits, Stop
 from phitrace.decode.compression import Inflated
@@ -72,7 +73,7 @@ def _cap(decoder: Decoder, text: str, what: str) -> str:
 def _url(decoder: Decoder, url: str) -> None:
     url = _cap(decoder, url, "URL")
     try:
-        parts = urlsplit(url)
+        parts = urls.split_parts(url)
         query, path, fragment = parts.query, parts.path, parts.fragment
     except ValueError:  # e.g. an unbalanced IPv6 bracket: split by hand
         rest, _, fragment = url.partition("#")

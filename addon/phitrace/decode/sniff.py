@@ -18,6 +18,7 @@ from itertools import islice
 from typing import Any
 
 from phitrace.decode import (
+    barren,
     binary,
     compression,
     containers,
@@ -120,6 +121,15 @@ class Decoder:
         """Decode structure or an encoding inside a value already recorded at ``path``."""
         if len(text) < 2:
             return
+        key = (text, len(trail), self._nesting)
+        if barren.known(key, self.limits):
+            return
+        before = barren.spent(self.budget)
+        self._expand(path, text, trail)
+        if barren.spent(self.budget) == before:
+            barren.remember(key, self.limits)
+
+    def _expand(self, path: str, text: str, trail: Trail) -> None:
         if _short_candidate(text) or "=" in text:
             if self.structured(text, path, trail, top=False):
                 return

@@ -23,9 +23,8 @@ from urllib.parse import parse_qsl, unquote
 from phitrace import urls
 from phitrace.catalogue.model import CONTENT_ROLES, Signature
 from phitrace.detect.codes import find_codes, might_hold_codes
+from phitrace.detect.fieldnames import field_names, path_table, plan_table, remember
 from phitrace.detect.identifiers import detect_identifiers
-from phitrace.detect.identifiers import key_parts as _key_parts
-from phitrace.detect.roles import field_role
 from phitrace.detect.vocabulary import Term, Vocabulary, search_key, tokens
 from phitrace.model import Field, Finding
 
@@ -240,11 +239,25 @@ def _decoded_parents(fields: list[Field]) -> set[str]:
     """Paths of JSON strings that decoding also split into fields: read the parts, not both."""
     parents: set[str] = set()
     for current, following in zip(fields, fields[1:], strict=False):
-        if current.value[:1] in ("{", "[") and following.path.startswith(current.path):
+        if current.value.startswith(("{", "[")) and following.path.startswith(current.path):
             rest = following.path[len(current.path) : len(current.path) + 1]
             if rest in (".", "["):
                 parents.add(current.path)
     return parents
+
+
+def _plan(
+    plans: dict[str, tuple[str | None, str]], signature: Signature | None, path: str
+) -> tuple[str | None, str]:
+    """A path's role and last name under ``signature`` (the Referer reads as a referrer)."""
+    if path == "header.referer":
+        plan: tuple[str | None, str] = ("referrer", "referer")
+    else:
+        table = path_table(signature)
+        names = table.get(path) or field_names(table, signature, path)
+        plan = (names.mapped if names.mapped is not None else names.conventional, names.leaf)
+    remember(plans, path, plan)
+    return plan
 
 
 def detect_health(
@@ -259,20 +272,23 @@ def detect_health(
     """
     seen: set[tuple[str, str]] = set()
     findings: list[Finding] = []
-    payload = [f for f in fields if not f.path.startswith(("cookie.", "header."))]
-    ordered = payload + [f for f in fields if f.path == "header.referer"]
+    payload: list[Field] = []
+    referers: list[Field] = []
+    for field in fields:
+        if not field.path.startswith(("cookie.", "header.")):
+            payload.append(field)
+        elif field.path == "header.referer":
+            referers.append(field)
     decoded = _decoded_parents(payload)
     memo: dict[tuple[str, str | None, str], tuple[Hit, ...]] = vocab.memo("field_hits")
-    for field in ordered:
+    plans = plan_table(signature, "health")
+    for field in payload + referers:
         value = field.value
-        if len(value) < 2 or field.path in decoded:
+        path = field.path
+        if len(value) < 2 or path in decoded:
             continue
-        if field.path == "header.referer":
-            role: str | None = "referrer"
-            leaf = "referer"
-        else:
-            key, leaf, parent = _key_parts(field.path)
-            role = field_role(signature, key, leaf, parent)
+        plan = plans.get(path) or _plan(plans, signature, path)
+        role, leaf = plan
         if len(value) > _MEMO_TEXT:
             hits = field_hits(value[:_MAX_TEXT], role, leaf, vocab)
         else:

@@ -19,14 +19,12 @@ it is, with the field's role kept in the rule.  All functions are pure.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from urllib.parse import unquote
 
 from phitrace.catalogue.model import Signature
-from phitrace.decode.request import field_key
-from phitrace.detect.roles import load_conventions
+from phitrace.detect.fieldnames import field_names, path_table, plan_table, remember
 from phitrace.detect.shapes import (
     DATE,
     EMAIL,
@@ -155,30 +153,6 @@ def _identifier(field: Field, category: str, rule: str, reason: str) -> Finding:
         reason=reason,
         trail=field.trail,
     )
-
-
-_KEY_SPLIT = re.compile(r"[.\[\]]+")
-_NON_ALNUM = re.compile(r"[^a-z0-9]")
-
-
-@lru_cache(maxsize=65536)
-def key_parts(path: str) -> tuple[str, str, str]:
-    """The field-map key of a path, its last name and the name before it, normalised.
-
-    ``query.ud[em]`` → (``ud[em]``, ``em``, ``ud``);
-    ``body.data[0].user_data.fn [json]`` → (…, ``fn``, ``userdata``).
-    """
-    key = field_key(path)
-    names: list[str] = []
-    for part in reversed(_KEY_SPLIT.split(key.lower())):
-        name = part if part.isalnum() else _NON_ALNUM.sub("", part)
-        if name and not name.isdigit():
-            names.append(name)
-            if len(names) == 2:
-                break
-    leaf = names[0] if names else ""
-    parent = names[1] if len(names) > 1 else ""
-    return key, leaf, parent
 
 
 PUBLISHED_DATA = ("json-ld", "jsonld", "microdata", "opengraph", "schema.org")
@@ -314,24 +288,48 @@ def _identifiers_in_field(field: Field, role: str | None, leaf: str, parent: str
     return []
 
 
+_SKIP, _BY_VALUE, _READ = "skip", "by value", "read"
+"""What a path's fields get: nothing (published metadata), a look at values holding
+``@`` or ``~`` only (a name no rule knows), or every rule for their role and name."""
+
+_Plan = tuple[str | None, str, str, str]
+
+
+def _plan(plans: dict[str, _Plan], signature: Signature | None, path: str) -> _Plan:
+    """Role, last names and gate of a path under ``signature``, remembered in ``plans``."""
+    table = path_table(signature)
+    names = table.get(path) or field_names(table, signature, path)
+    role, leaf = names.mapped, names.leaf
+    if role is None and leaf not in KEY_CATEGORIES:
+        # A name this module knows (member_id, dob) says more than a convention.
+        role = names.conventional
+    if role in (None, "event_properties", "free_text") and published_metadata(names.key):
+        gate = _SKIP
+    elif role is None and leaf not in KEY_CATEGORIES:
+        gate = _BY_VALUE
+    else:
+        gate = _READ
+    plan = (role, leaf, names.parent, gate)
+    remember(plans, path, plan)
+    return plan
+
+
 def detect_identifiers(fields: Iterable[Field], signature: Signature | None) -> list[Finding]:
     """Find identifiers: by the field map, by field names, and by value shape."""
     seen: set[tuple[str, str]] = set()
     findings: list[Finding] = []
+    plans = plan_table(signature, "identifiers")
     for field in fields:
-        if field.path == "header.referer" or not field.value:
+        path = field.path
+        value = field.value
+        if path == "header.referer" or not value:
             continue
-        key, leaf, parent = key_parts(field.path)
-        role = signature.role_of(key) if signature is not None else None
-        if role is None and leaf not in KEY_CATEGORIES:
-            # A name this module knows (member_id, dob) says more than a convention.
-            role = load_conventions().role_of(leaf, parent)
-        if role in (None, "event_properties", "free_text") and published_metadata(key):
+        plan = plans.get(path) or _plan(plans, signature, path)
+        role, leaf, parent, gate = plan
+        if gate is _SKIP:
             continue
-        if role is None and leaf not in KEY_CATEGORIES:
-            value = field.value
-            if "@" not in value and "%40" not in value and "~" not in value:
-                continue
+        if gate is _BY_VALUE and "@" not in value and "%40" not in value and "~" not in value:
+            continue
         for finding in _identifiers_in_field(field, role, leaf, parent):
             dedup = (finding.category, finding.value)
             if dedup not in seen:

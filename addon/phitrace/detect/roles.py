@@ -102,7 +102,7 @@ def field_role(signature: Signature | None, key: str, leaf: str, parent: str) ->
     """A field's role: the signature's field map first, else the shared conventions.
 
     ``leaf`` and ``parent`` are the normalised last two names of the field's
-    path (:func:`phitrace.detect.identifiers.key_parts` gives them), so an
+    path (:func:`phitrace.detect.fieldnames.key_parts` gives them), so an
     unlisted third party's ``context.page.url`` reads as a page URL.
     """
     role = signature.role_of(key) if signature is not None else None
