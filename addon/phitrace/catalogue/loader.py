@@ -26,9 +26,7 @@ from phitrace.catalogue.model import (
     SignatureError,
     compile_glob,
 )
-
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's."""
+from phitrace.resources import YAML_LOADER
 
 
 def read_document(path: Path) -> tuple[Any, str]:
