@@ -11,7 +11,6 @@ Everything listens on and connects to loopback only.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import statistics
@@ -19,52 +18,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from tests.bench.child import phitrace_command
 from tests.bench.figures import Figure, at_most, info
 from tests.bench.harness import Context
 from tests.ports import free_port
+from tests.support.har import write_har
 from tests.support.loopback import tool_path
 
 TITLE = "8 start-up"
 SCAN_RATIO = 2.5
 LISTEN_RATIO = 2.0
-
-ONE_REQUEST = {
-    "log": {
-        "version": "1.2",
-        "creator": {"name": "phitrace-bench", "version": "1"},
-        "pages": [
-            {"id": "p1", "title": "Diabetes care", "startedDateTime": "2026-01-01T00:00:00Z"}
-        ],
-        "entries": [
-            {
-                "pageref": "p1",
-                "startedDateTime": "2026-01-01T00:00:01Z",
-                "time": 1,
-                "request": {
-                    "method": "GET",
-                    "url": "https://www.facebook.com/tr/?id=1&ev=PageView"
-                    "&dl=https%3A%2F%2Fclinic.example%2Fconditions%2Fdiabetes",
-                    "httpVersion": "HTTP/1.1",
-                    "headers": [],
-                    "queryString": [],
-                    "cookies": [],
-                    "headersSize": -1,
-                    "bodySize": 0,
-                },
-                "response": {"status": 200, "headers": [], "content": {"size": 0}},
-            }
-        ],
-    }
-}
-
-
-def write_har(path: Path) -> Path:
-    """A HAR file holding one tracker request with a health term in it."""
-    path.write_text(json.dumps(ONE_REQUEST), encoding="utf-8")
-    return path
 
 
 def run_seconds(command: Sequence[str], env: Mapping[str, str]) -> float:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import sqlite_utils
 
 from phitrace import __version__
 from phitrace.act.sinkhole import SINKHOLE_SCOPES
-from phitrace.analyzer import Analyzer
-from phitrace.capture.har import HarError
-from phitrace.capture.scan import ScanResult
 from phitrace.cli.options import (
     ADDON_SCRIPT,
     build_analyzer,
@@ -27,6 +24,12 @@ from phitrace.cli.options import (
 )
 from phitrace.store.database import is_locked
 from phitrace.store.rows import MAX_STORED_BODY
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from phitrace.analyzer import Analyzer
+    from phitrace.capture.scan import ScanResult
 
 
 def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[str]:
@@ -246,6 +249,7 @@ def _scan_one(
     max_body: int,
 ) -> ScanResult:
     """Scan one file, with a progress bar when stderr is a terminal."""
+    from phitrace.capture.har import HarError
     from phitrace.capture.scan import scan_file
 
     size = path.stat().st_size
