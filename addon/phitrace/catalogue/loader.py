@@ -153,6 +153,21 @@ CACHE_FORMAT = 1
 """Bumped whenever the cached documents' layout changes."""
 
 
+def _cache_slot(files: list[Path]) -> tuple[Path, str] | None:
+    """The cache file and key of the bundled documents; None when a file cannot be read."""
+    from phitrace import cache
+    from phitrace.resources import data_dir
+
+    code = Path(schema.__file__)
+    checked_by = [code, code.with_name("checker.py"), Path(__file__)]
+    checked_by.append(data_dir("signatures") / "schema.json")
+    try:
+        key = cache.make_key([CACHE_FORMAT], [*checked_by, *files])
+    except OSError:  # reading the file itself then says what is wrong with it
+        return None
+    return cache.cache_path("signatures", str(bundled_dir().resolve())), key
+
+
 def bundled_signatures() -> list[Signature]:
     """The bundled signatures, their validated documents kept between starts.
 
@@ -163,15 +178,10 @@ def bundled_signatures() -> list[Signature]:
     files are the user's, read afresh every time.
     """
     from phitrace import cache
-    from phitrace.resources import data_dir
 
     files = signature_files()
-    code = Path(schema.__file__)
-    checked_by = [code, code.with_name("checker.py"), Path(__file__)]
-    checked_by.append(data_dir("signatures") / "schema.json")
-    key = cache.make_key([CACHE_FORMAT], [*checked_by, *files])
-    path = cache.cache_path("signatures", str(bundled_dir().resolve()))
-    documents = cache.recall(path, key)
+    slot = _cache_slot(files)
+    documents = cache.recall(*slot) if slot else None
     if isinstance(documents, list) and len(documents) == len(files):
         try:
             return [build_signature(d, str(f)) for d, f in zip(documents, files, strict=True)]
@@ -182,5 +192,6 @@ def bundled_signatures() -> list[Signature]:
         data, text = read_document(file)
         signatures.append(parse_signature(data, str(file), text=text))
         documents.append(data)
-    cache.remember(path, key, documents)
+    if slot:
+        cache.remember(*slot, documents)
     return signatures

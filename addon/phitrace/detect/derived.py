@@ -158,5 +158,11 @@ def cached_vocabulary(
     vocabulary = build().prepare()
     if imported and not dictionaries.imported_complete(vocabulary.stoplist):
         return vocabulary  # a dictionary failed to read: try it again next start
-    cache.remember(path, key, encode(vocabulary))
+    try:
+        payload = encode(vocabulary)
+    # Fail open: a vocabulary that cannot be encoded is used, just not kept.
+    except Exception:  # noqa: BLE001
+        log.info("phitrace: cannot encode the vocabulary for the cache", exc_info=True)
+        return vocabulary
+    cache.remember(path, key, payload)
     return vocabulary
