@@ -9,6 +9,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY addon/ addon/
 COPY signatures/ signatures/
+COPY policies/ policies/
 COPY reports/ reports/
 # The newest mitmproxy this Python allows (12.x on 3.13). Naming the major version
 # makes a silent fall-back to an older mitmproxy fail the build instead.

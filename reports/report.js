@@ -70,7 +70,8 @@
   function row(finding) {
     var flow = flows[finding[F.flow]];
     var tr = element("tr", null, "sev-" + finding[F.severity]);
-    cell(tr, element("span", finding[F.severity], "pill sev-" + finding[F.severity]));
+    var severity = cell(tr, element("span", finding[F.severity], "pill sev-" + finding[F.severity]));
+    if (finding[F.policy]) { severity.appendChild(element("div", "policy: " + finding[F.policy], "muted")); }
     cell(tr, element("span", flow[W.vendor_label]));
     var what = cell(tr, element("span", finding[F.category]));
     what.appendChild(element("div", finding[F.kind] + ": " + finding[F.matched], "muted"));
@@ -98,7 +99,8 @@
   function keep(finding, filters) {
     for (var i = 0; i < filters.length; i++) {
       var name = filters[i][0];
-      var actual = name === "page" ? flows[finding[F.flow]][W.page_key] : finding[F[name]];
+      var actual = name === "page" ? flows[finding[F.flow]][W.page_key]
+        : name === "policy" ? finding[F.policy] || "-" : finding[F[name]];
       if (actual !== filters[i][1]) { return false; }
     }
     return true;

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from phitrace.assess.policy import Policy, apply_policy
 from phitrace.assess.severity import assess
 from phitrace.capture.parties import (
     ASSET_KINDS,
@@ -87,6 +88,9 @@ class Analyzer:
     entities: Entities | None = None
     """Company names for third parties the catalogue does not know."""
 
+    policy: Policy | None = None
+    """The organisation's policy: which findings it accepts, and severity overrides."""
+
     def analyse(self, request: Request, session: Session | None = None) -> Analysis:
         """Analyse one request.  Non-tracker requests are only searched for canaries.
 
@@ -121,7 +125,7 @@ class Analyzer:
         category = signature.category if signature else "other" if listed else "unlisted"
         link = session.linker.observe(vendor, findings) if session is not None else None
         assessment = assess(findings, category, linked=link or False)
-        return Analysis(
+        analysis = Analysis(
             request=request,
             vendor=vendor,
             vendor_name=self._vendor_name(request, signature, listed, site),
@@ -135,7 +139,9 @@ class Analyzer:
             third_party=site,
             severity_reason=assessment.reason,
             vendor_company=company,
+            sinkhole=match.endpoint.sinkhole if match else None,
         )
+        return apply_policy(self.policy, analysis)
 
     def _vendor_name(
         self, request: Request, signature: Signature | None, listed: Any, site: str | None

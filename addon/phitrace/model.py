@@ -192,6 +192,8 @@ class Finding:
     reason: str = ""
     trail: tuple[str, ...] = ()
     canary_kind: str | None = None
+    policy: str | None = None
+    """The policy rule that accepts the finding: ``covered``, ``allowed:<n>``, or None."""
 
     @property
     def field(self) -> str:
@@ -210,6 +212,20 @@ class Decoded:
 
     fields: tuple[Field, ...]
     truncated: str | None = None
+
+
+@dataclass(frozen=True)
+class SinkholeReply:
+    """What a vendor's collector answers, as its signature declares: the sinkhole says the same.
+
+    Some SDKs hold back or resend their queue unless the answer has the shape
+    their server gives (a JSON acknowledgement, a session token); the default
+    answers in :mod:`phitrace.act.sinkhole` do for the rest.
+    """
+
+    status: int = 200
+    content_type: str = ""
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -232,6 +248,8 @@ class Analysis:
     """Why the request has its severity (the sentence of the rule that applied)."""
     vendor_company: str | None = None
     """The company behind the vendor, from its signature."""
+    sinkhole: SinkholeReply | None = None
+    """The answer the matched endpoint's signature declares for the sinkhole, if any."""
 
     @property
     def recorded(self) -> bool:

@@ -1,16 +1,17 @@
 """Real browser SDKs that the catalogue does not list are still seen, and so is what they sent.
 
 A portal page bundles real SDKs from the npm registry (tests/e2e/sdks), each
-sending to its vendor's own collection host, and plants a condition, a site
-search, a drug and the persona's identity.  Chromium browses it through
-mitmdump + phitrace in sinkhole mode and in passive mode with a stand-in for
-the vendors.  A separate test addon records every request raw; a small
-reference decoder here says which planted values each SDK really sent (the
-ground truth), and phitrace must have recorded every SDK's flows (as
-``third-party:<registrable domain>`` or a catalogue vendor) and found every
-one of those values.  In sinkhole mode it must also have answered, itself,
-every CORS preflight and every request carrying a planted value: anything it
-lets through meets a stand-in for an offline network.
+sending to its vendor's own collection host (five of the seven vendors are not in
+the catalogue; Countly and OpenReplay are, for the answers their SDKs wait for),
+and plants a condition, a site search, a drug and the persona's identity.
+Chromium browses it through mitmdump + phitrace in sinkhole mode and in
+passive mode with a stand-in for the vendors.  A separate test addon records
+every request raw; a small reference decoder here says which planted values
+each SDK really sent (the ground truth), and phitrace must have recorded every
+SDK's flows (as ``third-party:<registrable domain>`` or a catalogue vendor)
+and found every one of those values.  In sinkhole mode it must also have
+answered, itself, every CORS preflight and every request carrying a planted
+value: anything it lets through meets a stand-in for an offline network.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 def rows(db: Path, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
@@ -44,3 +45,12 @@ def wait_for_session(db: Path, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.05)
     raise TimeoutError(f"no open session in {db} after {timeout}s")
+
+
+def new_session(path: Path, **kwargs: Any) -> int:
+    """Start a session in the phitrace database at ``path`` and close the connection again."""
+    from phitrace.store.database import open_database
+    from phitrace.store.sessions import start_session
+
+    with open_database(path) as db:
+        return start_session(db, **kwargs)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import sqlite_utils
 
+from phitrace.capture.parties import Inventory
 from phitrace.model import Analysis, Finding, Request
 from phitrace.store.database import open_database
-from phitrace.store.rows import Record
+from phitrace.store.rows import Record, party_rows
 from phitrace.store.sessions import end_session, start_session
-from phitrace.store.writer import write_record
+from phitrace.store.writer import write_inventory, write_record
+from phitrace.urls import registrable_domain
 
 BASE_TIME = 1767225600.0
 """2026-01-01T00:00:00Z: flows are stamped from here, so exports are reproducible."""
@@ -184,5 +186,55 @@ def clinic(path: Path) -> Path:
     )
     # The same leak again, with another cache-busting number: one fingerprint, seen twice.
     pixel_flow(db, session, "https://clinic.example/conditions/diabetes?ref=9876543210", 5)
+    db.close()
+    return path
+
+
+def observe(
+    inventory: Inventory, url: str, offset: float, vendor: str | None, company: str | None
+) -> None:
+    """Count one request in a session's inventory, as the analyzer does for each third party."""
+    request = Request("GET", url, timestamp=BASE_TIME + offset)
+    inventory.observe(request, registrable_domain(request.host), vendor, company)
+
+
+CHAT_URL = "https://widget.carechat.example/v1/visitor?member=MBR-2291-77&page=%2Fappointments"
+
+
+def portal(path: Path) -> Path:
+    """Two sessions with an inventory of third parties: catalogued, unlisted with data, assets.
+
+    Day 1 sends the pixel, a chat widget nobody lists receives the member id,
+    and fonts load from a CDN; day 2 only loads the fonts again.
+    """
+    db = open_database(path)
+    first = new_session(db, "portal day 1", day=1)
+    pixel_flow(db, first, DIABETES_PAGE, 1)
+    record_flow(
+        db,
+        first,
+        url=CHAT_URL,
+        page="https://clinic.example/appointments",
+        vendor="third-party:carechat.example",
+        vendor_name="carechat.example",
+        tracker_category="unlisted",
+        offset=2,
+        findings=[
+            finding("canary", "member_id", "query.member", "MBR-2291-77", "MBR-2291-77", "high"),
+            finding("health", "appointment", "query.page", "/appointments", "appointments", "low"),
+        ],
+    )
+    inventory = Inventory()
+    observe(
+        inventory, "https://www.facebook.com/tr/?id=123", 1, "meta-pixel", COMPANIES["meta-pixel"]
+    )
+    observe(inventory, CHAT_URL, 2, "third-party:carechat.example", None)
+    for offset in (3, 4, 5):
+        observe(inventory, f"https://fonts.examplecdn.net/f{offset}.woff2", offset, None, None)
+    write_inventory(db, first, party_rows(first, inventory))
+    second = new_session(db, "portal day 2", day=2)
+    later = Inventory()
+    observe(later, "https://fonts.examplecdn.net/f1.woff2", 86_400, None, "Example CDN Inc.")
+    write_inventory(db, second, party_rows(second, later))
     db.close()
     return path

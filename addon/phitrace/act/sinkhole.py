@@ -4,6 +4,9 @@ In sinkhole mode tracker requests are recorded and answered here, never
 forwarded.  Real tags only send their real payloads when the answers look
 right: a CORS preflight must allow the page's origin, credentials, method and
 headers; an image pixel must decode as an image; a script must be JavaScript.
+Some SDKs also want their collector's own answer (Countly's
+``{"result":"Success"}``, OpenReplay's session token): a signature declares
+it on its endpoint (``sinkhole:``) and :func:`answer` sends it.
 :func:`answers` says which requests the sinkhole takes, by its scope.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phitrace.capture.parties import is_beacon, third_party_site
-from phitrace.model import Request
+from phitrace.model import Request, SinkholeReply
 
 SINKHOLE_SCOPES: tuple[str, ...] = ("third-party", "catalogue", "all")
 """What the sinkhole answers: every third-party beacon (the default), only catalogued
@@ -85,10 +88,29 @@ def _kind(request: Request) -> str:
     return "data"
 
 
-def answer(request: Request) -> Answer:
-    """Build the local answer for a tracker request."""
+DECLARED_KINDS = frozenset({"image", "beacon", "data"})
+"""Requests a signature's declared answer replaces the default for: what a collector
+answers.  Preflights, scripts and documents keep theirs, so a page still loads."""
+
+
+def declared_answer(request: Request, declared: SinkholeReply) -> Answer:
+    """The answer an endpoint's signature declares, with the CORS headers the page needs."""
+    common = [("Cache-Control", "no-store"), ("X-Phitrace", "sinkhole")]
+    typed = [("Content-Type", declared.content_type)] if declared.content_type else []
+    return Answer(declared.status, (*_cors(request), *typed, *common), declared.body)
+
+
+def answer(request: Request, declared: SinkholeReply | None = None) -> Answer:
+    """Build the local answer for a tracker request.
+
+    ``declared`` is what the matched endpoint's signature says its collector
+    answers; without one (or for a preflight, script or document) the answer
+    is the default for the kind of request.
+    """
     cors = _cors(request)
     kind = _kind(request)
+    if declared is not None and kind in DECLARED_KINDS:
+        return declared_answer(request, declared)
     common = [("Cache-Control", "no-store"), ("X-Phitrace", "sinkhole")]
     if kind == "preflight":
         allowed = request.header("access-control-request-method") or ALLOWED_METHODS

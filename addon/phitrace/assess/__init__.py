@@ -1,1 +1,1 @@
-"""Assess: how serious a request's findings are, and what links them across a session."""
+"""Assess: how serious findings are, what links them in a session, which the policy accepts."""

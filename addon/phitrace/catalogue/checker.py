@@ -84,11 +84,12 @@ def _type(compiler: _Compiler, node: Mapping[str, Any]) -> Check:
 
 
 def _enum(compiler: _Compiler, node: Mapping[str, Any]) -> Check:
+    """Strings and integers (HTTP statuses); as in JSON Schema, 200.0 is 200 and True is not 1."""
     values = node["enum"]
-    if not all(isinstance(value, str) for value in values):
-        raise ValueError("the signature checker supports enumerations of strings only")
+    if not all(isinstance(v, str) or _TYPES["integer"](v) for v in values):
+        raise ValueError("the signature checker supports enumerations of strings and integers only")
     allowed = frozenset(values)
-    return lambda v: isinstance(v, str) and v in allowed
+    return lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool) and v in allowed
 
 
 def _pattern(compiler: _Compiler, node: Mapping[str, Any]) -> Check:

@@ -10,6 +10,8 @@ linter reports them all.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,6 +29,7 @@ from phitrace.catalogue.model import (
     SignatureError,
     compile_glob,
 )
+from phitrace.model import SinkholeReply
 from phitrace.resources import YAML_LOADER
 
 log = logging.getLogger(__name__)
@@ -106,7 +109,26 @@ def _endpoint(node: Mapping[str, Any]) -> Endpoint:
         role=node.get("role", "collect"),
         body=_value_globs(node.get("body", {})),
         path_globs=path_globs,
+        sinkhole=_sinkhole(node["sinkhole"]) if "sinkhole" in node else None,
     )
+
+
+def _sinkhole(node: Mapping[str, Any]) -> SinkholeReply:
+    """An endpoint's declared sinkhole answer (valid by the schema) as status, type and bytes.
+
+    JSON is encoded compactly; a content type left out follows the body given
+    (JSON, text or bytes), and a 204 has neither.
+    """
+    if "json" in node:
+        body, kind = json.dumps(node["json"], separators=(",", ":")).encode(), "application/json"
+    elif "body_base64" in node:
+        body, kind = base64.b64decode(node["body_base64"]), "application/octet-stream"
+    elif "body" in node:
+        body, kind = str(node["body"]).encode(), "text/plain; charset=utf-8"
+    else:
+        body, kind = b"", ""
+    status = int(node.get("status", 200))
+    return SinkholeReply(status, "" if status == 204 else node.get("content_type", kind), body)
 
 
 def _fields(node: Mapping[str, str | list[str]]) -> tuple[FieldRule, ...]:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from phitrace.model import SinkholeReply
+
 TRACKER_CATEGORIES: tuple[str, ...] = (
     "analytics",
     "advertising",
@@ -221,6 +223,8 @@ class Endpoint:
     role: str
     body: tuple[tuple[str, Glob], ...] = ()
     path_globs: tuple[str, ...] = ()
+    sinkhole: SinkholeReply | None = None
+    """What the sinkhole answers this endpoint's requests, when the signature says."""
 
     def __post_init__(self) -> None:
         # Body keys a matching body must contain verbatim: checked on the raw bytes

@@ -77,14 +77,17 @@ def is_valid(data: Any) -> bool:
     return check()(data)
 
 
-def problems(file: str, data: Any, root: yaml.Node | None) -> list[Problem]:
+def problems(
+    file: str, data: Any, root: yaml.Node | None, against: Draft202012Validator | None = None
+) -> list[Problem]:
     """Every schema problem of one document, in line order, each naming its line.
 
     ``root`` is the document's YAML node tree; without one (a document built
-    in code) every problem is on line 1.
+    in code) every problem is on line 1.  ``against`` is another file format's
+    validator (a policy file's); the signature schema by default.
     """
     found = []
-    for error in validator().iter_errors(data):
+    for error in (against or validator()).iter_errors(data):
         cause, message, key = explain(error)
         line = 1
         if root is not None:
@@ -121,6 +124,11 @@ def _node_at(root: yaml.Node, path: Sequence[Any]) -> yaml.Node:
 def key_line(root: yaml.Node | None, path: Sequence[Any], key: str) -> int:
     """The line of ``key`` in the mapping at ``path`` (or of that mapping when it lacks one)."""
     return 1 if root is None else _key_line(_node_at(root, path), key)
+
+
+def value_line(root: yaml.Node | None, path: Sequence[Any]) -> int:
+    """The line of the value at ``path`` (a list item, say), or of the deepest node it reaches."""
+    return 1 if root is None else int(_node_at(root, path).start_mark.line) + 1
 
 
 def _key_line(node: yaml.Node, key: str) -> int:

@@ -23,6 +23,7 @@ from phitrace.cli.options import (
     storage_option,
     writable_db,
 )
+from phitrace.cli.policy import policy_option, read_policy
 from phitrace.store.database import is_locked
 from phitrace.store.rows import MAX_STORED_BODY
 
@@ -120,6 +121,7 @@ def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Pa
     help="Only analyse requests made from pages of this domain (repeatable).",
 )
 @signatures_option
+@policy_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
 @storage_option
 @click.option(
@@ -143,13 +145,16 @@ def proxy(
     consent: str | None,
     scopes: tuple[str, ...],
     extra_signatures: tuple[Path, ...],
+    policy_path: Path | None,
     no_bodies: bool,
     storage: str,
     confdir: Path,
     mitmproxy_args: tuple[str, ...],
 ) -> None:
     """Run mitmproxy with phitrace; arguments after -- go to mitmproxy."""
-    build_analyzer(extra_signatures, canaries)  # fail fast, with a clear message, on bad input
+    # Fail fast, with a clear message, on bad input.
+    catalogue = build_analyzer(extra_signatures, canaries).catalogue
+    read_policy(policy_path, frozenset(sig.id for sig in catalogue.signatures))
     sqlite_file_or_fail(db_path)
     db = db_path.resolve()
     confdir = confdir.expanduser()
@@ -171,6 +176,8 @@ def proxy(
         options["phitrace_scope"] = ",".join(scopes)
     if canaries:
         options["phitrace_canaries"] = str(canaries.resolve())
+    if policy_path:
+        options["phitrace_policy"] = str(policy_path.resolve())
     if extra_signatures:
         options["phitrace_signatures"] = ",".join(str(p.resolve()) for p in extra_signatures)
     args = _proxy_args(listen_host, listen_port, options, ui)
@@ -199,6 +206,7 @@ def _private_confdir(confdir: Path) -> None:
 @click.option("--label", default="", help="Session label (default: the file name).")
 @canaries_option
 @signatures_option
+@policy_option
 @click.option("--no-bodies", is_flag=True, help="Do not store raw request bodies.")
 @click.option(
     "--max-stored-body-bytes",
@@ -221,6 +229,7 @@ def scan(
     label: str,
     canaries: Path | None,
     extra_signatures: tuple[Path, ...],
+    policy_path: Path | None,
     no_bodies: bool,
     max_body: int,
     storage: str,
@@ -232,6 +241,8 @@ def scan(
     flow files (mitmdump -w) as streams, so files of any size fit in memory.
     """
     analyzer = build_analyzer(extra_signatures, canaries, lists=True)
+    known = frozenset(sig.id for sig in analyzer.catalogue.signatures)
+    analyzer.policy = read_policy(policy_path, known)
     db = writable_db(db_path)  # created and brought up to date before any worker opens it
     try:
         if min(jobs or os.cpu_count() or 1, len(paths)) > 1 and _parallel_available():

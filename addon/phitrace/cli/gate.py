@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from phitrace.cli.options import check_output, db_option, read_or_fail, session_db, session_option
+from phitrace.cli.policy import judge_leaks, policy_option, read_policy
 from phitrace.gate.baseline import FAIL_LEVELS
 from phitrace.store.reader import Leak
 
@@ -44,13 +45,26 @@ def _leaks(db_path: Path, session: int | None) -> list[Leak]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Baseline file (from phitrace baseline) of accepted findings.",
 )
-def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Path | None) -> None:
-    """Fail when findings at or above --fail-on exist that the baseline does not accept.
+@policy_option
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Count findings the policy accepts (covered vendors, allowed pages) too.",
+)
+def check_command(
+    db_path: Path,
+    session: int | None,
+    fail_on: str,
+    baseline: Path | None,
+    policy_path: Path | None,
+    strict: bool,
+) -> None:
+    """Fail when findings at or above --fail-on exist that neither baseline nor policy accepts.
 
     Exit codes: 0 passed; 1 new findings at or above the level (listed);
     2 could not check (no database, not a SQLite database, a locked or unreadable one,
-    unknown session, unreadable baseline, bad option, or a session in scope failed part
-    way, unless there are new findings anyway).
+    unknown session, unreadable baseline or policy, bad option, or a session in scope
+    failed part way, unless there are new findings anyway).
     """
     from phitrace.gate.baseline import (
         BaselineError,
@@ -63,8 +77,11 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
 
     try:
         accepted = read_baseline(baseline) if baseline else frozenset()
+        policy = read_policy(policy_path)
     except BaselineError as exc:
         raise CannotCheck(str(exc)) from exc
+    except click.ClickException as exc:
+        raise CannotCheck(exc.message) from exc
     try:
         leaks = _leaks(db_path, session)
         db = session_db(db_path, session)
@@ -76,13 +93,15 @@ def check_command(db_path: Path, session: int | None, fail_on: str, baseline: Pa
         raise CannotCheck(exc.message) from exc
     for line in incomplete:
         click.echo(line, err=True)
-    result = check(leaks, fail_on, accepted)
+    result = check(judge_leaks(policy, leaks), fail_on, accepted, strict=strict)
     for item in result.failing:
         click.echo(describe(item))
     verdict = "FAILED" if result.failing else "passed"
     click.echo(
         f"phitrace check {verdict}: {len(result.failing)} new leak(s) at or above {fail_on}, "
-        f"{result.accepted} finding(s) accepted by the baseline, {result.below} below the level"
+        f"{result.accepted} finding(s) accepted by the baseline, "
+        + (f"{result.by_policy} accepted by the policy, " if result.by_policy else "")
+        + f"{result.below} below the level"
     )
     if result.failing:
         sys.exit(1)

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("gate", "check_command"),
     "baseline": ("gate", "baseline_command"),
     "diff": ("gate", "diff_command"),
+    "policy": ("policy", "policy"),
     "purge": ("store", "purge"),
 }
 """Each command of the group: the ``phitrace.cli`` module that defines it, and its name there."""

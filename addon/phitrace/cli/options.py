@@ -108,10 +108,6 @@ def build_analyzer(
     )
 
 
-READ_TIMEOUT = 30.0
-"""Seconds a read-only command waits for another process's lock before giving up."""
-
-
 def sqlite_file_or_fail(path: Path) -> None:
     """Refuse, in one line, a ``--db`` that exists but is not a SQLite database."""
     from phitrace.store.private import is_sqlite_file
@@ -159,19 +155,20 @@ def readable_db(path: Path) -> sqlite_utils.Database:
         DatabaseError,
         DatabaseLocked,
         OutdatedDatabase,
+        busy_timeout,
         open_database_readonly,
     )
 
     _missing_db(path)
     try:
         try:
-            return open_database_readonly(path, timeout=READ_TIMEOUT)
+            return open_database_readonly(path, timeout=busy_timeout())
         except OutdatedDatabase as exc:
             try:
                 existing_db(path).close()
             except click.ClickException:
                 raise click.ClickException(str(exc)) from exc
-        return open_database_readonly(path, timeout=READ_TIMEOUT)
+        return open_database_readonly(path, timeout=busy_timeout())
     except DatabaseLocked as exc:
         raise DatabaseBusy(str(exc)) from exc
     except (OutdatedDatabase, DatabaseError) as exc:

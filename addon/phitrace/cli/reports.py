@@ -15,6 +15,7 @@ from phitrace.cli.options import (
     session_db,
     session_option,
 )
+from phitrace.cli.policy import judge_leaks, policy_option, read_policy
 from phitrace.report.formats import FORMATS
 from phitrace.store.reader import Findings
 
@@ -47,15 +48,24 @@ def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findi
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="File to write; - for standard output (default: phitrace-report.EXT).",
 )
-def report(db_path: Path, session: int | None, fmt: str, output: Path | None) -> None:
-    """Write a report of flagged flows: self-contained HTML or a machine-readable format."""
+@policy_option
+def report(
+    db_path: Path, session: int | None, fmt: str, output: Path | None, policy_path: Path | None
+) -> None:
+    """Write a report of flagged flows: self-contained HTML or a machine-readable format.
+
+    With --policy, the policy file decides anew which findings it accepts; they are shown
+    apart from the others, never left out.
+    """
     from phitrace.report.formats import RAW_FORMATS, extension
 
+    policy = read_policy(policy_path)
     target = output or Path(f"phitrace-report.{extension(fmt)}")
     to_stdout = str(target) == "-"
     if not to_stdout:
         check_output(target, (db_path,))
     findings = _findings(db_path, session, raw=fmt in RAW_FORMATS)
+    findings.leaks = judge_leaks(policy, findings.leaks)
     text = FORMATS[fmt](findings)
     if to_stdout:
         click.echo(text, nl=False)

@@ -12,7 +12,9 @@ Three sources of evidence, strongest first:
 
 A value is only reported when it has the expected shape (a phone field must
 hold a phone number, a hashed field a 32/40/64/128-hex digest that is not the
-hash of an empty or placeholder value).  All functions are pure.
+hash of an empty or placeholder value).  A value in an id field that is an
+e-mail, a phone number or a hash its field names as one is classified by what
+it is, with the field's role kept in the rule.  All functions are pure.
 """
 
 from __future__ import annotations
@@ -25,64 +27,23 @@ from urllib.parse import unquote
 from phitrace.catalogue.model import Signature
 from phitrace.decode.request import field_key
 from phitrace.detect.roles import load_conventions
+from phitrace.detect.shapes import (
+    DATE,
+    EMAIL,
+    FILE_TLDS,
+    GOOGLE_USER_DATA,
+    MEMBER,
+    PERSON_NAME,
+    PHONE,
+    PLACEHOLDERS,
+    POSTCODE,
+    SHA256_B64URL,
+    STREET,
+    identity_of,
+    is_hash,
+)
 from phitrace.model import Field, Finding
 from phitrace.urls import is_ip_address
-
-EMAIL = re.compile(
-    r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}"
-)
-HEX_HASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$", re.I)
-SHA256_B64URL = re.compile(r"^[A-Za-z0-9_-]{43}=?$")
-PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{8,18}[0-9]$")
-DATE = re.compile(
-    r"^(?:(?:19|20)\d\d[-/.]?(?:0[1-9]|1[0-2])[-/.]?(?:0[1-9]|[12]\d|3[01])"
-    r"|(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?:19|20)\d\d"
-    r"|(?:0?[1-9]|[12]\d|3[01])[-/.](?:0?[1-9]|1[0-2])[-/.](?:19|20)\d\d)$"
-)
-PERSON_NAME = re.compile(r"^[^\W\d_][^\W\d_ .'-]*(?:[ .'-]+[^\W\d_][^\W\d_.'-]*){0,4}\.?$")
-POSTCODE = re.compile(
-    r"^(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)$", re.I
-)
-STREET = re.compile(r"^\d{1,6}[A-Za-z]?\s+\S+(?:\s+\S+){1,8}$")
-MEMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{3,39}$")
-GOOGLE_USER_DATA = re.compile(r"(?:^|~)(em|ph)\.([A-Za-z0-9_-]{43})(?=~|$)")
-
-# Hashes of values that identify nobody: the empty string, "test", "1", "null", "undefined".
-PLACEHOLDER_HASHES = frozenset(
-    {
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
-        "74234e98afe7498fb5daf1f36ac2d78acc339464f950703b8c019892f982b90b",
-        "eb045d78d273107348b0300c01d29b7552d622abbc6faf81b3ec55359aa9950c",
-        "d41d8cd98f00b204e9800998ecf8427e",
-        "da39a3ee5e6b4b0d3255bfef95601890afd80709",
-    }
-)
-PLACEHOLDERS = frozenset(
-    {
-        "",
-        "0",
-        "-1",
-        "null",
-        "none",
-        "undefined",
-        "nan",
-        "false",
-        "true",
-        "anonymous",
-        "guest",
-        "unknown",
-        "n/a",
-        "na",
-        "[redacted]",
-        "redacted",
-        "not_given",
-        "not set",
-        "(not set)",
-    }
-)
-FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "js", "css", "ico"})
 
 # Field names (normalised: lower case, no separators) and what they carry.
 KEY_CATEGORIES: dict[str, str] = {
@@ -169,6 +130,15 @@ KEY_CATEGORIES: dict[str, str] = {
         "device_id",
     ),
 }
+# Roles and field kinds that name an opaque id: a value in them that is an e-mail or a
+# phone number is classified by what it is (see shapes.identity_of).
+ID_ROLES = frozenset({"user_id", "client_id", "cookie_id", "device_id", "member_id"})
+IDENTITY_WORDS = {
+    "email": "e-mail address",
+    "phone": "phone number",
+    "hashed_email": "hashed e-mail",
+    "hashed_phone": "hashed phone number",
+}
 # Short keys that only mean something inside a user-data object (Meta's ud[em], user_data.fn).
 SHORT_KEYS = frozenset({"em", "ph", "fn", "ln", "db", "zp"})
 USER_OBJECTS = frozenset({"ud", "udff", "userdata", "user", "customer", "customerdata"})
@@ -226,14 +196,10 @@ def published_metadata(key: str) -> bool:
     return any(marker in lowered for marker in PUBLISHED_DATA)
 
 
-def _is_hash(value: str) -> bool:
-    return bool(HEX_HASH.match(value)) and value.lower() not in PLACEHOLDER_HASHES
-
-
 def _by_role(field: Field, role: str, value: str) -> Iterator[Finding]:
     if role in ("hashed_email", "hashed_phone", "email", "phone"):
         kind = role.removeprefix("hashed_")
-        if _is_hash(value):
+        if is_hash(value):
             yield _identifier(
                 field,
                 f"hashed_{kind}",
@@ -265,7 +231,7 @@ def _by_role(field: Field, role: str, value: str) -> Iterator[Finding]:
 
 def _by_key(field: Field, kind: str, value: str) -> Iterator[Finding]:
     where = "a field named like it"
-    if kind in ("email", "phone") and _is_hash(value):
+    if kind in ("email", "phone") and is_hash(value):
         yield _identifier(
             field, f"hashed_{kind}", f"hashed_{kind}:key", f"hashed {kind} in {where}"
         )
@@ -273,7 +239,7 @@ def _by_key(field: Field, kind: str, value: str) -> Iterator[Finding]:
         yield _identifier(field, "email", "email:key", f"e-mail address in {where}")
     elif kind == "phone" and PHONE.match(value):
         yield _identifier(field, "phone", "phone:key", f"phone number in {where}")
-    elif kind in ("name", "street", "postcode", "date_of_birth") and _is_hash(value):
+    elif kind in ("name", "street", "postcode", "date_of_birth") and is_hash(value):
         category = "postal_address" if kind in ("street", "postcode") else kind
         yield _identifier(field, category, f"{category}:hashed", f"hashed {kind} in {where}")
     elif kind == "name" and PERSON_NAME.match(value) and 2 <= len(value) <= 60:
@@ -314,17 +280,33 @@ def _by_value(field: Field, value: str) -> Iterator[Finding]:
                 break
 
 
+def _by_identity(field: Field, role: str, value: str, leaf: str, parent: str) -> list[Finding]:
+    """An e-mail or phone number in an id field is an e-mail or phone number.
+
+    The field's role stays in the evidence: the rule (``email:in_user_id``) and
+    the reason name it, and the path names the field.
+    """
+    identity = identity_of(value, leaf, parent)
+    if identity is None:
+        return []
+    what = IDENTITY_WORDS[identity]
+    rule = f"{identity}:in_{role}"
+    return [_identifier(field, identity, rule, f"{what} sent in a {role.replace('_', ' ')} field")]
+
+
 def _identifiers_in_field(field: Field, role: str | None, leaf: str, parent: str) -> list[Finding]:
     value = field.value.strip()
     if not value or len(value) > 4096:
         return []
     if role is not None:
-        found = list(_by_role(field, role, value))
+        found = _by_identity(field, role, value, leaf, parent) if role in ID_ROLES else []
+        found = found or list(_by_role(field, role, value))
         if found or role not in ("event_properties", "free_text"):
             return found or list(_by_value(field, value))
     kind = KEY_CATEGORIES.get(leaf)
     if kind is not None and (leaf not in SHORT_KEYS or parent in USER_OBJECTS):
-        found = list(_by_key(field, kind, value))
+        found = _by_identity(field, kind, value, leaf, parent) if kind in ID_ROLES else []
+        found = found or list(_by_key(field, kind, value))
         if found:
             return found
     if "@" in value or "%40" in value or "~" in value:

@@ -162,6 +162,8 @@ class CheckResult:
     """Findings at or above the level that the baseline accepts."""
     below: int = 0
     """Findings under the level (never failing)."""
+    by_policy: int = 0
+    """Findings at or above the level that the policy accepts (``covered``, ``allowed:<n>``)."""
 
     @property
     def passed(self) -> bool:
@@ -170,15 +172,26 @@ class CheckResult:
 
 
 def check(
-    leaks: Sequence[Leak], fail_on: str = "medium", baseline: frozenset[str] = frozenset()
+    leaks: Sequence[Leak],
+    fail_on: str = "medium",
+    baseline: frozenset[str] = frozenset(),
+    *,
+    strict: bool = False,
 ) -> CheckResult:
-    """Find the findings at or above ``fail_on`` that the baseline does not accept."""
+    """Find the findings at or above ``fail_on`` that neither baseline nor policy accepts.
+
+    A finding the organisation's policy accepts (``leak.policy`` set) is counted
+    apart and does not fail the gate, unless ``strict``.
+    """
     if fail_on not in FAIL_LEVELS:
         raise ValueError(f"unknown level {fail_on!r}; expected one of {FAIL_LEVELS}")
     limit = severity_rank(fail_on)
     result = CheckResult()
     serious = [leak for leak in leaks if severity_rank(leak.severity) <= limit]
     result.below = len(leaks) - len(serious)
+    if not strict:
+        result.by_policy = sum(1 for leak in serious if leak.policy)
+        serious = [leak for leak in serious if not leak.policy]
     for item in group(serious):
         if item.fingerprint in baseline:
             result.accepted += item.count

@@ -7,7 +7,7 @@ from mitmproxy import ctx, http
 from phitrace.act.enforce import Redaction, redact, should_block
 from phitrace.act.sinkhole import SINKHOLE_SCOPES, answer, answers
 from phitrace.capture.flows import to_request
-from phitrace.model import Analysis, Request
+from phitrace.model import Analysis, Request, SinkholeReply
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 
 
@@ -20,9 +20,11 @@ def may_answer(flow: http.HTTPFlow) -> bool:
     return not (flow.response or flow.error or not flow.live)
 
 
-def answer_locally(flow: http.HTTPFlow, request: Request) -> None:
+def answer_locally(
+    flow: http.HTTPFlow, request: Request, declared: SinkholeReply | None = None
+) -> None:
     """Set the sinkhole's made-up answer as the flow's response: nothing is forwarded."""
-    local = answer(request)
+    local = answer(request, declared)
     headers = [(k.encode(), v.encode()) for k, v in local.headers]
     flow.response = http.Response.make(local.status, local.body, headers)
 
@@ -77,7 +79,7 @@ class Enforcement:
         named = bool(vendor) and not vendor.startswith("third-party:")
         takes = answers(analysis.request, named, sinkhole_scope())
         if options.phitrace_sinkhole and takes and may_answer(flow):
-            answer_locally(flow, analysis.request)
+            answer_locally(flow, analysis.request, analysis.sinkhole)
             return "sinkhole", ()
         if options.phitrace_mode == "block" and acts and may_answer(flow):
             answer_locally(flow, analysis.request)
@@ -97,6 +99,12 @@ class Enforcement:
         listed = analyzer.blocklist.match(request) if analyzer.blocklist else None
         return analyzer.catalogue.match(request) is not None or listed is not None
 
+    def _declared(self, request: Request) -> SinkholeReply | None:
+        """The sinkhole answer the catalogue declares for the request's endpoint, if any."""
+        analyzer = self.state.analyzer
+        match = analyzer.catalogue.match(request) if analyzer is not None else None
+        return match.endpoint.sinkhole if match is not None else None
+
     def _answers(self, request: Request) -> bool:
         """Whether the sinkhole's scope covers a request that was not analysed."""
         named = self._named(request)
@@ -112,7 +120,7 @@ class Enforcement:
             return
         if not self._answers(request):
             return
-        answer_locally(flow, request)
+        answer_locally(flow, request, self._declared(request))
         flow.metadata.setdefault("phitrace", {}).update(action="sinkhole", analysed=False)
 
     def _sinkhole_unrecorded(self, flow: http.HTTPFlow) -> None:

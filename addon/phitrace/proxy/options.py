@@ -11,9 +11,12 @@ from mitmproxy import ctx, exceptions
 from phitrace.act.enforce import MODES
 from phitrace.act.sinkhole import SINKHOLE_SCOPES
 from phitrace.analyzer import Analyzer
+from phitrace.assess.policy import Policy, PolicyError
+from phitrace.assess.policy_file import load_policy
 from phitrace.catalogue.entities import load_entities
 from phitrace.catalogue.lists import load_blocklist
 from phitrace.catalogue.loader import load_catalogue
+from phitrace.catalogue.matcher import Catalogue
 from phitrace.catalogue.model import SignatureError
 from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
 from phitrace.detect.vocabulary import load_vocabulary
@@ -90,7 +93,19 @@ def build_analyzer(options: Any) -> Analyzer:
         limits=limits_from(options),
         blocklist=load_blocklist(),
         entities=load_entities(catalogue.signatures),
+        policy=build_policy(options, catalogue),
     )
+
+
+def build_policy(options: Any, catalogue: Catalogue) -> Policy | None:
+    """The policy file the options name (None for none); its problems refuse the option."""
+    if not options.phitrace_policy:
+        return None
+    known = frozenset(sig.id for sig in catalogue.signatures)
+    try:
+        return load_policy(Path(options.phitrace_policy), known)
+    except PolicyError as exc:
+        raise exceptions.OptionsError(f"Cannot load phitrace_policy: {exc}") from exc
 
 
 class Options:
@@ -158,6 +173,14 @@ class Options:
             "YAML file of test-persona values ('canaries: {email: ...}') to search every "
             "request for, plain, encoded or hashed.",
         )
+        loader.add_option(
+            "phitrace_policy",
+            str,
+            "",
+            "The organisation's policy file (YAML): vendors under a business associate "
+            "agreement, vendors allowed on some pages, per-category severity overrides. "
+            "Findings record the rule that accepts them (findings.policy).",
+        )
         loader.add_option("phitrace_label", str, "", "Label stored on the recording session.")
         loader.add_option(
             "phitrace_consent",
@@ -219,7 +242,8 @@ class Options:
         check_choices(options, updated)
         scope = build_scope(options) if updated & SCOPE_OPTIONS else self.state.scope
         state = self.state
-        if updated & {"phitrace_signatures", "phitrace_canaries"} or state.analyzer is None:
+        rebuild = {"phitrace_signatures", "phitrace_canaries", "phitrace_policy"}
+        if updated & rebuild or state.analyzer is None:
             state.analyzer = build_analyzer(options)
         elif updated & LIMIT_NAMES:
             state.analyzer.limits = limits_from(options)

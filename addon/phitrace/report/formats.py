@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,11 @@ import yaml
 
 from phitrace import __version__
 from phitrace.gate.baseline import FAIL_LEVELS, Group, field_path, fingerprint, group
+from phitrace.model import SEVERITIES
+from phitrace.report.accepted import policy_counts, split_accepted
 from phitrace.report.documents import ROWS, dump_json, leak_title
 from phitrace.report.html import context_for, render_html
+from phitrace.report.parties import PartyView, parties_by_session, party_views
 from phitrace.report.sarif import to_sarif
 from phitrace.resources import data_dir, load_yaml
 from phitrace.store.reader import Findings, Leak, url_parts
@@ -50,6 +53,7 @@ FINDING_FIELDS = (
     "value",
     "reason",
     "rule",
+    "policy",
     "method",
     "url",
     "host",
@@ -84,18 +88,27 @@ def to_html(findings: Findings) -> str:
 
 
 def to_json(findings: Findings) -> str:
-    """Sessions, counts and every finding with its flow, as one JSON document."""
+    """Sessions with their third parties, counts and every finding with its flow, as JSON."""
+    parties = parties_by_session(findings.parties, findings.leaks)
+    sessions = [
+        {**asdict(s), "third_parties": [p.as_record() for p in parties.get(s.id, [])]}
+        for s in findings.sessions
+    ]
+    called_out = sorted({p.domain for v in parties.values() for p in v if p.unlisted_with_findings})
     document = {
         "format": "phitrace-findings",
         "version": 1,
         "phitrace_version": __version__,
         "generated_at": findings.generated_at,
-        "sessions": [asdict(s) for s in findings.sessions],
+        "sessions": sessions,
         "summary": {
             "findings": len(findings.leaks),
             "by_severity": findings.severity_counts,
             "tracker_flows": findings.total_flows,
             "flagged_flows": len(findings.flagged_flow_ids),
+            "third_parties": len({p.domain for v in parties.values() for p in v}),
+            "unlisted_with_findings": called_out,
+            "accepted_by_policy": policy_counts(findings.leaks),
         },
         "findings": ROWS,
     }
@@ -190,18 +203,55 @@ def _md_sessions(findings: Findings) -> list[str]:
     return lines
 
 
+def _md_rows(groups: Sequence[Group], first_cell: Callable[[Group], str]) -> list[str]:
+    lines = []
+    for item in groups[:MARKDOWN_ROWS]:
+        leak = item.first
+        data = f"{md_text(leak.category)} {md_code(leak.matched)}".strip()
+        lines.append(
+            f"| {first_cell(item)} | {md_text(leak.vendor_label)} | "
+            f"{data} | {md_code(field_path(leak.path))} | {md_code(leak.page_path)} | "
+            f"{item.count} |"
+        )
+    if len(groups) > MARKDOWN_ROWS:
+        lines += ["", f"_…and {len(groups) - MARKDOWN_ROWS} more; see the full report._"]
+    return lines
+
+
+def _md_accepted(accepted: Sequence[Leak]) -> list[str]:
+    """The findings the policy accepts, in a table of their own: shown apart, never hidden."""
+    if not accepted:
+        return []
+    rules = ", ".join(f"{md_code(rule)} {n}" for rule, n in policy_counts(accepted).items())
+    return [
+        "",
+        f"#### Accepted by the policy: {len(accepted)} finding(s) ({rules})",
+        "",
+        "| policy | vendor | data | field | page | seen |",
+        "|---|---|---|---|---|---|",
+        *_md_rows(group(accepted), lambda item: f"{md_code(item.first.policy or '')}"),
+    ]
+
+
 def to_markdown(findings: Findings) -> str:
-    """A summary for a pull-request comment: counts, then one table row per distinct leak."""
-    counts = findings.severity_counts
-    groups = group(findings.leaks)
+    """A summary for a pull-request comment: counts, then one table row per distinct leak.
+
+    Findings the policy accepts are counted in the title's line and listed in a
+    table of their own after the others.
+    """
+    left, accepted = split_accepted(findings.leaks)
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for leak in left:
+        counts[leak.severity] = counts.get(leak.severity, 0) + 1
+    groups = group(left)
     if groups:
         title = " · ".join(f"{ICONS[s]} {n} {s}" for s, n in counts.items() if n)
     else:
-        title = "✅ no findings"
+        title = "✅ nothing outside the policy" if accepted else "✅ no findings"
     lines = [
         f"### phitrace: {title}",
         "",
-        f"{len(findings.leaks)} finding(s), {len(groups)} distinct leak(s), in "
+        f"{len(left)} finding(s), {len(groups)} distinct leak(s), in "
         f"{findings.total_flows} tracker flow(s) · phitrace {md_text(__version__)}",
         "",
         *_md_sessions(findings),
@@ -212,17 +262,35 @@ def to_markdown(findings: Findings) -> str:
             "| severity | vendor | data | field | page | seen |",
             "|---|---|---|---|---|---|",
         ]
-        for item in groups[:MARKDOWN_ROWS]:
-            leak = item.first
-            data = f"{md_text(leak.category)} {md_code(leak.matched)}".strip()
-            lines.append(
-                f"| {ICONS[item.severity]} {item.severity} | {md_text(leak.vendor_label)} | "
-                f"{data} | {md_code(field_path(leak.path))} | {md_code(leak.page_path)} | "
-                f"{item.count} |"
-            )
-        if len(groups) > MARKDOWN_ROWS:
-            lines += ["", f"_…and {len(groups) - MARKDOWN_ROWS} more; see the full report._"]
+        lines += _md_rows(groups, lambda item: f"{ICONS[item.severity]} {item.severity}")
+    lines += _md_accepted(accepted)
+    lines += _md_parties(party_views(findings.parties, findings.leaks))
     return "\n".join(lines) + "\n"
+
+
+def _md_party_row(party: PartyView) -> str:
+    catalogued = f"yes ({md_code(party.vendor)})" if party.catalogued else "**no**"
+    received = ", ".join(f"{md_text(r.label)} ({r.findings})" for r in party.received)
+    return (
+        f"| {md_code(party.domain)} | {party.requests} | {catalogued} | "
+        f"{md_text(party.company) or 'unknown'} | {received or 'nothing found'} |"
+    )
+
+
+def _md_parties(parties: list[PartyView]) -> list[str]:
+    """The third parties: a count, the unlisted ones that received data, a short table."""
+    if not parties:
+        return []
+    unlisted = sum(1 for p in parties if not p.catalogued)
+    lines = ["", f"#### Third parties: {len(parties)}, {unlisted} not in the catalogue", ""]
+    called_out = [md_code(p.domain) for p in parties if p.unlisted_with_findings]
+    if called_out:
+        lines += [f"⚠️ Unlisted and received data: {', '.join(called_out)}", ""]
+    lines += ["| domain | requests | catalogued | company | received |", "|---|---|---|---|---|"]
+    lines += [_md_party_row(p) for p in parties[:MARKDOWN_ROWS]]
+    if len(parties) > MARKDOWN_ROWS:
+        lines += ["", f"_…and {len(parties) - MARKDOWN_ROWS} more; see the full report._"]
+    return lines
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 
 from phitrace import __version__
 from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
+from phitrace.report.accepted import AcceptedView, accepted_views, policy_counts
 from phitrace.report.decoded import DECODED_LABEL, WIRE_LABEL, decoded_body
 from phitrace.report.parties import PartyView, party_views
 from phitrace.report.views import (
@@ -159,6 +160,9 @@ class ReportContext:
     """Every third-party domain the sessions saw (see :mod:`phitrace.report.parties`)."""
     failed_sessions: list[SessionView] = field(default_factory=list)
     """Sessions that stopped on an error: the report shows a notice that they are incomplete."""
+    accepted: list[AcceptedView] = field(default_factory=list)
+    """Findings the organisation's policy accepts, by rule and vendor (shown apart, not hidden)."""
+    accepted_findings: int = 0
 
 
 def _category_order(categories: Iterable[str]) -> list[str]:
@@ -178,7 +182,20 @@ def _filters(
         "vendor": [(v.vendor, v.name) for v in vendors if v.findings],
         "category": [(c, c) for c in categories],
         "page": [(p, p or "unknown page") for p, _ in pages.most_common(PAGE_OPTIONS)],
+        "policy": _policy_options(leaks),
     }
+
+
+def _policy_options(leaks: Sequence[Leak]) -> list[tuple[str, str]]:
+    """The policy filter: findings no rule accepts, then each rule; none without a policy."""
+    counts = policy_counts(leaks)
+    if not counts:
+        return []
+    return [(NOT_ACCEPTED, "not accepted"), *((rule, f"accepted: {rule}") for rule in counts)]
+
+
+NOT_ACCEPTED = "-"
+"""The policy filter's value for findings no rule accepts (report.js reads it so)."""
 
 
 def _data(findings: Findings) -> dict[str, Any]:
@@ -220,6 +237,7 @@ def _data(findings: Findings) -> dict[str, Any]:
                 marks,
                 leak.reason,
                 leak.rule,
+                leak.policy or "",
             ]
         )
     columns = {"finding": FINDING_COLUMNS, "flow": FLOW_COLUMNS}
@@ -252,6 +270,8 @@ def context_for(findings: Findings) -> ReportContext:
         flagged_flows=flagged,
         third_parties=party_views(findings.parties, leaks),
         failed_sessions=[s for s in findings.sessions if s.failed],
+        accepted=accepted_views(leaks),
+        accepted_findings=sum(1 for leak in leaks if leak.policy),
     )
 
 

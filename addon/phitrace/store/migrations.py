@@ -175,6 +175,16 @@ def flow_analysis_error(db: sqlite_utils.Database) -> None:
     _add_missing(db, {"flows": {"analysis_error": str}})
 
 
+def finding_policy(db: sqlite_utils.Database) -> None:
+    """Step: ``findings.policy``, the organisation's policy rule that accepts a finding.
+
+    ``covered`` (a vendor under a business associate agreement) or
+    ``allowed:<n>`` (the n-th allow entry, 1-based); NULL when no rule accepts
+    it, when no policy was given, and in rows written before this step.
+    """
+    _add_missing(db, {"findings": {"policy": str}})
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_contract_tables", contract_tables),
     Migration("0002_structured_findings", structured_findings),
@@ -183,6 +193,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_host_header", host_header),
     Migration("0006_session_status_and_body_digest", session_status_and_body_digest),
     Migration("0007_flow_analysis_error", flow_analysis_error),
+    Migration("0008_finding_policy", finding_policy),
 )
 """Every step, in the order it is applied."""
 

@@ -35,6 +35,7 @@ FINDING_COLUMNS = (
     "marks",
     "reason",
     "rule",
+    "policy",
 )
 FLOW_COLUMNS = ("page", "page_key", "method", "url", "sha256", "raw", "vendor_label", "status")
 
@@ -73,6 +74,8 @@ class Leak:
     request_sha256: str
     status_code: int | None
     blocked: bool
+    policy: str | None = None
+    """The policy rule that accepts the finding (``covered``, ``allowed:<n>``), or None."""
 
     # Cached: reports and exports ask for these many times per finding.
     @functools.cached_property
@@ -254,7 +257,7 @@ _TEXT_COLUMNS = (
 _LEAK_SELECT = (
     "select f.id, f.session_id, f.flow_id, "
     + ", ".join(f"coalesce({column}, '')" for column in _TEXT_COLUMNS)
-    + ", w.status_code, w.blocked, f.path, f.trail"
+    + ", w.status_code, w.blocked, f.path, f.trail, f.policy"
     + " from findings f join flows w on w.id = f.flow_id"
 )
 
@@ -292,6 +295,7 @@ def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Le
                 request_sha256=t[16],
                 status_code=row[20],
                 blocked=bool(row[21]),
+                policy=row[24],
             )
         )
     return leaks

@@ -107,6 +107,7 @@ def finding_rows(record: Record) -> list[Row]:
             "path": _text(f.path),
             "trail": json.dumps(list(f.trail)),
             "channel": _text(channel_of(f.path)),
+            "policy": f.policy,
         }
         for f in a.findings
     ]

@@ -86,6 +86,7 @@ SCHEMA: dict[str, dict[str, type]] = {
         "path": str,
         "trail": str,
         "channel": str,
+        "policy": str,
     },
     "requests": {"flow_id": int, "headers": str, "body": bytes},
     "third_parties": THIRD_PARTIES,

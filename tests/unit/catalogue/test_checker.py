@@ -117,7 +117,10 @@ endpoints:
     params: {v: '2', n: 1}
     body: {'context.library.name': 'sdk*'}
     role: sync
-  - {paths: '*/collect', params: {tid: 'G-*'}, methods: POST}
+    sinkhole: {status: 200, content_type: application/json, json: {result: [1, ok]}}
+  - {paths: '*/collect', params: {tid: 'G-*'}, methods: POST, sinkhole: {status: 204}}
+  - {hosts: p.example, sinkhole: {content_type: image/gif, body_base64: R0lGODlh}}
+  - {hosts: q.example, sinkhole: {status: 202, body: accepted}}
 fields:
   page_url: [dl]
   free_text: 'cd[*]'
@@ -141,6 +144,8 @@ POOL: list[Any] = [
     True,
     0,
     1,
+    200,
+    204,
     2.0,
     2.5,
     "",
@@ -213,8 +218,20 @@ def test_a_recursive_definition_compiles() -> None:
 
 @pytest.mark.parametrize(
     "document",
-    [{"oneOf": [{"type": "string"}]}, {"maxLength": 3}, {"enum": [1, 2]}, {"$ref": "other.json"}],
+    [{"oneOf": [{"type": "string"}]}, {"maxLength": 3}, {"enum": [1.5]}, {"$ref": "other.json"}],
 )
 def test_a_keyword_it_cannot_check_fails_compilation(document: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="support"):
         compile_check(document)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [(200, True), (200.0, True), ("200", False), (True, False), (1, False), ("ok", True)],
+)
+def test_enumerations_of_integers_and_strings_are_read_as_json_schema_reads_them(
+    value: object, valid: bool
+) -> None:
+    document = {"enum": [200, 204, "ok"]}
+    assert compile_check(document)(value) is valid
+    assert Draft202012Validator(document).is_valid(value) is valid

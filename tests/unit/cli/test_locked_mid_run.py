@@ -1,8 +1,11 @@
 """A database another program locks after a command opened it: one line and exit code 2.
 
 Each command opens the database as usual; then, before its first write or
-read, another connection takes the lock (``BEGIN IMMEDIATE``, or an exclusive
-lock that keeps readers out too) and holds it past ``PHITRACE_BUSY_TIMEOUT``.
+read, another connection takes the lock and holds it past ``PHITRACE_BUSY_TIMEOUT``:
+``BEGIN IMMEDIATE`` against writers, or ``BEGIN EXCLUSIVE`` against readers.  A
+WAL database never blocks an open reader, so the read-only commands are run on a
+rollback-journal database (one copied or rebuilt by another tool), where another
+program's exclusive transaction does keep readers out.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -56,11 +60,13 @@ def locking_after_open(
     def open_then_lock(path: Path, *args: object, **kwargs: object) -> sqlite_utils.Database:
         opened = opener(path, *args, **kwargs)
         conn = sqlite3.connect(path, isolation_level=None, timeout=5)
-        if exclusive:  # keeps readers out as well: a WAL database's readers need the -shm
-            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("update sessions set label = label")
         held.append(conn)
+        try:
+            conn.execute("BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE")
+            conn.execute("update sessions set label = label")
+        except sqlite3.Error:  # the lock must land after the open, or the test proves nothing
+            opened.close()
+            raise AssertionError(f"the locker could not lock {path} after the open") from None
         return opened
 
     monkeypatch.setattr(module, name, open_then_lock)
@@ -116,6 +122,8 @@ def test_read_only_commands_on_a_database_locked_after_opening(
     lockers: list[sqlite3.Connection],
     command: list[str],
 ) -> None:
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
     for module in (options_cli, reports_cli):
         if hasattr(module, "readable_db"):
             locking_after_open(monkeypatch, module, "readable_db", lockers, exclusive=True)

@@ -34,6 +34,7 @@ def test_every_command_is_on_the_group() -> None:
         "diff",
         "entities",
         "export",
+        "policy",
         "proxy",
         "purge",
         "report",

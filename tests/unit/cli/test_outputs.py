@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from phitrace.cli import options
 from phitrace.cli.main import main
-from phitrace.store.database import open_database
+from phitrace.store.database import BUSY_TIMEOUT_ENV, open_database
 from tests.support.seeded_db import clinic
 from tests.unit.cli.permissions import file_modes_enforced
 
@@ -197,7 +196,7 @@ def test_check_cannot_check_a_non_sqlite_database(not_sqlite: Path) -> None:
 
 
 def test_check_cannot_check_a_locked_database(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(options, "READ_TIMEOUT", 0.2)
+    monkeypatch.setenv(BUSY_TIMEOUT_ENV, "0.2")
     holder = sqlite3.connect(db)
     try:
         holder.execute("PRAGMA locking_mode = EXCLUSIVE")

@@ -7,10 +7,12 @@ import hashlib
 
 import pytest
 
-from phitrace.catalogue.loader import parse_signature
+from phitrace.analyzer import Analyzer
+from phitrace.catalogue.loader import load_catalogue, parse_signature
 from phitrace.catalogue.model import Signature
 from phitrace.detect.health import detect_identifiers
-from phitrace.model import IDENTIFIER_CATEGORIES, Field
+from phitrace.detect.vocabulary import load_vocabulary
+from phitrace.model import IDENTIFIER_CATEGORIES, Field, Request
 
 SHA = hashlib.sha256(b"jane.canary@example.org").hexdigest()
 B64 = base64.urlsafe_b64encode(hashlib.sha256(b"jane.canary@example.org").digest()).decode()
@@ -174,3 +176,53 @@ def test_a_pages_published_metadata_names_the_organisation_not_a_visitor(
         ("phone", "phone:key"),
         ("postal_address", "postcode:key"),
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("query.uid", "jane.canary@example.org", ("email", "email:in_user_id")),
+        ("query.uid", "+1 (555) 555-0123", ("phone", "phone:in_user_id")),
+        ("query.fbp", "jane.canary@example.org", ("email", "email:in_client_id")),
+        ("query.sid", "+15555550123", ("phone", "phone:in_cookie_id")),
+        ("body.customer_id", "jane.canary@example.org", ("email", "email:in_user_id")),
+        ("body.member_id", "jane.canary@example.org", ("email", "email:in_member_id")),
+        ("body.device_id", "+44 20 7946 0958", ("phone", "phone:in_device_id")),
+        ("body.email_sha256.customer_id", SHA, ("hashed_email", "hashed_email:in_user_id")),
+    ],
+)
+def test_an_email_or_phone_in_an_id_field_is_classified_by_what_it_is(
+    sig: Signature, path: str, value: str, expected: tuple[str, str]
+) -> None:
+    assert found(sig, (path, value)) == {expected}
+
+
+def test_the_field_role_stays_in_the_evidence(sig: Signature) -> None:
+    (finding,) = detect_identifiers([Field("query.uid", "jane.canary@example.org")], sig)
+    assert finding.path == "query.uid"
+    assert finding.rule == "email:in_user_id"
+    assert "user id field" in finding.reason
+
+
+def test_an_opaque_or_numeric_id_stays_an_id(sig: Signature) -> None:
+    assert found(sig, ("query.uid", "15555550123")) == {("user_id", "user_id:field")}
+    assert found(sig, ("query.uid", SHA)) == {("user_id", "user_id:field")}
+
+
+def test_app_insights_auth_user_id_carrying_an_email_is_an_email() -> None:
+    body = (
+        '[{"name":"Microsoft.ApplicationInsights.abc.Pageview","iKey":"abc",'
+        '"tags":{"ai.user.id":"AbCd1","ai.user.authUserId":"jane.canary@example.org"},'
+        '"data":{"baseType":"PageviewData","baseData":{"name":"Home",'
+        '"url":"https://www.example.org/"}}}]'
+    )
+    request = Request(
+        "POST",
+        "https://dc.services.visualstudio.com/v2/track",
+        (("content-type", "application/json"),),
+        body.encode(),
+    )
+    analysis = Analyzer(load_catalogue(), load_vocabulary()).analyse(request)
+    assert analysis.vendor == "microsoft-app-insights"
+    by_path = {f.path: (f.category, f.matched) for f in analysis.findings}
+    assert by_path["body[0].tags.ai.user.authUserId"] == ("email", "email:in_user_id")

@@ -1,4 +1,4 @@
-"""`pip install .` must give a phitrace whose signatures and templates are found."""
+"""`pip install .` must give a phitrace whose signatures, policy schema and templates are found."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def test_wheel_ships_signatures_and_report_templates(wheel: Path) -> None:
     assert "phitrace/signatures/trackers/meta-pixel.yaml" in names
     assert "phitrace/signatures/health/conditions.yaml" in names
     assert "phitrace/reports/report.html.j2" in names
+    assert "phitrace/policies/schema.json" in names
     assert "phitrace/mitmproxy_addon.py" in names
     assert not any(n.startswith(("tests/", "phitrace/tests/")) for n in names)
 
@@ -56,7 +57,9 @@ def test_installed_wheel_finds_its_data(wheel: Path, tmp_path: Path) -> None:
     code = (
         "import phitrace.resources as r, phitrace.catalogue.loader as s;"
         "print(r.data_dir('signatures')); print(len(s.load_catalogue()));"
-        "from phitrace.report.html import environment; environment().get_template('report.html.j2')"
+        "from phitrace.report.html import environment;"
+        "environment().get_template('report.html.j2');"
+        "from phitrace.assess.policy_file import policy_schema; policy_schema()"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     result = subprocess.run(

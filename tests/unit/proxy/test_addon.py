@@ -41,6 +41,7 @@ async def test_options_are_declared_with_the_phitrace_prefix() -> None:
         "phitrace_sinkhole_scope",
         "phitrace_signatures",
         "phitrace_canaries",
+        "phitrace_policy",
         "phitrace_label",
         "phitrace_store_bodies",
         "phitrace_max_stored_body_bytes",

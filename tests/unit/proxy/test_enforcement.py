@@ -119,3 +119,26 @@ async def test_flows_already_answered_failed_or_replayed_are_not_answered_again(
         assert replayed.response is None
         assert replayed.marked, "a flow that is not answered is still analysed"
         hooks.done()
+
+
+COUNTLY = "https://portal-health.count.ly/i?app_key=abc&device_id=dev-1&events=%5B%5D"
+
+
+async def test_sinkhole_gives_a_collector_the_answer_its_signature_declares(
+    tmp_path: Path,
+) -> None:
+    addon = PhiTrace()
+    with taddons.context(addon, Proxyserver()) as tctx:
+        hooks = Hooks(tctx, addon)
+        tctx.configure(addon, phitrace_db=str(tmp_path / "p.db"), phitrace_sinkhole=True)
+        tctx.options.set("phitrace_scope=portal.example")
+        hooks.running()
+        inside = flow_for(COUNTLY, method="POST", referer=PORTAL_PAGE)
+        outside = flow_for(COUNTLY, method="POST", referer="https://news.example.com/")
+        for flow in (inside, outside):
+            hooks.request(flow)
+            assert flow.response is not None, "answered locally, in scope or not"
+            assert flow.response.headers["X-Phitrace"] == "sinkhole"
+            assert json.loads(flow.response.content or b"") == {"result": "Success"}
+            hooks.response(flow)
+        hooks.done()

@@ -73,3 +73,29 @@ async def test_a_filter_that_does_not_parse_is_refused_in_one_line() -> None:
         assert "\n" not in str(err.value)
         assert tctx.options.phitrace_filter == ""
         assert addon.state.scope.matches is None
+
+
+async def test_the_policy_option_records_each_findings_rule(tmp_path: Path) -> None:
+    db, policy = tmp_path / "p.db", tmp_path / "policy.yaml"
+    policy.write_text("covered_vendors: [google-analytics]\nseverity: {device_id: info}\n")
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db), phitrace_policy=str(policy)) as (tctx, hooks):
+        flow = flow_for(GA4)
+        hooks.request(flow)
+        hooks.error(flow)
+        hooks.done()
+    found = rows(db, "select category, severity, policy from findings order by category")
+    assert ("device_id", "info", "covered") in found
+    assert {rule for _, _, rule in found} == {"covered"}
+
+
+async def test_a_policy_naming_an_unknown_vendor_is_refused(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("covered_vendors: [gogle-analytics]\n")
+    addon = PhiTrace()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon)
+        with pytest.raises(exceptions.OptionsError, match="Cannot load phitrace_policy"):
+            tctx.options.set(f"phitrace_policy={policy}")
+        assert tctx.options.phitrace_policy == ""
+        assert addon.analyzer is not None and addon.analyzer.policy is None

@@ -12,6 +12,7 @@ from phitrace.store.database import open_database
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
 from phitrace.store.writer import Writer, write_record
+from tests.support.database import new_session
 
 CONTRACT = {
     "sessions": {
@@ -89,34 +90,34 @@ def analysis(n: int = 0) -> Analysis:
 
 
 def test_tables_carry_every_contract_column(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "p.db")
-    for table, columns in CONTRACT.items():
-        assert columns <= set(db.table(table).columns_dict), table
+    with open_database(tmp_path / "p.db") as db:
+        for table, columns in CONTRACT.items():
+            assert columns <= set(db.table(table).columns_dict), table
 
 
 def test_database_is_private_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "new-dir" / "p.db"
-    db = open_database(path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert db.journal_mode == "wal"
+    with open_database(path) as db:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert db.journal_mode == "wal"
 
 
 def test_a_record_is_written_with_its_findings_and_raw_request(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "p.db")
-    session = start_session(db, source="har", label="x")
-    with db.atomic():
-        flow_id = write_record(db, Record(session, analysis()), store_bodies=True)
-    flow = db.table("flows").get(flow_id)
-    assert flow["vendor"] == "meta-pixel" and flow["host"] == "www.facebook.com"
-    assert flow["request_sha256"] == analysis().request.sha256()
-    assert [f["matched"] for f in db.table("findings").rows] == ["diabetes"]
-    assert db.table("requests").get(flow_id)["body"] == b"body"
+    with open_database(tmp_path / "p.db") as db:
+        session = start_session(db, source="har", label="x")
+        with db.atomic():
+            flow_id = write_record(db, Record(session, analysis()), store_bodies=True)
+        flow = db.table("flows").get(flow_id)
+        assert flow["vendor"] == "meta-pixel" and flow["host"] == "www.facebook.com"
+        assert flow["request_sha256"] == analysis().request.sha256()
+        assert [f["matched"] for f in db.table("findings").rows] == ["diabetes"]
+        assert db.table("requests").get(flow_id)["body"] == b"body"
 
 
 def test_writer_commits_everything_queued_when_closed(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
-    session = start_session(open_database(path), source="proxy")
+    session = new_session(path, source="proxy")
     writer = Writer(path, store_bodies=False, interval=0.01)
     for n in range(1200):
         writer.submit(Record(session, analysis(n)))
@@ -130,6 +131,7 @@ def test_writer_commits_everything_queued_when_closed(tmp_path: Path) -> None:
 
 def test_reopening_an_existing_database_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
-    start_session(open_database(path), source="proxy")
-    start_session(open_database(path), source="har")
-    assert [r["source"] for r in open_database(path).table("sessions").rows] == ["proxy", "har"]
+    new_session(path, source="proxy")
+    new_session(path, source="har")
+    with open_database(path) as db:
+        assert [r["source"] for r in db.table("sessions").rows] == ["proxy", "har"]

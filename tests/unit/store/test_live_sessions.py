@@ -16,6 +16,7 @@ from phitrace.store.database import open_database
 from phitrace.store.rows import Record
 from phitrace.store.sessions import end_session, live_sessions, start_session
 from phitrace.store.writer import Writer
+from tests.support.database import new_session
 
 
 def hit(n: int) -> Analysis:
@@ -29,14 +30,15 @@ def query(path: Path, sql: str) -> list[tuple]:
 
 def test_a_writer_keeps_its_session_alive_while_idle(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
-    session = start_session(open_database(path), source="proxy")
+    session = new_session(path, source="proxy")
     query(path, f"update sessions set heartbeat_at = '2000-01-01' where id = {session}")
     writer = Writer(path, session_id=session, heartbeat=0.05)
     deadline = time.monotonic() + 10
     while query(path, "select heartbeat_at from sessions")[0][0] == "2000-01-01":
         assert time.monotonic() < deadline, "no heartbeat"
         time.sleep(0.05)
-    assert live_sessions(open_database(path), [session]) == [session]
+    with open_database(path) as db:
+        assert live_sessions(db, [session]) == [session]
     writer.close()
 
 
@@ -92,10 +94,11 @@ def test_records_of_a_session_deleted_under_the_writer_go_to_a_new_session(
 
 def test_a_session_whose_writer_stopped_is_purged_without_force(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
-    session = start_session(open_database(path), source="proxy")
+    session = new_session(path, source="proxy")
     writer = Writer(path, interval=0.01)
     writer.submit(Record(session, hit(0)))
     writer.close()  # stopped without its session being ended
-    assert live_sessions(open_database(path), [session]) == []
+    with open_database(path) as db:
+        assert live_sessions(db, [session]) == []
     result = CliRunner().invoke(main, ["purge", "--db", str(path), "--all", "--yes"])
     assert result.exit_code == 0, result.output

@@ -20,8 +20,8 @@ from phitrace.cli.options import build_analyzer
 from phitrace.model import Analysis, Request
 from phitrace.store.database import BUSY_TIMEOUT, BUSY_TIMEOUT_ENV, busy_timeout, open_database
 from phitrace.store.rows import Record
-from phitrace.store.sessions import start_session
 from phitrace.store.writer import Writer
+from tests.support.database import new_session
 
 PIXEL = "https://www.facebook.com/tr/?id=1&ev=PageView&dl=https%3A%2F%2Fclinic.example%2Fdiabetes"
 
@@ -130,7 +130,7 @@ def test_a_lock_held_past_the_timeout_fails_in_one_line(
 
 
 def test_a_proxy_writer_waits_for_the_lock_and_keeps_every_record(db_path: Path) -> None:
-    session = start_session(open_database(db_path), source="proxy")
+    session = new_session(db_path, source="proxy")
     writer = Writer(db_path, interval=0.01, session_id=session)
     with held_lock(db_path, 1.0, write=True):
         for n in range(5):

@@ -58,42 +58,42 @@ def columns(db: sqlite_utils.Database) -> dict[str, set[str]]:
 
 
 def test_a_new_database_has_every_step_and_exactly_the_contract() -> None:
-    db = sqlite_utils.Database(memory=True)
-    assert migrate(db) == STEPS
-    assert applied_migrations(db) == STEPS
-    assert columns(db) == {name: set(wanted) for name, wanted in SCHEMA.items()}
+    with sqlite_utils.Database(memory=True) as db:
+        assert migrate(db) == STEPS
+        assert applied_migrations(db) == STEPS
+        assert columns(db) == {name: set(wanted) for name, wanted in SCHEMA.items()}
 
 
 def test_a_database_of_the_previous_schema_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
     path = previous_database(tmp_path / "old.db")
-    db = open_database(path)
-    assert applied_migrations(db) == STEPS
-    assert {"path", "trail"} <= columns(db)["findings"]
-    assert {"severity_reason", "vendor_company"} <= columns(db)["flows"]
-    (leak,) = load_leaks(db)
-    # Written before the path column: its path and trail come from the joined text.
-    assert (leak.path, leak.trail, leak.matched) == (
-        "body.line[1].q",
-        ("lines", "form"),
-        "diabetes",
-    )
+    with open_database(path) as db:
+        assert applied_migrations(db) == STEPS
+        assert {"path", "trail"} <= columns(db)["findings"]
+        assert {"severity_reason", "vendor_company"} <= columns(db)["flows"]
+        (leak,) = load_leaks(db)
+        # Written before the path column: its path and trail come from the joined text.
+        assert (leak.path, leak.trail, leak.matched) == (
+            "body.line[1].q",
+            ("lines", "form"),
+            "diabetes",
+        )
 
 
 def test_opening_twice_applies_nothing_twice(tmp_path: Path) -> None:
     path = previous_database(tmp_path / "old.db")
     open_database(path).close()
-    db = open_database(path)
-    assert migrate(db) == []
-    rows = list(db.table(MIGRATIONS_TABLE).rows)
-    assert [r["name"] for r in rows] == STEPS and all(r["applied_at"] for r in rows)
+    with open_database(path) as db:
+        assert migrate(db) == []
+        rows = list(db.table(MIGRATIONS_TABLE).rows)
+        assert [r["name"] for r in rows] == STEPS and all(r["applied_at"] for r in rows)
 
 
 def test_a_database_missing_only_a_later_step_gets_only_that_step(tmp_path: Path) -> None:
-    db = sqlite_utils.Database(memory=True)
-    assert migrate(db, MIGRATIONS[:1]) == STEPS[:1]
-    assert "path" not in columns(db)["findings"]
-    assert migrate(db) == STEPS[1:]
-    assert applied_migrations(db) == STEPS
+    with sqlite_utils.Database(memory=True) as db:
+        assert migrate(db, MIGRATIONS[:1]) == STEPS[:1]
+        assert "path" not in columns(db)["findings"]
+        assert migrate(db) == STEPS[1:]
+        assert applied_migrations(db) == STEPS
 
 
 def test_a_failing_step_leaves_nothing_half_applied() -> None:
@@ -101,9 +101,27 @@ def test_a_failing_step_leaves_nothing_half_applied() -> None:
         db.table("findings").add_column("half", str)
         raise RuntimeError("step failed")
 
-    db = sqlite_utils.Database(memory=True)
-    migrate(db)
-    with pytest.raises(RuntimeError, match="step failed"):
-        migrate(db, (*MIGRATIONS, Migration("0099_broken", broken)))
-    assert "half" not in columns(db)["findings"]
-    assert applied_migrations(db) == STEPS
+    with sqlite_utils.Database(memory=True) as db:
+        migrate(db)
+        with pytest.raises(RuntimeError, match="step failed"):
+            migrate(db, (*MIGRATIONS, Migration("0099_broken", broken)))
+        assert "half" not in columns(db)["findings"]
+        assert applied_migrations(db) == STEPS
+
+
+def test_a_database_before_the_policy_step_gains_the_column_and_keeps_null_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "before-policy.db"
+    with sqlite_utils.Database(path) as db:
+        migrate(db, MIGRATIONS[:-1])
+        assert "policy" not in columns(db)["findings"]
+        db["sessions"].insert({"id": 1, "source": "har"})
+        db["flows"].insert({"id": 1, "session_id": 1, "url": "https://t.example/c"})
+        db["findings"].insert(
+            {"id": 1, "flow_id": 1, "session_id": 1, "kind": "health", "category": "condition"}
+        )
+    with open_database(path) as db:
+        assert applied_migrations(db) == STEPS and STEPS[-1] == "0008_finding_policy"
+        (leak,) = load_leaks(db)
+        assert leak.policy is None

@@ -12,6 +12,7 @@ from phitrace.store.database import open_database
 from phitrace.store.rows import Record
 from phitrace.store.sessions import end_session, start_session
 from phitrace.store.writer import Writer, write_record
+from tests.support.database import new_session
 
 MARKER = b"purge-marker-jane.canary@example.org"
 
@@ -51,7 +52,7 @@ def test_purged_content_is_gone_from_every_file(tmp_path: Path) -> None:
 
 def test_purge_refuses_a_session_being_recorded_unless_forced(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
-    session = start_session(open_database(path), source="proxy")
+    session = new_session(path, source="proxy")
     writer = Writer(path, interval=0.01, session_id=session)
     writer.submit(Record(session, marked(0)))
     assert writer.flush()
@@ -61,21 +62,18 @@ def test_purge_refuses_a_session_being_recorded_unless_forced(tmp_path: Path) ->
     assert len(refused.output.strip().splitlines()) == 1
     forced = CliRunner().invoke(main, ["purge", "--db", str(path), "--all", "--yes", "--force"])
     assert forced.exit_code == 0, forced.output
-    start_session(open_database(path), source="har")  # takes the purged session's id again
+    new_session(path, source="har")  # takes the purged session's id again
     writer.submit(Record(session, marked(1)))
     writer.close()
-    db = open_database(path)
-    rows = list(
-        db.query(
-            "select s.id, s.source, s.status from flows f join sessions s on s.id = f.session_id"
+    with open_database(path) as db:
+        sql = "select s.id, s.source, s.status from flows f join sessions s on s.id = f.session_id"
+        rows = list(db.query(sql))
+        assert len(rows) == 1 and rows[0]["source"] == "proxy" and rows[0]["status"] == "complete"
+        assert rows[0]["id"] != session
+        orphans = db.execute(
+            "select count(*) from flows where session_id not in (select id from sessions)"
         )
-    )
-    assert len(rows) == 1 and rows[0]["source"] == "proxy" and rows[0]["status"] == "complete"
-    assert rows[0]["id"] != session
-    orphans = db.execute(
-        "select count(*) from flows where session_id not in (select id from sessions)"
-    )
-    assert orphans.fetchone()[0] == 0
+        assert orphans.fetchone()[0] == 0
 
 
 def test_purge_removes_the_session_third_party_inventory(tmp_path: Path) -> None:

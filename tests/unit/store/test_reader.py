@@ -47,16 +47,16 @@ def health(path: str, trail: tuple[str, ...] = ()) -> Finding:
 @pytest.mark.parametrize("storage", ["full", "redact"])
 def test_path_and_trail_round_trip_as_separate_values(tmp_path: Path, storage: str) -> None:
     path = stored(tmp_path, health("body.data[0].q", ("gzip", "json")), storage=storage)
-    db = open_database(path)
-    row = next(iter(db.table("findings").rows))
-    assert (row["path"], json.loads(row["trail"])) == ("body.data[0].q", ["gzip", "json"])
-    assert row["field"] == "body.data[0].q [gzip>json]"  # the contract column, unchanged
-    (leak,) = load_leaks(db)
-    assert (leak.path, leak.trail, leak.trail_text) == (
-        "body.data[0].q",
-        ("gzip", "json"),
-        "gzip>json",
-    )
+    with open_database(path) as db:
+        row = next(iter(db.table("findings").rows))
+        assert (row["path"], json.loads(row["trail"])) == ("body.data[0].q", ["gzip", "json"])
+        assert row["field"] == "body.data[0].q [gzip>json]"  # the contract column, unchanged
+        (leak,) = load_leaks(db)
+        assert (leak.path, leak.trail, leak.trail_text) == (
+            "body.data[0].q",
+            ("gzip", "json"),
+            "gzip>json",
+        )
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,8 @@ def test_path_and_trail_round_trip_as_separate_values(tmp_path: Path, storage: s
 def test_a_path_holding_a_bracket_and_space_is_read_back_unchanged(
     tmp_path: Path, key: str, trail: tuple[str, ...]
 ) -> None:
-    (leak,) = load_leaks(open_database(stored(tmp_path, health(key, trail))))
+    with open_database(stored(tmp_path, health(key, trail))) as db:
+        (leak,) = load_leaks(db)
     assert (leak.path, leak.trail) == (key, trail)
 
 
@@ -88,16 +89,17 @@ def test_the_flow_stores_its_severity_reason_once_and_its_vendor_company(tmp_pat
     )
     reason = "health data sent to an analytics tracker without an identifier"
     assert (analysis.severity_reason, analysis.vendor_company) == (reason, "Pixel Works Ltd.")
-    db = open_database(tmp_path / "p.db")
-    with db.atomic():
-        flow_id = write_record(db, Record(start_session(db, source="har"), analysis), False)
-    flow = db.table("flows").get(flow_id)
-    assert (flow["severity_reason"], flow["vendor_company"]) == (reason, "Pixel Works Ltd.")
-    # Each finding's reason keeps the flow's after its own, as the column always had.
-    assert all(r["reason"].endswith(f"; {reason}") for r in db.table("findings").rows)
+    with open_database(tmp_path / "p.db") as db:
+        with db.atomic():
+            flow_id = write_record(db, Record(start_session(db, source="har"), analysis), False)
+        flow = db.table("flows").get(flow_id)
+        assert (flow["severity_reason"], flow["vendor_company"]) == (reason, "Pixel Works Ltd.")
+        # Each finding's reason keeps the flow's after its own, as the column always had.
+        assert all(r["reason"].endswith(f"; {reason}") for r in db.table("findings").rows)
 
 
 def test_reports_take_the_company_from_the_flows_not_the_signature_files(tmp_path: Path) -> None:
-    findings = load_findings(open_database(stored(tmp_path, health("query.q"))))
+    with open_database(stored(tmp_path, health("query.q"))) as db:
+        findings = load_findings(db)
     (view,) = vendor_views(findings)
     assert (view.vendor, view.company) == ("t-vendor", "T Corp.")

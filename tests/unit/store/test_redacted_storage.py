@@ -95,12 +95,13 @@ def test_short_values_do_not_mangle_ordinary_key_names(tmp_path: Path) -> None:
 
 
 def test_full_storage_keeps_paths_as_captured(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "full.db")
-    flow_id = write_record(db, Record(start_session(db, source="har"), keyed_by_value()), True)
-    paths = [
-        row["path"] for row in db.query("select path from findings where flow_id = ?", [flow_id])
-    ]
-    assert paths == [f"body.{EMAIL}", f"body.{EMAIL}"]
+    with open_database(tmp_path / "full.db") as db:
+        flow_id = write_record(db, Record(start_session(db, source="har"), keyed_by_value()), True)
+        paths = [
+            row["path"]
+            for row in db.query("select path from findings where flow_id = ?", [flow_id])
+        ]
+        assert paths == [f"body.{EMAIL}", f"body.{EMAIL}"]
 
 
 def test_a_header_name_with_undecodable_bytes_is_stored_in_every_column(tmp_path: Path) -> None:

@@ -15,19 +15,19 @@ from phitrace.store.writer import write_inventory
 
 
 def test_inventory_is_stored_once_per_domain_and_shown_in_the_report(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "p.db")
-    session = start_session(db, source="proxy")
-    inventory = Inventory()
-    request = Request("POST", "https://api.aptabase.com/e", body=b"{}", timestamp=1.0e9)
-    inventory.observe(request, "aptabase.com", "third-party:aptabase.com", "Aptabase")
-    write_inventory(db, session, party_rows(session, inventory))
-    inventory.observe(request, "aptabase.com", "third-party:aptabase.com")
-    write_inventory(db, session, party_rows(session, inventory))
-    [party] = load_parties(db, session)
-    assert party["domain"] == "aptabase.com"
-    assert party["requests"] == 2
-    assert party["hosts"] == ["api.aptabase.com"]
-    assert party["catalogued"] is False
-    assert party["company"] == "Aptabase"
-    html = render_html(build_context(db))
-    assert "Third parties" in html and "aptabase.com" in html
+    with open_database(tmp_path / "p.db") as db:
+        session = start_session(db, source="proxy")
+        inventory = Inventory()
+        request = Request("POST", "https://api.aptabase.com/e", body=b"{}", timestamp=1.0e9)
+        inventory.observe(request, "aptabase.com", "third-party:aptabase.com", "Aptabase")
+        write_inventory(db, session, party_rows(session, inventory))
+        inventory.observe(request, "aptabase.com", "third-party:aptabase.com")
+        write_inventory(db, session, party_rows(session, inventory))
+        [party] = load_parties(db, session)
+        assert party["domain"] == "aptabase.com"
+        assert party["requests"] == 2
+        assert party["hosts"] == ["api.aptabase.com"]
+        assert party["catalogued"] is False
+        assert party["company"] == "Aptabase"
+        html = render_html(build_context(db))
+        assert "Third parties" in html and "aptabase.com" in html
