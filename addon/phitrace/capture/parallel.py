@@ -18,6 +18,7 @@ caller scans one file after another.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
@@ -125,6 +126,9 @@ def scan_files(
     turn = context.Condition()
     _JOB = _Job(list(paths), analyzer, open_db, db_path, options, turn, context.Value("i", 0))
     results: list[ScanResult | Exception] = []
+    # The parent's objects (catalogue, vocabulary) are shared with the workers page by
+    # page until written; a collection in a worker would write to every one of them.
+    gc.freeze()
     try:
         with context.Pool(processes=max(1, min(jobs, len(paths)))) as pool:
             outcomes = pool.imap(_scan_in_worker, range(len(paths)), chunksize=1)
@@ -137,4 +141,5 @@ def scan_files(
             pool.join()
     finally:
         _JOB = None
+        gc.unfreeze()
     return results
