@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,16 @@ def corpus() -> Path:
     if not path.is_dir():
         corpus_unavailable(f"shared corpus not found at {path}; set PHITRACE_CORPUS")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep the derived-vocabulary cache out of the real home, shared by the whole run.
+
+    One directory per run (inherited by the ``phitrace`` processes tests start)
+    means the vocabulary is built once per run, then read back.
+    """
+    path = tmp_path_factory.mktemp("phitrace-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PHITRACE_CACHE_DIR", str(path))
+        yield path

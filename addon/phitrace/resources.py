@@ -1,11 +1,22 @@
-"""Locate phitrace's data: what ships with it (signatures, templates) and what the user imports."""
+"""Locate and read phitrace's data: what ships with it, what the user imports, what it caches."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 _PACKAGE = Path(__file__).resolve().parent
+
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's."""
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document with :data:`YAML_LOADER` (safe: plain data only)."""
+    return yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader, C or Python
 
 
 def data_dir(name: str) -> Path:
@@ -36,3 +47,17 @@ def user_data_dir(name: str, env: str) -> Path:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
     return Path(base) / "phitrace" / name
+
+
+def user_cache_dir() -> Path:
+    """Where phitrace keeps tables it derives and can rebuild at any time.
+
+    ``$PHITRACE_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/phitrace``, else
+    ``~/.cache/phitrace``.  Nothing in it is precious: deleting it only costs
+    the next start the time to rebuild.
+    """
+    explicit = os.environ.get("PHITRACE_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(base) / "phitrace"

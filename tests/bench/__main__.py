@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if names else 2
     described = machine()
     workdir = Path(tempfile.mkdtemp(prefix="phitrace-bench-"))
+    os.environ.setdefault("PHITRACE_CACHE_DIR", str(workdir / "cache"))  # not the user's cache
     context = Context(workdir, quick=args.quick, log=_log)
     started = time.monotonic()
     figures = []

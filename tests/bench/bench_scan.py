@@ -5,7 +5,9 @@ uncompressed HAR file of at least 100,000 entries, and a smaller one of a
 fifth of that.  ``phitrace scan`` runs on each as a separate process (no
 imported lists, raw requests stored, as by default); its wall time and peak
 resident set (from the kernel's accounting for that child) are reported.
-If the reader streams, peak memory does not grow with the file.
+If the reader streams, peak memory does not grow with the file.  Last, four
+HARs of 6,000 entries are scanned with ``--jobs 1`` and ``--jobs 2``: the
+speed-up of two worker processes on a two-core machine.
 """
 
 from __future__ import annotations
@@ -13,17 +15,20 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tests.bench import corpus
 from tests.bench.child import Measured, measure, phitrace_command
-from tests.bench.figures import Figure, at_most, info
+from tests.bench.figures import Figure, at_least, at_most, info
 from tests.bench.harness import Context
 
 TITLE = "6 offline scan"
 GROWTH_MB = 50.0
+JOBS_SPEEDUP = 1.7
 
 
 def _entry(copy: int, ref: str | None, rest: str) -> str:
@@ -71,6 +76,29 @@ def scan(har: Path, db: Path, lists: Path) -> Measured:
     return result
 
 
+def jobs_speedup(context: Context, lists: Path) -> list[Figure]:
+    """``phitrace scan`` of 4 HARs with ``--jobs 2`` against ``--jobs 1`` (medians, alternating)."""
+    workdir = context.scratch("scan/jobs")
+    entries = context.size(6_000, 1_000)
+    hars = [workdir / f"part-{index}.har" for index in range(4)]
+    for har in hars:
+        build_har(har, entries)
+    env = {**os.environ, "PHITRACE_LISTS": str(lists)}
+    seconds: dict[int, list[float]] = {1: [], 2: []}
+    for run in range(context.size(3, 1)):
+        for jobs in (1, 2):
+            db = workdir / f"jobs{jobs}-{run}.db"
+            command = phitrace_command("scan", *map(str, hars), "--db", str(db))
+            result = measure([*command, "--jobs", str(jobs)], env)
+            if result.returncode != 0:
+                raise RuntimeError(f"phitrace scan --jobs {jobs} failed: {result.output[-2000:]}")
+            seconds[jobs].append(result.seconds)
+    one, two = (statistics.median(seconds[jobs]) for jobs in (1, 2))
+    note = f"{one:.1f} s with one job, {two:.1f} s with two; {os.cpu_count()} cores"
+    figure = at_least(TITLE, "4 HARs on 2 cores speed-up (--jobs 2)", one / two, JOBS_SPEEDUP, "×")
+    return [replace(figure, note=note)]
+
+
 def run(context: Context) -> list[Figure]:
     workdir = context.scratch("scan")
     lists = context.scratch("scan/no-lists")
@@ -98,4 +126,5 @@ def run(context: Context) -> list[Figure]:
         at_most(
             TITLE, "peak RSS growth with 5× the file", many.peak_mb - few.peak_mb, GROWTH_MB, "MB"
         ),
+        *jobs_speedup(context, lists),
     ]

@@ -48,6 +48,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench_memory",
     "bench_scan",
     "bench_report_cli",
+    "bench_startup",
 )
 """The benchmarks ``make bench`` runs, in order."""
 

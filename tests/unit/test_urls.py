@@ -76,3 +76,18 @@ def test_within_a_domain_means_the_domain_or_a_subdomain() -> None:
     assert within("portal.example.org", "example.org")
     assert within("example.org", ".example.org")
     assert not within("badexample.org", "example.org")
+
+
+def test_the_quick_public_suffix_parse_answers_as_the_library_default_does() -> None:
+    from publicsuffixlist import PSLFILE, PublicSuffixList
+
+    from phitrace.urls import public_suffix_list
+
+    default, quick = PublicSuffixList(), public_suffix_list()
+    with open(PSLFILE, encoding="utf-8") as source:
+        rules = [r.split(" ")[0] for r in source.read().splitlines() if r and r[0] != "/"]
+    hosts = [f"www.example.{rule.lstrip('!*.')}" for rule in rules]
+    hosts += [host.encode("idna").decode("ascii") for host in hosts if not host.isascii()]
+    assert any(not host.isascii() for host in hosts) and any("xn--" in host for host in hosts)
+    assert [quick.privatesuffix(h) for h in hosts] == [default.privatesuffix(h) for h in hosts]
+    assert [quick.publicsuffix(h) for h in hosts] == [default.publicsuffix(h) for h in hosts]

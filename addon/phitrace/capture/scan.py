@@ -8,6 +8,7 @@ from a file.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
@@ -149,6 +150,7 @@ def scan_file(
     batch: int = 500,
     progress: Progress | None = None,
     max_body: int = MAX_STORED_BODY,
+    session_turn: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> ScanResult:
     """Analyse every request of a capture into a new session of ``db``.
 
@@ -157,6 +159,8 @@ def scan_file(
     :class:`HarError` before any session is recorded; one that breaks off
     part way keeps what was read in a session marked ``failed`` with the
     reason, and then raises.  Raw bodies are stored cut to ``max_body`` bytes.
+    The session is started inside ``session_turn()`` when given (how parallel
+    scans keep session ids in file order).
     """
     session = Session(label=label or path.name)
     skipped = SkipLog()
@@ -168,13 +172,14 @@ def scan_file(
             session.errors += 1
 
     source, stream = requests_in(path, progress, session.pages, skipped, responses)
-    session_id = start_session(
-        db,
-        source=source,
-        label=label or path.name,
-        input=str(path),
-        signatures_digest=analyzer.catalogue.digest,
-    )
+    with session_turn() if session_turn else nullcontext():
+        session_id = start_session(
+            db,
+            source=source,
+            label=label or path.name,
+            input=str(path),
+            signatures_digest=analyzer.catalogue.digest,
+        )
     requests = flows = findings = 0
     pending: list[Record] = []
     failure: str | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,9 @@ from phitrace.catalogue.model import (
     compile_glob,
 )
 from phitrace.model import SinkholeReply
+from phitrace.resources import YAML_LOADER
 
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's."""
+log = logging.getLogger(__name__)
 
 
 def read_document(path: Path) -> tuple[Any, str]:
@@ -72,6 +73,11 @@ def parse_signature(data: Any, file: str, *, text: str | None = None) -> Signatu
     if not schema.is_valid(data):
         root = compose(text) if text is not None else None
         raise SignatureError(schema.problems(file, data, root)[0])
+    return build_signature(data, file)
+
+
+def build_signature(data: Mapping[str, Any], file: str) -> Signature:
+    """The record of a document that already passed the schema."""
     return Signature(
         id=data["id"],
         name=data["name"],
@@ -159,7 +165,55 @@ def signature_files(paths: Iterable[Path] = (), *, bundled: bool = True) -> list
 
 def load_catalogue(paths: Iterable[Path] = ()) -> Catalogue:
     """Load the bundled signatures plus any extra files or directories given."""
-    signatures: list[Signature] = []
-    for file in signature_files(paths):
+    signatures = bundled_signatures()
+    for file in signature_files(paths, bundled=False):
         signatures.extend(load_file(file))
     return Catalogue(signatures)
+
+
+CACHE_FORMAT = 1
+"""Bumped whenever the cached documents' layout changes."""
+
+
+def _cache_slot(files: list[Path]) -> tuple[Path, str] | None:
+    """The cache file and key of the bundled documents; None when a file cannot be read."""
+    from phitrace import cache
+    from phitrace.resources import data_dir
+
+    code = Path(schema.__file__)
+    checked_by = [code, code.with_name("checker.py"), Path(__file__)]
+    checked_by.append(data_dir("signatures") / "schema.json")
+    try:
+        key = cache.make_key([CACHE_FORMAT], [*checked_by, *files])
+    except OSError:  # reading the file itself then says what is wrong with it
+        return None
+    return cache.cache_path("signatures", str(bundled_dir().resolve())), key
+
+
+def bundled_signatures() -> list[Signature]:
+    """The bundled signatures, their validated documents kept between starts.
+
+    Parsing and validating the bundled YAML is most of a catalogue load, and
+    the proxy loads it twice per start, so the documents that passed are kept
+    with :mod:`phitrace.cache`, keyed by every file's content and by the code
+    and schema that validated them.  Only the bundled files are kept: extra
+    files are the user's, read afresh every time.
+    """
+    from phitrace import cache
+
+    files = signature_files()
+    slot = _cache_slot(files)
+    documents = cache.recall(*slot) if slot else None
+    if isinstance(documents, list) and len(documents) == len(files):
+        try:
+            return [build_signature(d, str(f)) for d, f in zip(documents, files, strict=True)]
+        except (KeyError, TypeError, ValueError, AttributeError):  # fail open: parse afresh
+            log.info("phitrace: cached signatures unusable; parsing them", exc_info=True)
+    documents, signatures = [], []
+    for file in files:
+        data, text = read_document(file)
+        signatures.append(parse_signature(data, str(file), text=text))
+        documents.append(data)
+    if slot:
+        cache.remember(*slot, documents)
+    return signatures

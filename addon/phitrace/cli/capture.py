@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import sqlite_utils
 
 from phitrace import __version__
 from phitrace.act.sinkhole import SINKHOLE_SCOPES
-from phitrace.analyzer import Analyzer
-from phitrace.capture.har import HarError
-from phitrace.capture.scan import ScanResult
 from phitrace.cli.options import (
     ADDON_SCRIPT,
     build_analyzer,
@@ -28,6 +26,12 @@ from phitrace.cli.options import (
 from phitrace.cli.policy import policy_option, read_policy
 from phitrace.store.database import is_locked
 from phitrace.store.rows import MAX_STORED_BODY
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from phitrace.analyzer import Analyzer
+    from phitrace.capture.scan import ScanResult
 
 
 def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[str]:
@@ -213,6 +217,12 @@ def _private_confdir(confdir: Path) -> None:
     help="Store at most this many bytes of each raw request body (-1: no cap).",
 )
 @storage_option
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Scan this many files at once, each in a worker process (default: one per core). "
+    "Sessions, flows and findings are the same as with --jobs 1.",
+)
 def scan(
     paths: tuple[Path, ...],
     db_path: Path,
@@ -223,6 +233,7 @@ def scan(
     no_bodies: bool,
     max_body: int,
     storage: str,
+    jobs: int | None,
 ) -> None:
     """Analyse captures into the database, one session per file.
 
@@ -232,19 +243,66 @@ def scan(
     analyzer = build_analyzer(extra_signatures, canaries, lists=True)
     known = frozenset(sig.id for sig in analyzer.catalogue.signatures)
     analyzer.policy = read_policy(policy_path, known)
-    db = writable_db(db_path)
+    db = writable_db(db_path)  # created and brought up to date before any worker opens it
     try:
+        if min(jobs or os.cpu_count() or 1, len(paths)) > 1 and _parallel_available():
+            db.close()
+            _scan_parallel(
+                list(paths), analyzer, db_path, jobs, label, not no_bodies, storage, max_body
+            )
+            return
         for path in paths:
             result = _scan_one(path, analyzer, db, label, not no_bodies, storage, max_body)
-            for warning in result.warnings:
-                click.echo(f"warning: {warning}", err=True)
-            click.echo(result.summary())
+            _echo(result)
     except sqlite3.OperationalError as exc:
         if not is_locked(exc):
             raise
         raise busy(db_path) from exc
     finally:
         db.close()
+
+
+def _echo(result: ScanResult) -> None:
+    """Print a scanned file's warnings and its summary line."""
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(result.summary())
+
+
+def _parallel_available() -> bool:
+    from phitrace.capture.parallel import available
+
+    return available()
+
+
+def _scan_parallel(
+    paths: list[Path],
+    analyzer: Analyzer,
+    db_path: Path,
+    jobs: int | None,
+    label: str,
+    bodies: bool,
+    storage: str,
+    max_body: int,
+) -> None:
+    """Scan files in worker processes; print each file's result in order, then the first error.
+
+    Every file is scanned even if one fails, so the error comes last.
+    """
+    from phitrace.capture.har import HarError
+    from phitrace.capture.parallel import scan_files
+
+    options = {"label": label, "store_bodies": bodies, "storage": storage, "max_body": max_body}
+    workers = jobs or os.cpu_count() or 1
+    results = scan_files(paths, analyzer, db_path, writable_db, workers, **options)
+    errors = [r for r in results if isinstance(r, Exception)]
+    for result in results:
+        if not isinstance(result, Exception):
+            _echo(result)
+    if errors:
+        if isinstance(errors[0], HarError):
+            raise click.ClickException(str(errors[0])) from errors[0]
+        raise errors[0]
 
 
 def _scan_one(
@@ -257,6 +315,7 @@ def _scan_one(
     max_body: int,
 ) -> ScanResult:
     """Scan one file, with a progress bar when stderr is a terminal."""
+    from phitrace.capture.har import HarError
     from phitrace.capture.scan import scan_file
 
     size = path.stat().st_size

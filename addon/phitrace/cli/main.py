@@ -1,21 +1,61 @@
-"""The ``phitrace`` command group: version, ``addon-path``, and every command by stage."""
+"""The ``phitrace`` command group: version, ``addon-path``, and every command by stage.
+
+Each command's module is imported only when that command runs (or help lists
+them all), so ``phitrace scan`` never loads the report templates and
+``phitrace proxy`` never loads the gate: start-up pays only for what it uses.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 from typing import Any
 
 import click
 
 from phitrace import __version__
-from phitrace.cli import capture, catalogue, gate, policy, reports, store
 from phitrace.cli.options import ADDON_SCRIPT, DB_META, busy
-from phitrace.store.database import is_locked
 
-__all__ = ["ADDON_SCRIPT", "main"]
+__all__ = ["ADDON_SCRIPT", "COMMANDS", "main"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "proxy": ("capture", "proxy"),
+    "scan": ("capture", "scan"),
+    "report": ("reports", "report"),
+    "compare": ("reports", "compare"),
+    "export": ("reports", "export"),
+    "datasette-metadata": ("reports", "datasette_metadata"),
+    "signatures": ("catalogue", "signatures"),
+    "entities": ("catalogue", "entities"),
+    "check": ("gate", "check_command"),
+    "baseline": ("gate", "baseline_command"),
+    "diff": ("gate", "diff_command"),
+    "policy": ("policy", "policy"),
+    "purge": ("store", "purge"),
+}
+"""Each command of the group: the ``phitrace.cli`` module that defines it, and its name there."""
 
 
-class _OneLineErrors(click.Group):
+class _Commands(click.Group):
+    """A group whose commands are imported from their modules on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, the lazy ones included, sorted as click shows them."""
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module the first time it is asked for."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module, name = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"phitrace.cli.{module}"), name)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"phitrace.cli.{module}.{name} is not a click command")
+            self.add_command(command, cmd_name)
+        return command
+
+
+class _OneLineErrors(_Commands):
     """The last line of defence: a file-system or SQLite error is one line, never a traceback.
 
     Commands turn the errors they expect into messages that say what to do;
@@ -32,6 +72,8 @@ class _OneLineErrors(click.Group):
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
         except sqlite3.Error as exc:
+            from phitrace.store.database import is_locked
+
             if is_locked(exc):
                 raise busy(ctx.meta.get(DB_META, "the database")) from exc
             raise click.ClickException(f"database error: {exc}") from exc
@@ -51,21 +93,3 @@ def main() -> None:
 def addon_path() -> None:
     """Print the addon script path, for: mitmdump -s "$(phitrace addon-path)"."""
     click.echo(str(ADDON_SCRIPT))
-
-
-for _command in (
-    capture.proxy,
-    capture.scan,
-    reports.report,
-    reports.compare,
-    reports.export,
-    reports.datasette_metadata,
-    catalogue.signatures,
-    catalogue.entities,
-    gate.check_command,
-    gate.baseline_command,
-    gate.diff_command,
-    policy.policy,
-    store.purge,
-):
-    main.add_command(_command)

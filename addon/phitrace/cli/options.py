@@ -5,16 +5,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-import sqlite_utils
 
-from phitrace.analyzer import Analyzer
-from phitrace.catalogue.loader import load_catalogue
-from phitrace.catalogue.model import SignatureError
-from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
-from phitrace.detect.vocabulary import load_vocabulary
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from phitrace.analyzer import Analyzer
 
 T = TypeVar("T")
 
@@ -87,7 +85,13 @@ def build_analyzer(
     extra: tuple[Path, ...] = (), canaries: Path | None = None, *, lists: bool = False
 ) -> Analyzer:
     """The Analyzer for these inputs; a bad signature, canary or list file is a one-line error."""
+    from phitrace.analyzer import Analyzer
+    from phitrace.catalogue.entities import load_entities
     from phitrace.catalogue.lists import BlockListError, load_blocklist
+    from phitrace.catalogue.loader import load_catalogue
+    from phitrace.catalogue.model import SignatureError
+    from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
+    from phitrace.detect.vocabulary import load_vocabulary
 
     try:
         catalogue = load_catalogue(extra)
@@ -95,8 +99,6 @@ def build_analyzer(
         blocklist = load_blocklist() if lists else None
     except (SignatureError, CanaryError, BlockListError) as exc:
         raise click.ClickException(str(exc)) from exc
-    from phitrace.catalogue.entities import load_entities
-
     return Analyzer(
         catalogue,
         load_vocabulary(),

@@ -33,6 +33,7 @@ from phitrace.decode.request import body_content
 from phitrace.decode.textcodecs import embedded_base64
 from phitrace.detect.persona import read_persona
 from phitrace.model import Field, Finding, Request
+from phitrace.resources import load_yaml
 
 MAX_BODY_CHARS = 1024 * 1024
 """Only this much of a raw body is searched (decoded fields are searched in full)."""
@@ -243,7 +244,7 @@ def parse_canaries(data: object, source: str = "canaries") -> Canaries:
 def load_canaries(path: Path) -> Canaries:
     """Read a canaries YAML file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CanaryError(f"{path}: cannot read canaries file: {exc}") from exc
     return parse_canaries(data, str(path))

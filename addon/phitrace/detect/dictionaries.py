@@ -196,15 +196,29 @@ def _drug_entries(data: dict[str, Any], stoplist: frozenset[str]) -> Iterator[En
             yield Entry(phrase, canonical, "medication", "general", source)
 
 
-@lru_cache(maxsize=4)
 def imported_entries(stoplist: frozenset[str]) -> tuple[Entry, ...]:
     """Every kept drug and disease variant, loaded once per process and stoplist.
 
     Missing or unreadable packages are logged and skipped: phitrace then runs
     on its curated vocabulary alone rather than failing.
     """
+    return _read_entries(stoplist)[0]
+
+
+def imported_complete(stoplist: frozenset[str]) -> bool:
+    """Whether every installed dictionary was read without error for ``stoplist``.
+
+    A vocabulary built while a package failed to read is still used, but it is
+    not worth keeping across starts: the next start should try again.
+    """
+    return _read_entries(stoplist)[1]
+
+
+@lru_cache(maxsize=4)
+def _read_entries(stoplist: frozenset[str]) -> tuple[tuple[Entry, ...], bool]:
     loaders = ((DISEASES, _disease_entries), (DRUGS, _drug_entries))
     entries: list[Entry] = []
+    complete = True
     with ThreadPoolExecutor(max_workers=len(loaders)) as pool:
         pending: dict[DataFile, Future[bytes]] = {}
         for data, _ in loaders:
@@ -220,7 +234,8 @@ def imported_entries(stoplist: frozenset[str]) -> tuple[Entry, ...]:
                 entries.extend(loader(_unpickle(pending[data].result()), stoplist))
             except (OSError, EOFError, ValueError, KeyError, TypeError, pickle.UnpicklingError):
                 log.exception("phitrace: cannot read %s; skipping it", data.distribution)
-    return tuple(entries)
+                complete = False
+    return tuple(entries), complete
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from phitrace.resources import data_dir
+from phitrace.resources import data_dir, load_yaml
 
 if TYPE_CHECKING:
     from phitrace.catalogue.model import Signature
@@ -92,7 +92,7 @@ def load_conventions(path: Path | None = None) -> RoleConventions:
 
     path = path or data_dir("signatures") / CONVENTIONS
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConventionError(f"{path}: cannot read field-role conventions: {exc}") from exc
     return parse_conventions(data, str(path), FIELD_ROLES)

@@ -14,10 +14,8 @@ match ("ms" never inside "terms", "flu" never inside "fluent"), and trying the
 longest phrase first at each word picks "flu shot" over "flu".
 
 Why not an Aho-Corasick automaton: on the ~146k phrases the matcher holds,
-``ahocorasick_rs`` (its cheapest implementation, a non-contiguous NFA) took
-1.3 s to build, which every proxy start paid.  The token table is built in
-about 0.1 s and gives the same matches, at the same speed on the short values
-trackers send (a few words) and about half the speed on long texts.
+``ahocorasick_rs`` took 1.3 s to build; the token table takes about 0.1 s and
+gives the same matches, as fast on the short values trackers send.
 
 Matching policy (see ``signatures/health/README.md``):
 
@@ -43,6 +41,7 @@ from urllib.parse import unquote_plus
 import yaml
 
 from phitrace.model import HEALTH_CATEGORIES
+from phitrace.resources import load_yaml
 
 SENSITIVITIES: tuple[str, ...] = (
     "general",
@@ -341,11 +340,8 @@ def parse_list(data: Mapping[str, Any], key: str, file: str) -> set[str]:
 
 
 def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
-    stats = []
-    for path in sorted(directory.glob("*.yaml")):
-        st = path.stat()
-        stats.append((path.name, st.st_mtime_ns, st.st_size))
-    return tuple(stats)
+    stats = ((p.name, p.stat()) for p in sorted(directory.glob("*.yaml")))
+    return tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
 
 
 _LOADED: dict[tuple[str, bool, tuple[tuple[str, int, int], ...]], Vocabulary] = {}
@@ -355,8 +351,9 @@ def load_vocabulary(directory: Path | None = None, *, imported: bool = True) -> 
     """Load every category file and steering list under ``directory``.
 
     The default is the bundled ``signatures/health/``.  Vocabularies are
-    immutable, so the same files loaded twice give the same object (and its
-    matcher, built lazily, is built once per process).
+    immutable, so the same files loaded twice give the same object, its
+    matcher built.  The built tables are kept between starts by
+    :mod:`phitrace.detect.derived`.
     """
     if directory is None:
         from phitrace.resources import data_dir
@@ -366,17 +363,20 @@ def load_vocabulary(directory: Path | None = None, *, imported: bool = True) -> 
     cached = _LOADED.get(key)
     if cached is not None:
         return cached
-    vocabulary = _load(directory, imported)
+    from phitrace.detect.derived import cached_vocabulary  # it imports this module
+
+    vocabulary = cached_vocabulary(directory, imported, lambda: build(directory, imported))
     _LOADED[key] = vocabulary
     return vocabulary
 
 
-def _load(directory: Path, imported: bool) -> Vocabulary:
+def build(directory: Path, imported: bool) -> Vocabulary:
+    """Parse the files under ``directory`` afresh (no cache; the matcher is built on first use)."""
     terms: dict[str, Term] = {}
     lists: dict[str, set[str]] = {key: set() for key in LIST_KEYS}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise VocabularyError(f"{path.name}: cannot read: {exc}") from exc
         listed = [k for k in LIST_KEYS if isinstance(data, Mapping) and k in data]

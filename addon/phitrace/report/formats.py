@@ -32,7 +32,7 @@ from phitrace.report.documents import ROWS, dump_json, leak_title
 from phitrace.report.html import context_for, render_html
 from phitrace.report.parties import PartyView, parties_by_session, party_views
 from phitrace.report.sarif import to_sarif
-from phitrace.resources import data_dir
+from phitrace.resources import data_dir, load_yaml
 from phitrace.store.reader import Findings, Leak, url_parts
 
 ExportFunction = Callable[[Findings], str]
@@ -381,6 +381,6 @@ def datasette_metadata(database: str = "phitrace") -> str:
     text = datasette_metadata_path().read_text(encoding="utf-8")
     if database == "phitrace":
         return text
-    document = yaml.safe_load(text)
+    document = load_yaml(text)
     document["databases"] = {database: document["databases"]["phitrace"]}
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

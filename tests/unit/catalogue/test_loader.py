@@ -138,3 +138,45 @@ def test_yaml_is_read_with_libyaml_when_pyyaml_has_it() -> None:
 def test_the_bundled_catalogue_loads_every_file() -> None:
     catalogue = load_catalogue()
     assert len(catalogue) == len(signature_files())
+
+
+def fresh_signatures() -> list[object]:
+    """The bundled signatures parsed and validated from their YAML, bypassing any cache."""
+    return [sig for file in signature_files() for sig in load_file(file)]
+
+
+def test_bundled_signatures_from_the_cache_equal_those_parsed_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHITRACE_CACHE_DIR", str(tmp_path))
+    first = load_catalogue()
+    [cached] = list(tmp_path.iterdir())
+    assert cached.name.startswith("signatures-") and cached.stat().st_mode & 0o777 == 0o600
+    again = load_catalogue()
+    assert list(again.signatures) == list(first.signatures) == fresh_signatures()
+    assert again.digest == first.digest
+
+
+def test_a_damaged_signature_cache_is_parsed_afresh_and_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHITRACE_CACHE_DIR", str(tmp_path))
+    load_catalogue()
+    [cached] = list(tmp_path.iterdir())
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: len(whole) // 3])
+    assert list(load_catalogue().signatures) == fresh_signatures()
+    assert cached.read_bytes() == whole
+
+
+def test_extra_signature_files_are_read_afresh_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHITRACE_CACHE_DIR", str(tmp_path / "cache"))
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(GOOD_FILE)
+    before = load_catalogue([extra])
+    extra.write_text(GOOD_FILE.replace("name: ", "name: Renamed ", 1))
+    after = load_catalogue([extra])
+    assert before.signatures[-1].name != after.signatures[-1].name
+    assert [p.name.split("-")[0] for p in (tmp_path / "cache").iterdir()] == ["signatures"]

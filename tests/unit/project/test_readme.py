@@ -16,7 +16,10 @@ README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None
         full = f"{prefix}{name}"
         found.append((full, command))
         if isinstance(command, click.Group):
