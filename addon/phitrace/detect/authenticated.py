@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from phitrace.detect.identifiers import key_parts
+from phitrace.detect.fieldnames import key_parts
 from phitrace.model import Field, Request
 from phitrace.resources import data_dir
 from phitrace.urls import parse_url
