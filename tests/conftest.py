@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,14 +46,28 @@ def corpus() -> Path:
     return path
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Keep the derived-vocabulary cache out of the real home, shared by the whole run.
+_CACHE_DIR = pytest.StashKey[tuple[Path, str | None]]()
 
-    One directory per run (inherited by the ``phitrace`` processes tests start)
-    means the vocabulary is built once per run, then read back.
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point phitrace's cache at a fresh directory of this run, never the real home cache.
+
+    Set here, before any test module is imported (some load the vocabulary at
+    import), and inherited by the ``phitrace`` processes tests start: the
+    vocabulary is built once per run, then read back.
     """
-    path = tmp_path_factory.mktemp("phitrace-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PHITRACE_CACHE_DIR", str(path))
-        yield path
+    path = Path(tempfile.mkdtemp(prefix="phitrace-cache-"))
+    config.stash[_CACHE_DIR] = (path, os.environ.get("PHITRACE_CACHE_DIR"))
+    os.environ["PHITRACE_CACHE_DIR"] = str(path)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the run's cache directory and give back the caller's setting."""
+    if _CACHE_DIR not in config.stash:
+        return
+    path, before = config.stash[_CACHE_DIR]
+    shutil.rmtree(path, ignore_errors=True)
+    if before is None:
+        os.environ.pop("PHITRACE_CACHE_DIR", None)
+    else:
+        os.environ["PHITRACE_CACHE_DIR"] = before
