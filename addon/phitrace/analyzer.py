@@ -30,6 +30,7 @@ from phitrace.assess.severity import assess
 from phitrace.capture.parties import (
     ASSET_KINDS,
     carries_payload,
+    is_preflight,
     names_a_page,
     request_kind,
     third_party_site,
@@ -147,7 +148,9 @@ class Analyzer:
         page_url = page_url_of(request, decoded.fields, signature)
         records = session.records if session is not None else None
         if records is not None:
-            findings += page_findings(records.get(page_url), findings)
+            # A CORS preflight sends no event of its own: the request it asks for carries the data.
+            if not is_preflight(request):
+                findings += page_findings(records.get(page_url), findings)
             source = f"the {vendor} flow with request_sha256 {request.sha256()}"
             learn_page_health(records, page_url, findings, source)
         link = session.linker.observe(vendor, findings) if session is not None else None

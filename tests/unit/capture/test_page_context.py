@@ -179,3 +179,15 @@ def test_a_page_without_health_content_adds_nothing(tmp_path: Path) -> None:
     (flow,) = tracker_flows(db)
     assert findings_of(db, flow["id"]) == []
     assert flow["severity"] == "low"  # Meta's browser id only
+
+
+def test_a_cors_preflight_from_a_health_page_carries_no_page_finding(tmp_path: Path) -> None:
+    preflight = entry(CLICK, method="OPTIONS")
+    preflight["request"]["headers"].append(
+        {"name": "Access-Control-Request-Method", "value": "POST"}
+    )
+    db = scan(tmp_path, entry(f"{PORTAL}/content?id=8812", html=CONDITION), preflight, entry(CLICK))
+    asked, sent = tracker_flows(db)
+    assert (asked["method"], sent["method"]) == ("OPTIONS", "GET")
+    assert [f["rule"] for f in findings_of(db, asked["id"])] == []
+    assert [f["rule"] for f in findings_of(db, sent["id"])] == ["health_page"]
