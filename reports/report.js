@@ -100,6 +100,7 @@
     for (var i = 0; i < filters.length; i++) {
       var name = filters[i][0];
       var actual = name === "page" ? flows[finding[F.flow]][W.page_key]
+        : name === "authenticated" ? flows[finding[F.flow]][W.authenticated]
         : name === "policy" ? finding[F.policy] || "-" : finding[F[name]];
       if (actual !== filters[i][1]) { return false; }
     }

@@ -30,6 +30,8 @@ from phitrace.model import SEVERITIES
 from phitrace.report.accepted import policy_counts, split_accepted
 from phitrace.report.documents import ROWS, dump_json, leak_title
 from phitrace.report.html import context_for, render_html
+from phitrace.report.loggedin import md_logged_in
+from phitrace.report.mdtext import md_code, md_text
 from phitrace.report.parties import PartyView, parties_by_session, party_views
 from phitrace.report.sarif import to_sarif
 from phitrace.resources import data_dir, load_yaml
@@ -109,6 +111,7 @@ def to_json(findings: Findings) -> str:
             "third_parties": len({p.domain for v in parties.values() for p in v}),
             "unlisted_with_findings": called_out,
             "accepted_by_policy": policy_counts(findings.leaks),
+            "authenticated_pages": [p.as_record() for p in findings.logged_in_pages],
         },
         "findings": ROWS,
     }
@@ -152,48 +155,11 @@ def to_csv(findings: Findings) -> str:
     return out.getvalue()
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
-def _visible(text: str) -> str:
-    """Whitespace runs as one space, other control and format characters as ``\\xNN`` text.
-
-    Field paths and matched terms come from payloads: a raw ESC or NUL would
-    reach a terminal or a renderer as itself, and bidirectional overrides
-    would reorder what a reviewer reads.
-    """
-    return "".join(
-        ch if ch.isprintable() or ch == " " else _escape_code(ch) for ch in " ".join(text.split())
-    )
-
-
-def _escape_code(ch: str) -> str:
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def md_text(text: str) -> str:
-    """Plain text safe mid-line in Markdown and in a table cell: no markup, links or HTML."""
-    text = _visible(text)
-    text = text.replace("&", "&amp;").replace("<", "&lt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def md_code(text: str) -> str:
-    """Text as an inline code span that also survives inside a table cell."""
-    text = _visible(text).replace("|", "\\|")
-    if not text:
-        return ""
-    ticks = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (ticks + 1)
-    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or ticks else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def _md_sessions(findings: Findings) -> list[str]:
     lines = []
     for s in findings.sessions:
         consent = f", consent: {md_code(s.consent)}" if s.consent else ""
+        consent += f", GPC: {md_text(s.gpc)}" if s.gpc else ""
         label = f" {md_code(s.label)}" if s.label else ""
         lines.append(
             f"- session {s.id}{label} ({md_text(s.source)}, {md_text(s.started_at)} – "
@@ -264,6 +230,7 @@ def to_markdown(findings: Findings) -> str:
         ]
         lines += _md_rows(groups, lambda item: f"{ICONS[item.severity]} {item.severity}")
     lines += _md_accepted(accepted)
+    lines += md_logged_in(findings.logged_in_pages)
     lines += _md_parties(party_views(findings.parties, findings.leaks))
     return "\n".join(lines) + "\n"
 

@@ -43,6 +43,7 @@ from phitrace.report.views import (
     vendor_views,
 )
 from phitrace.resources import data_dir
+from phitrace.store.loggedin import LoggedInPage
 from phitrace.store.reader import (
     FINDING_COLUMNS,
     FLOW_COLUMNS,
@@ -164,6 +165,8 @@ class ReportContext:
     accepted: list[AcceptedView] = field(default_factory=list)
     """Findings the organisation's policy accepts, by rule and vendor (shown apart, not hidden)."""
     accepted_findings: int = 0
+    logged_in_pages: list[LoggedInPage] = field(default_factory=list)
+    """Pages viewed logged in and what trackers received from each (a section of their own)."""
     printed: PrintView | None = None
     """Set for the PDF: the cover, contents, summary, methodology and excerpts it adds."""
 
@@ -186,7 +189,20 @@ def _filters(
         "category": [(c, c) for c in categories],
         "page": [(p, p or "unknown page") for p, _ in pages.most_common(PAGE_OPTIONS)],
         "policy": _policy_options(leaks),
+        "authenticated": _authenticated_options(leaks),
     }
+
+
+AUTHENTICATED_STATES = ("yes", "no", "unknown")
+
+
+def _authenticated_options(leaks: Sequence[Leak]) -> list[tuple[str, str]]:
+    """The logged-in filter: the states the findings' pages have; none when nothing recorded it."""
+    present = {leak.authenticated for leak in leaks}
+    if present <= {""}:
+        return []
+    labels = {"yes": "logged in", "no": "not logged in", "unknown": "unknown"}
+    return [(state, labels[state]) for state in AUTHENTICATED_STATES if state in present]
 
 
 def _policy_options(leaks: Sequence[Leak]) -> list[tuple[str, str]]:
@@ -221,6 +237,7 @@ def _data(findings: Findings) -> dict[str, Any]:
                     raw_text(leak.method, leak.url, raw) if raw else None,
                     leak.vendor_label,
                     leak.status_code,
+                    leak.authenticated,
                 ]
             )
         value = clip(leak.value, VALUE_LIMIT)
@@ -275,6 +292,7 @@ def context_for(findings: Findings) -> ReportContext:
         failed_sessions=[s for s in findings.sessions if s.failed],
         accepted=accepted_views(leaks),
         accepted_findings=sum(1 for leak in leaks if leak.policy),
+        logged_in_pages=findings.logged_in_pages,
     )
 
 

@@ -195,6 +195,17 @@ def flow_authenticated(db: sqlite_utils.Database) -> None:
     _add_missing(db, {"flows": {"authenticated": str, "authenticated_reason": str}})
 
 
+def gpc(db: sqlite_utils.Database) -> None:
+    """Step: ``flows.gpc`` and ``sessions.gpc``, the Global Privacy Control signal.
+
+    ``flows.gpc`` is 1 when the request carried ``Sec-GPC: 1``, 0 when it did
+    not, NULL when its headers were not captured; ``sessions.gpc`` sums a
+    session up (``sent``, ``mixed`` or ``not sent``) when it ends.  Rows
+    written before this step keep NULL.
+    """
+    _add_missing(db, {"flows": {"gpc": int}, "sessions": {"gpc": str}})
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_contract_tables", contract_tables),
     Migration("0002_structured_findings", structured_findings),
@@ -205,6 +216,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0007_flow_analysis_error", flow_analysis_error),
     Migration("0008_finding_policy", finding_policy),
     Migration("0009_flow_authenticated", flow_authenticated),
+    Migration("0010_gpc", gpc),
 )
 """Every step, in the order it is applied."""
 

@@ -18,8 +18,10 @@ from urllib.parse import SplitResult
 import sqlite_utils
 
 from phitrace.model import SEVERITIES
+from phitrace.store.loggedin import LoggedInPage, load_logged_in_pages
 from phitrace.store.parties import load_parties
 from phitrace.store.schema import now_iso
+from phitrace.store.sessions import session_gpc
 from phitrace.urls import split as url_parts
 
 FINDING_COLUMNS = (
@@ -37,7 +39,17 @@ FINDING_COLUMNS = (
     "rule",
     "policy",
 )
-FLOW_COLUMNS = ("page", "page_key", "method", "url", "sha256", "raw", "vendor_label", "status")
+FLOW_COLUMNS = (
+    "page",
+    "page_key",
+    "method",
+    "url",
+    "sha256",
+    "raw",
+    "vendor_label",
+    "status",
+    "authenticated",
+)
 
 
 def without_query(parts: SplitResult) -> str:
@@ -76,6 +88,8 @@ class Leak:
     blocked: bool
     policy: str | None = None
     """The policy rule that accepts the finding (``covered``, ``allowed:<n>``), or None."""
+    authenticated: str = ""
+    """Whether the flow's page was viewed logged in (``yes``, ``no``, ``unknown``), or ""."""
 
     # Cached: reports and exports ask for these many times per finding.
     @functools.cached_property
@@ -131,6 +145,8 @@ class SessionView:
     """``running``, ``complete`` or ``failed``; empty for sessions recorded before it was kept."""
     error: str = ""
     """Why a failed session stopped."""
+    gpc: str = ""
+    """Whether its requests carried ``Sec-GPC: 1``: ``sent``, ``mixed``, ``not sent``, or ""."""
 
     @property
     def failed(self) -> bool:
@@ -158,6 +174,7 @@ class SessionView:
             input=text("input"),
             status=text("status"),
             error=text("error"),
+            gpc=text("gpc"),
         )
 
 
@@ -185,6 +202,8 @@ class Findings:
     generated_at: str = field(default_factory=now_iso)
     parties: list[dict[str, Any]] = field(default_factory=list)
     """Every third party the sessions saw (:func:`phitrace.store.parties.load_parties`)."""
+    logged_in_pages: list[LoggedInPage] = field(default_factory=list)
+    """The pages viewed logged in (:func:`phitrace.store.loggedin.load_logged_in_pages`)."""
 
     @property
     def severity_counts(self) -> dict[str, int]:
@@ -257,7 +276,7 @@ _TEXT_COLUMNS = (
 _LEAK_SELECT = (
     "select f.id, f.session_id, f.flow_id, "
     + ", ".join(f"coalesce({column}, '')" for column in _TEXT_COLUMNS)
-    + ", w.status_code, w.blocked, f.path, f.trail, f.policy"
+    + ", w.status_code, w.blocked, f.path, f.trail, f.policy, coalesce(w.authenticated, '')"
     + " from findings f join flows w on w.id = f.flow_id"
 )
 
@@ -296,6 +315,7 @@ def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Le
                 status_code=row[20],
                 blocked=bool(row[21]),
                 policy=row[24],
+                authenticated=row[25],
             )
         )
     return leaks
@@ -304,7 +324,11 @@ def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Le
 def load_sessions(db: sqlite_utils.Database, session: int | None = None) -> list[SessionView]:
     """The sessions covered, oldest first."""
     where, params = _where(session, "id")
-    return [SessionView.from_row(r) for r in db.query(f"select * from sessions {where}", params)]
+    rows = list(db.query(f"select * from sessions {where}", params))
+    for row in rows:
+        if row.get("gpc") is None and "gpc" in row:
+            row["gpc"] = session_gpc(db, row["id"])  # still running: summed up now
+    return [SessionView.from_row(r) for r in rows]
 
 
 def _headers(text: str | None) -> tuple[tuple[str, str], ...]:
@@ -361,4 +385,5 @@ def load_findings(
         findings.raw = load_raw(db, session)
     _load_endpoints(findings, db, session)
     findings.parties = load_parties(db, session)
+    findings.logged_in_pages = load_logged_in_pages(db, session)
     return findings

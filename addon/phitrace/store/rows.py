@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from phitrace import urls
 from phitrace.detect.channels import channel_of
+from phitrace.detect.gpc import gpc_of
 from phitrace.model import Analysis, utf8_safe, wire_bytes
 from phitrace.store.schema import now_iso
 
@@ -88,6 +89,7 @@ def flow_row(record: Record) -> Row:
         "analysis_error": _text(record.error),
         "authenticated": a.authenticated,
         "authenticated_reason": _text(a.authenticated_reason),
+        "gpc": gpc_of(req.headers),
     }
 
 

@@ -43,6 +43,7 @@ SCHEMA: dict[str, dict[str, type]] = {
         "status": str,
         "error": str,
         "heartbeat_at": str,
+        "gpc": str,
     },
     "flows": {
         "id": int,
@@ -71,6 +72,7 @@ SCHEMA: dict[str, dict[str, type]] = {
         "analysis_error": str,
         "authenticated": str,
         "authenticated_reason": str,
+        "gpc": int,
     },
     "findings": {
         "id": int,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from phitrace import __version__
+from phitrace.detect.gpc import gpc_summary
 from phitrace.store.database import write_transaction
 from phitrace.store.schema import now_iso
 
@@ -63,15 +64,29 @@ def end_session(
 ) -> None:
     """Mark a session ``complete``, or ``failed`` with the error that stopped it.
 
-    Also records how many internal errors it saw.  A session that no longer
+    Also records how many internal errors it saw and whether its requests
+    carried the GPC signal (:func:`session_gpc`).  A session that no longer
     exists (purged meanwhile) is left alone.
     """
     status = "failed" if failure else "complete"
     with write_transaction(db):
         db.execute(
-            "update sessions set ended_at = ?, errors = ?, status = ?, error = ? where id = ?",
-            [now_iso(), errors, status, failure, session_id],
+            "update sessions set ended_at = ?, errors = ?, status = ?, error = ?, gpc = ? "
+            "where id = ?",
+            [now_iso(), errors, status, failure, session_gpc(db, session_id), session_id],
         )
+
+
+def session_gpc(db: sqlite_utils.Database, session_id: int) -> str | None:
+    """``sent``, ``mixed`` or ``not sent``: whether the session's requests carried ``Sec-GPC: 1``.
+
+    Counted over the flows recorded (the requests pages made to third
+    parties); flows whose headers were not captured do not count, and a
+    session with none known has no answer (None).
+    """
+    sql = "select sum(gpc = 1), sum(gpc = 0) from flows where session_id = ?"
+    sent, not_sent = db.execute(sql, [session_id]).fetchone()
+    return gpc_summary(sent or 0, not_sent or 0)
 
 
 def started_at(db: sqlite_utils.Database, session_id: int) -> str | None:

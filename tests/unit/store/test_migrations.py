@@ -132,12 +132,27 @@ def test_a_database_before_the_authenticated_step_gains_the_columns_as_null(
 ) -> None:
     path = tmp_path / "before-authenticated.db"
     with sqlite_utils.Database(path) as db:
-        migrate(db, MIGRATIONS[:-1])
+        migrate(db, MIGRATIONS[:8])
         assert "authenticated" not in columns(db)["flows"]
         db["sessions"].insert({"id": 1, "source": "har"})
         db["flows"].insert({"id": 1, "session_id": 1, "url": "https://t.example/c"})
     with open_database(path) as db:
-        assert STEPS[-1] == "0009_flow_authenticated"
+        assert STEPS[8] == "0009_flow_authenticated"
         assert {"authenticated", "authenticated_reason"} <= columns(db)["flows"]
         row = next(db.query("select authenticated, authenticated_reason from flows"))
         assert row == {"authenticated": None, "authenticated_reason": None}
+
+
+def test_a_database_before_the_gpc_step_gains_flow_and_session_gpc_as_null(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "before-gpc.db"
+    with sqlite_utils.Database(path) as db:
+        migrate(db, MIGRATIONS[:9])
+        assert "gpc" not in columns(db)["flows"] and "gpc" not in columns(db)["sessions"]
+        db["sessions"].insert({"id": 1, "source": "har"})
+        db["flows"].insert({"id": 1, "session_id": 1, "url": "https://t.example/c"})
+    with open_database(path) as db:
+        assert STEPS[-1] == "0010_gpc"
+        assert next(db.query("select gpc from flows")) == {"gpc": None}
+        assert next(db.query("select gpc from sessions")) == {"gpc": None}
