@@ -62,6 +62,8 @@ def record_flow(
     offset: float = 0.0,
     status: int | None = 200,
     bodies: bool = True,
+    authenticated: str | None = None,
+    authenticated_reason: str | None = None,
 ) -> int:
     """Write one analysed flow; its severity (and reason) is its worst finding's."""
     order = ("high", "medium", "low", "info")
@@ -77,6 +79,8 @@ def record_flow(
         severity=worst.severity if worst else "info",
         severity_reason=worst.reason if worst else "tracker contacted; nothing sensitive found",
         vendor_company=COMPANIES.get(vendor or ""),
+        authenticated=authenticated,
+        authenticated_reason=authenticated_reason,
     )
     with db.atomic():
         return write_record(db, Record(session, analysis, status_code=status), bodies)
@@ -323,3 +327,88 @@ def consent_pair(path: Path) -> Path:
     )
     db.close()
     return path
+
+
+PORTAL_CONDITION_PAGE = "https://portal.example/content?id=8812"
+PORTAL_MESSAGES_PAGE = "https://portal.example/messages"
+LOGIN_COOKIE_REASON = "cookie 'sid' set by the login response to POST /login"
+SESSION_COOKIE_REASON = "session cookie 'sid' on the document request"
+GPC_HEADERS = (("User-Agent", "phitrace-test"), ("Sec-GPC", "1"))
+
+
+def logged_in_portal(path: Path) -> Path:
+    """A patient portal visited logged in, consent accepted, GPC sent by all but one request.
+
+    The opaque condition page (logged in by the login cookie) sends Meta a
+    neutral click that is a health finding from the page's title, and Google
+    Analytics a page view with nothing found; the messages page (a session
+    cookie) sends Meta a low-context event; the public home page, not logged
+    in, sends Meta a page view without the GPC header.
+    """
+    db = open_database(path)
+    session = start_session(
+        db,
+        source="proxy",
+        label="logged in",
+        consent="accepted",
+        signatures_digest="0123456789abcdef",
+    )
+    condition = ("yes", LOGIN_COOKIE_REASON)
+    click = finding(
+        "health",
+        "condition",
+        "page.title",
+        "Atrial fibrillation care",
+        "atrial fibrillation",
+        "high",
+    )
+    _portal_flow(db, session, PORTAL_CONDITION_PAGE, "meta-pixel", 1, condition, [click])
+    _portal_flow(db, session, PORTAL_CONDITION_PAGE, "google-analytics", 2, condition, [])
+    message = finding("identifier", "user_id", "query.external_id", "p-77", "user_id", "medium")
+    messages = ("yes", SESSION_COOKIE_REASON)
+    _portal_flow(db, session, PORTAL_MESSAGES_PAGE, "meta-pixel", 3, messages, [message])
+    _portal_flow(
+        db, session, "https://portal.example/", "meta-pixel", 4, ("no", None), [], gpc=False
+    )
+    end_session(db, session)
+    db.table("sessions").update(
+        session,
+        {
+            "started_at": "2026-01-01T00:00:00.000+00:00",
+            "ended_at": "2026-01-01T00:10:00.000+00:00",
+        },
+    )
+    db.close()
+    return path
+
+
+_PORTAL_VENDORS = {
+    "meta-pixel": ("https://www.facebook.com/tr/?id=123&ev=SubscribedButtonClick", "Meta Pixel"),
+    "google-analytics": ("https://region1.google-analytics.com/g/collect?v=2", "Google Analytics"),
+}
+
+
+def _portal_flow(
+    db: sqlite_utils.Database,
+    session: int,
+    page: str,
+    vendor: str,
+    offset: float,
+    auth: tuple[str, str | None],
+    leaks: Sequence[Finding],
+    gpc: bool = True,
+) -> None:
+    url, name = _PORTAL_VENDORS[vendor]
+    record_flow(
+        db,
+        session,
+        url=f"{url}&o={offset:g}",
+        page=page,
+        vendor=vendor,
+        vendor_name=name,
+        headers=GPC_HEADERS if gpc else GPC_HEADERS[:1],
+        offset=offset,
+        findings=leaks,
+        authenticated=auth[0],
+        authenticated_reason=auth[1],
+    )

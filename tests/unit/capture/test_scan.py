@@ -203,3 +203,21 @@ def test_a_scan_that_raises_ends_its_session_failed_and_keeps_the_records(
     result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(db)])
     assert result.exit_code != 0
     assert outcomes(db) == [("failed", "KeyboardInterrupt: ", 1)]
+
+
+def test_a_scanned_har_records_sec_gpc_per_flow_and_sums_up_the_session(tmp_path: Path) -> None:
+    capture = har(tmp_path / "gpc.har", HEALTH, IDENTIFIED, HEALTH + "&n=3")
+    document = json.loads(capture.read_text())
+    sent = [{"name": "Sec-GPC", "value": "1"}]
+    entries = document["log"]["entries"]
+    entries[0]["request"]["headers"] = sent
+    entries[1]["request"]["headers"] = [{"name": "User-Agent", "value": "test"}]
+    capture.write_text(json.dumps(document))
+    db = tmp_path / "p.db"
+    result = CliRunner().invoke(main, ["scan", str(capture), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with closing(sqlite3.connect(db)) as conn, conn:
+        flows = [row[0] for row in conn.execute("select gpc from flows order by id")]
+        (summary,) = conn.execute("select gpc from sessions").fetchone()
+    assert flows == [1, 0, None]  # the third entry's HAR kept no headers
+    assert summary == "mixed"

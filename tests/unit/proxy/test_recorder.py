@@ -289,3 +289,19 @@ async def test_a_gzip_request_is_stored_and_exported_as_sent_with_its_decoded_te
     decoded = entry["_phitrace"]["decoded_body"]
     assert decoded["text"] == text.decode() and decoded["trail"] == ["gzip"]
     assert decoded["label"].startswith("decoded")
+
+
+async def test_the_live_proxy_records_sec_gpc_per_flow_and_the_session_summary(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "p.db"
+    addon = PhiTrace()
+    with running(addon, phitrace_db=str(db), phitrace_consent="rejected") as (tctx, hooks):
+        for url in (WITH_HEALTH, ID_ONLY):
+            flow = flow_for(url)
+            flow.request.headers["Sec-GPC"] = "1"
+            hooks.request(flow)
+            hooks.error(flow)
+        hooks.done()
+    assert rows(db, "select gpc from flows order by id") == [(1,), (1,)]
+    assert rows(db, "select consent, gpc from sessions") == [("rejected", "sent")]
