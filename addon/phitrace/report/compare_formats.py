@@ -52,6 +52,7 @@ def _md_side(name: str, side: SessionSide) -> str:
     s = side.session
     label = f" {md_code(s.label)}" if s.label else ""
     consent = f", consent: {md_code(s.consent)}" if s.consent else ""
+    consent += f", GPC: {md_text(s.gpc)}" if s.gpc else ""
     return (
         f"- **{name}:** session {s.id}{label} ({md_text(s.source)}, "
         f"{md_text(s.started_at)} – {md_text(s.ended_at or 'still running')}{consent}): "
@@ -116,6 +117,7 @@ def _json_side(side: SessionSide) -> dict[str, Any]:
         "label": s.label,
         "source": s.source,
         "consent": s.consent,
+        "gpc": s.gpc,
         "started_at": s.started_at,
         "ended_at": s.ended_at,
         "tracker_flows": side.tracker_flows,
