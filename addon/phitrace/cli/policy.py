@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from phitrace.cli.options import build_analyzer, signatures_option
 
 if TYPE_CHECKING:
     from phitrace.assess.policy import Policy
+    from phitrace.report.documents import LeakSource
     from phitrace.store.reader import Leak
 
 policy_option = click.option(
@@ -48,6 +50,30 @@ def judge_leaks(policy: Policy | None, leaks: list[Leak]) -> list[Leak]:
 
     judged = [judge(policy, leak, leak.vendor or None, leak.page_url or None) for leak in leaks]
     return sorted(judged, key=lambda leak: severity_rank(leak.severity))
+
+
+def judged_source(policy: Policy | None, source: LeakSource) -> LeakSource:
+    """:func:`judge_leaks` for findings read as a stream, in the same order.
+
+    Sorting would hold every finding, so each read of the result goes over
+    ``source`` once per severity and yields the findings judged to have it:
+    the stable severity order again, with only one finding in hand.
+    """
+    if policy is None:
+        return source
+    from phitrace.assess.policy import judge
+    from phitrace.model import SEVERITIES, severity_rank
+
+    rules: Policy = policy
+
+    def judged() -> Iterator[Leak]:
+        for rank in range(len(SEVERITIES)):
+            for leak in source():
+                verdict = judge(rules, leak, leak.vendor or None, leak.page_url or None)
+                if severity_rank(verdict.severity) == rank:
+                    yield verdict
+
+    return judged
 
 
 @click.group()

@@ -16,7 +16,8 @@ from phitrace.cli.options import (
     session_option,
 )
 from phitrace.cli.policy import judge_leaks, policy_option, read_policy
-from phitrace.report.formats import FORMATS
+from phitrace.cli.streamed import stream_report
+from phitrace.report.formats import FORMATS, STREAMED
 from phitrace.store.reader import Findings, SessionView
 
 
@@ -65,6 +66,9 @@ def report(
     to_stdout = str(target) == "-"
     if not to_stdout:
         check_output(target, (db_path,))
+    if fmt in STREAMED:
+        stream_report(db_path, session, fmt, policy, None if to_stdout else target)
+        return
     chromium = _chromium() if fmt == "pdf" else None
     findings = _findings(db_path, session, raw=fmt in RAW_FORMATS or chromium is not None)
     findings.leaks = judge_leaks(policy, findings.leaks)

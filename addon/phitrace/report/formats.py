@@ -2,7 +2,9 @@
 
 Each format is a free function from :class:`~phitrace.store.reader.Findings` to
 text, and :data:`FORMATS` maps a format's name to its function, so adding a
-format is one function and one line.
+format is one function and one line.  The formats that can be written while
+the findings are read from the database (JSON, CSV, SARIF) are also in
+:data:`STREAMED`, as writers (see :mod:`phitrace.report.exports`).
 
 JSON and CSV are complete (every finding with its captured value).  The
 formats meant for CI systems and pull requests (Markdown, JUnit, SARIF) are
@@ -14,62 +16,37 @@ the page path and the request's fingerprint.  They list each distinct leak
 
 from __future__ import annotations
 
-import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from phitrace import __version__
-from phitrace.gate.baseline import FAIL_LEVELS, Group, field_path, fingerprint, group
+from phitrace.gate.baseline import FAIL_LEVELS, Group, field_path, group
 from phitrace.model import SEVERITIES
 from phitrace.report.accepted import policy_counts, split_accepted
-from phitrace.report.documents import ROWS, dump_json, leak_title
+from phitrace.report.documents import leak_title
+from phitrace.report.exports import (
+    FINDING_FIELDS as FINDING_FIELDS,
+)
+from phitrace.report.exports import (
+    StreamedExport,
+    to_csv,
+    to_json,
+    write_csv_export,
+    write_json_export,
+)
 from phitrace.report.html import context_for, render_html
 from phitrace.report.loggedin import md_logged_in
 from phitrace.report.mdtext import md_code, md_text
-from phitrace.report.parties import PartyView, parties_by_session, party_views
-from phitrace.report.sarif import to_sarif
+from phitrace.report.parties import PartyView, party_views
+from phitrace.report.sarif import to_sarif, write_sarif
 from phitrace.resources import data_dir, load_yaml
 from phitrace.store.reader import Findings, Leak, url_parts
 
 ExportFunction = Callable[[Findings], str]
-
-FINDING_FIELDS = (
-    "id",
-    "session_id",
-    "flow_id",
-    "severity",
-    "vendor",
-    "vendor_name",
-    "tracker_category",
-    "kind",
-    "category",
-    "field",
-    "trail",
-    "matched",
-    "value",
-    "reason",
-    "rule",
-    "policy",
-    "method",
-    "url",
-    "host",
-    "page_url",
-    "timestamp",
-    "status_code",
-    "blocked",
-    "request_sha256",
-    "fingerprint",
-)
-"""Columns of the JSON and CSV exports, in order."""
-
-EXPORTED_AS = {"field": "path", "trail": "trail_text"}
-"""Export columns named differently from the :class:`Leak` attribute they hold."""
 
 MARKDOWN_ROWS = 50
 """Distinct leaks listed in a Markdown comment; the rest are counted."""
@@ -77,82 +54,9 @@ MARKDOWN_ROWS = 50
 ICONS = {"high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
 
 
-def record(leak: Leak) -> dict[str, Any]:
-    """One finding as a flat record with its fingerprint."""
-    values = {name: getattr(leak, EXPORTED_AS.get(name, name)) for name in FINDING_FIELDS[:-1]}
-    values["fingerprint"] = fingerprint(leak)
-    return values
-
-
 def to_html(findings: Findings) -> str:
     """The self-contained HTML report."""
     return render_html(context_for(findings))
-
-
-def to_json(findings: Findings) -> str:
-    """Sessions with their third parties, counts and every finding with its flow, as JSON."""
-    parties = parties_by_session(findings.parties, findings.leaks)
-    sessions = [
-        {**asdict(s), "third_parties": [p.as_record() for p in parties.get(s.id, [])]}
-        for s in findings.sessions
-    ]
-    called_out = sorted({p.domain for v in parties.values() for p in v if p.unlisted_with_findings})
-    document = {
-        "format": "phitrace-findings",
-        "version": 1,
-        "phitrace_version": __version__,
-        "generated_at": findings.generated_at,
-        "sessions": sessions,
-        "summary": {
-            "findings": len(findings.leaks),
-            "by_severity": findings.severity_counts,
-            "tracker_flows": findings.total_flows,
-            "flagged_flows": len(findings.flagged_flow_ids),
-            "third_parties": len({p.domain for v in parties.values() for p in v}),
-            "unlisted_with_findings": called_out,
-            "accepted_by_policy": policy_counts(findings.leaks),
-            "authenticated_pages": [p.as_record() for p in findings.logged_in_pages],
-        },
-        "findings": ROWS,
-    }
-    return dump_json(document, [record(leak) for leak in findings.leaks])
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> str:
-    # A cell a spreadsheet would run as a formula is prefixed with a quote.
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-_CSV_QUOTED = (",", '"', "\r", "\n")
-
-
-def _csv_field(text: str) -> str:
-    """One field, quoted when it holds a separator, a quote, or a line break of either kind.
-
-    The csv module quotes only the characters of its line terminator, so with
-    ``\n`` a bare CR went out unquoted and readers split the row there.
-    """
-    if any(mark in text for mark in _CSV_QUOTED):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def _csv_row(cells: Iterable[str]) -> str:
-    return ",".join(_csv_field(cell) for cell in cells) + "\n"
-
-
-def to_csv(findings: Findings) -> str:
-    """One row per finding (columns as :data:`FINDING_FIELDS`), spreadsheet-safe."""
-    out = io.StringIO()
-    out.write(_csv_row(FINDING_FIELDS))
-    for leak in findings.leaks:
-        row = record(leak)
-        out.write(_csv_row(_csv_cell(row[name]) for name in FINDING_FIELDS))
-    return out.getvalue()
 
 
 def _md_sessions(findings: Findings) -> list[str]:
@@ -325,6 +229,13 @@ FORMATS: dict[str, ExportFunction] = {
     "sarif": to_sarif,
 }
 """Export formats by name (``phitrace report --format NAME``)."""
+
+STREAMED: dict[str, StreamedExport] = {
+    "json": write_json_export,
+    "csv": write_csv_export,
+    "sarif": write_sarif,
+}
+"""Formats written as the findings are read (same bytes as :data:`FORMATS`' functions)."""
 
 EXTENSIONS = {"junit": "xml"}
 """File extensions of default output names that differ from the format's name."""

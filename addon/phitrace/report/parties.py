@@ -11,7 +11,7 @@ those are the ones no catalogue would have shown an auditor.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +81,7 @@ class PartyView:
 
 
 def _received(
-    leaks: Sequence[Leak], key: Callable[[Leak, str], Hashable]
+    leaks: Iterable[Leak], key: Callable[[Leak, str], Hashable]
 ) -> dict[Any, Counter[tuple[str, str]]]:
     """Finding counts by (kind, category), per ``key(leak, registrable domain)``."""
     out: dict[Any, Counter[tuple[str, str]]] = {}
@@ -139,7 +139,7 @@ def party_views(parties: Sequence[dict[str, Any]], leaks: Sequence[Leak]) -> lis
 
 
 def parties_by_session(
-    parties: Sequence[dict[str, Any]], leaks: Sequence[Leak]
+    parties: Sequence[dict[str, Any]], leaks: Iterable[Leak]
 ) -> dict[int, list[PartyView]]:
     """Each session's own third parties, with what that session's flows sent them."""
     received = _received(leaks, lambda leak, domain: (leak.session_id, domain))

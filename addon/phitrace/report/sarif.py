@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from phitrace import __version__
 from phitrace.gate.baseline import Group, field_path, group
-from phitrace.report.documents import ROWS, dump_json, leak_title
+from phitrace.report.documents import ROWS, LeakSource, Write, leak_title, write_json
 from phitrace.store.reader import Findings, Leak, url_parts, without_query
 
 SARIF_SCHEMA = (
@@ -74,22 +74,37 @@ def _result(item: Group, rule_index: int, rule_id: str) -> dict[str, Any]:
     }
 
 
-def to_sarif(findings: Findings) -> str:
-    """SARIF 2.1.0: one rule per kind and category, one result per distinct leak."""
-    groups = group(findings.leaks)
+def write_sarif(overview: Findings, source: LeakSource, write: Write) -> None:
+    """SARIF 2.1.0: one rule per kind and category, one result per distinct leak.
+
+    The distinct leaks (one finding each) are gathered in one pass over
+    ``source``, since the rules come before the results and both follow the
+    groups' order; each result is then written as it is built.
+    """
+    groups = group(source())
     rules: dict[str, int] = {}
     rule_list: list[dict[str, Any]] = []
-    results = []
     for item in groups:
-        rule_id = f"{item.first.kind}/{item.first.category}"
+        rule_id = _rule_id(item)
         if rule_id not in rules:
             rules[rule_id] = len(rule_list)
             rule_list.append(_rule(item.first.kind, item.first.category))
-        results.append(_result(item, rules[rule_id], rule_id))
     driver = {"name": "phitrace", "version": __version__, "rules": rule_list}
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{"tool": {"driver": driver}, "results": ROWS}],
     }
-    return dump_json(document, results)
+    results = (_result(item, rules[_rule_id(item)], _rule_id(item)) for item in groups)
+    write_json(document, results, write)
+
+
+def _rule_id(item: Group) -> str:
+    return f"{item.first.kind}/{item.first.category}"
+
+
+def to_sarif(findings: Findings) -> str:
+    """The SARIF export of findings in memory."""
+    pieces: list[str] = []
+    write_sarif(findings, lambda: iter(findings.leaks), pieces.append)
+    return "".join(pieces)

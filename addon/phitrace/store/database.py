@@ -304,3 +304,19 @@ def open_database_readonly(path: str | Path, timeout: float = 30.0) -> sqlite_ut
             "(for example with 'phitrace report' on a writable copy), then retry"
         )
     return db
+
+
+@contextmanager
+def read_snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Read inside one transaction, so every query sees the database as it was at the first.
+
+    A streamed export reads the findings more than once (totals, then rows)
+    while a recorder may still be writing: without one snapshot the summary
+    could count findings the rows do not list.
+    """
+    db.conn.execute("begin")
+    try:
+        yield db
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("rollback")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult
@@ -20,6 +21,8 @@ import sqlite_utils
 from phitrace.model import SEVERITIES
 from phitrace.store.loggedin import LoggedInPage, load_logged_in_pages
 from phitrace.store.parties import load_parties
+from phitrace.store.raw import RawRequest as RawRequest
+from phitrace.store.raw import load_raw
 from phitrace.store.schema import now_iso
 from phitrace.store.sessions import session_gpc
 from phitrace.urls import split as url_parts
@@ -117,14 +120,6 @@ class Leak:
     def vendor_label(self) -> str:
         """The vendor's display name, else its id, else the host contacted."""
         return self.vendor_name or self.vendor or self.host
-
-
-@dataclass(frozen=True)
-class RawRequest:
-    """A stored raw request: headers in wire order and the body."""
-
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
 
 
 @dataclass(frozen=True)
@@ -281,44 +276,69 @@ _LEAK_SELECT = (
 )
 
 
+def _leak(row: tuple[Any, ...]) -> Leak:
+    """One row of :data:`_LEAK_SELECT` as a :class:`Leak`."""
+    t = [str(x) for x in row[3:20]]
+    path, trail = location(row[22], row[23], t[5])
+    return Leak(
+        id=row[0],
+        session_id=row[1],
+        flow_id=row[2],
+        vendor=t[0],
+        vendor_name=t[1],
+        tracker_category=t[2],
+        kind=t[3],
+        category=t[4],
+        path=path,
+        trail=trail,
+        value=t[6],
+        matched=t[7],
+        severity=t[8] or "info",
+        reason=t[9],
+        rule=t[10],
+        method=t[11],
+        url=t[12],
+        host=t[13],
+        page_url=t[14],
+        timestamp=t[15],
+        request_sha256=t[16],
+        status_code=row[20],
+        blocked=bool(row[21]),
+        policy=row[24],
+        authenticated=row[25],
+    )
+
+
+LEAK_BATCH = 1000
+"""Rows fetched from SQLite at a time by :func:`iter_leaks`."""
+
+
+def iter_leaks(
+    db: sqlite_utils.Database, session: int | None = None, *, batch: int = LEAK_BATCH
+) -> Iterator[Leak]:
+    """Every finding with its flow, in :func:`load_leaks`'s order, ``batch`` rows at a time.
+
+    Exports of 100,000 findings write each as it comes, so only one batch is
+    held; the generator keeps its cursor open until it is used up or closed.
+    """
+    where, params = _where(session, "f.session_id")
+    cursor = db.conn.execute(f"{_LEAK_SELECT} {where} order by {_SEVERITY_ORDER}, f.id", params)
+    try:
+        while rows := cursor.fetchmany(batch):
+            yield from (_leak(row) for row in rows)
+    finally:
+        cursor.close()
+
+
 def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Leak]:
     """Every finding (of one session, or all) with its flow, most severe first."""
-    where, params = _where(session, "f.session_id")
-    sql = f"{_LEAK_SELECT} {where} order by {_SEVERITY_ORDER}, f.id"
-    leaks = []
-    for row in db.execute(sql, params):
-        t = [str(x) for x in row[3:20]]
-        path, trail = location(row[22], row[23], t[5])
-        leaks.append(
-            Leak(
-                id=row[0],
-                session_id=row[1],
-                flow_id=row[2],
-                vendor=t[0],
-                vendor_name=t[1],
-                tracker_category=t[2],
-                kind=t[3],
-                category=t[4],
-                path=path,
-                trail=trail,
-                value=t[6],
-                matched=t[7],
-                severity=t[8] or "info",
-                reason=t[9],
-                rule=t[10],
-                method=t[11],
-                url=t[12],
-                host=t[13],
-                page_url=t[14],
-                timestamp=t[15],
-                request_sha256=t[16],
-                status_code=row[20],
-                blocked=bool(row[21]),
-                policy=row[24],
-                authenticated=row[25],
-            )
-        )
-    return leaks
+    return list(iter_leaks(db, session))
+
+
+def count_leaks(db: sqlite_utils.Database, session: int | None = None) -> int:
+    """How many findings :func:`iter_leaks` yields, counted by SQLite."""
+    where, params = _where(session, "session_id")
+    return int(db.conn.execute(f"select count(*) from findings {where}", params).fetchone()[0])
 
 
 def load_sessions(db: sqlite_utils.Database, session: int | None = None) -> list[SessionView]:
@@ -329,33 +349,6 @@ def load_sessions(db: sqlite_utils.Database, session: int | None = None) -> list
         if row.get("gpc") is None and "gpc" in row:
             row["gpc"] = session_gpc(db, row["id"])  # still running: summed up now
     return [SessionView.from_row(r) for r in rows]
-
-
-def _headers(text: str | None) -> tuple[tuple[str, str], ...]:
-    try:
-        pairs = json.loads(text or "[]")
-        return tuple((str(k), str(v)) for k, v in pairs)
-    except (ValueError, TypeError):
-        return ()
-
-
-def load_raw(db: sqlite_utils.Database, session: int | None = None) -> dict[int, RawRequest]:
-    """Stored raw requests of the flows that have findings, by flow id."""
-    where, params = _where(session, "session_id")
-    sql = (
-        "select flow_id, headers, body from requests where flow_id in "
-        f"(select distinct flow_id from findings {where})"
-    )
-    return {
-        row["flow_id"]: RawRequest(_headers(row["headers"]), _bytes(row["body"]))
-        for row in db.query(sql, params)
-    }
-
-
-def _bytes(body: object) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    return b"" if body is None else str(body).encode("utf-8", "backslashreplace")
 
 
 def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int | None) -> None:
@@ -377,10 +370,15 @@ def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int 
 
 
 def load_findings(
-    db: sqlite_utils.Database, session: int | None = None, *, raw: bool = False
+    db: sqlite_utils.Database, session: int | None = None, *, raw: bool = False, leaks: bool = True
 ) -> Findings:
-    """Read one session (or all) for a report or an export."""
-    findings = Findings(load_sessions(db, session), load_leaks(db, session))
+    """Read one session (or all) for a report or an export.
+
+    With ``leaks=False`` the findings themselves are left out (``leaks`` is
+    empty): a streamed export reads them with :func:`iter_leaks` instead.
+    """
+    found = load_leaks(db, session) if leaks else []
+    findings = Findings(load_sessions(db, session), found)
     if raw:
         findings.raw = load_raw(db, session)
     _load_endpoints(findings, db, session)

@@ -1,0 +1,105 @@
+"""``phitrace report`` for the formats written while the findings are read (JSON, CSV, SARIF).
+
+The findings go from SQLite, a batch at a time, through the format's writer
+to the private temporary file (or standard output), so a session of 100,000
+findings is never held whole.  The bytes are those the in-memory functions
+give; the guarantees of every output stay: mode 0600, replaced atomically
+only once complete, never written over a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from phitrace.cli.options import read_or_fail, session_db
+from phitrace.cli.policy import judged_source
+
+if TYPE_CHECKING:
+    from phitrace.assess.policy import Policy
+    from phitrace.report.documents import Write
+    from phitrace.store.reader import Findings
+
+CHUNK = 1 << 20
+"""Characters gathered before one write: a system call per megabyte, not per row."""
+
+
+def chunked(sink: Write, size: int = CHUNK) -> tuple[Write, Callable[[], None]]:
+    """A ``write`` that hands ``sink`` whole pieces, about ``size`` characters at a time.
+
+    Pieces are never split, so standard output (which click cleans of
+    terminal codes piece by piece) gets what it got as one string.  The
+    second function hands over what is left.
+    """
+    pending: list[str] = []
+    held = 0
+
+    def write(text: str) -> None:
+        nonlocal held
+        pending.append(text)
+        held += len(text)
+        if held >= size:
+            flush()
+
+    def flush() -> None:
+        nonlocal held
+        if pending:
+            sink("".join(pending))
+            pending.clear()
+            held = 0
+
+    return write, flush
+
+
+def _write_to(
+    overview: Findings, export: Callable[[Findings, Write], None], target: Path | None, db: Path
+) -> None:
+    """Run ``export`` into the target file, or standard output when there is none."""
+    from phitrace.store.private import private_output
+
+    if target is None:
+        write, flush = chunked(lambda text: click.echo(text, nl=False))
+        export(overview, write)
+        flush()
+        return
+    with private_output(target, (db,)) as handle:
+        write, flush = chunked(lambda text: handle.write(text.encode("utf-8", "backslashreplace")))
+        export(overview, write)
+        flush()
+
+
+def stream_report(
+    db_path: Path, session: int | None, fmt: str, policy: Policy | None, target: Path | None
+) -> None:
+    """Write the report in ``fmt`` (a :data:`~phitrace.report.formats.STREAMED` format).
+
+    Every read happens in one snapshot of the database, so the summary's
+    totals and the rows agree even while a recorder writes.
+    """
+    from phitrace.report.formats import STREAMED
+    from phitrace.store.database import read_snapshot
+    from phitrace.store.private import OutputError
+    from phitrace.store.reader import count_leaks, iter_leaks, load_findings
+
+    writer = STREAMED[fmt]
+    db = session_db(db_path, session)
+
+    def run() -> tuple[Findings, int]:
+        with read_snapshot(db):
+            overview = load_findings(db, session, leaks=False)
+            source = judged_source(policy, lambda: iter_leaks(db, session))
+            try:
+                _write_to(overview, lambda o, write: writer(o, source, write), target, db_path)
+            except OutputError as exc:
+                raise click.ClickException(str(exc)) from exc
+            return overview, count_leaks(db, session)
+
+    try:
+        overview, found = read_or_fail(db_path, run)
+    finally:
+        db.close()
+    if target is not None:
+        click.echo(f"wrote {target}: {overview.total_flows} flows, {found} findings")
