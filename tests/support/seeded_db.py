@@ -412,3 +412,64 @@ def _portal_flow(
         authenticated=auth[0],
         authenticated_reason=auth[1],
     )
+
+
+_MANY_VENDORS = (
+    ("meta-pixel", "Meta Pixel", "https://www.facebook.com/tr/"),
+    ("google-analytics", "Google Analytics", "https://www.google-analytics.com/g/collect"),
+    ("microsoft-uet", "Microsoft Advertising UET", "https://bat.bing.com/action/0"),
+    ("third-party:carechat.example", "carechat.example", "https://widget.carechat.example/v1"),
+)
+_MANY_TERMS = (
+    ("health", "condition", "diabetes"),
+    ("health", "medication", "metformin"),
+    ("identifier", "user_id", "user_id"),
+    ("canary", "email", "jane.canary@example.org"),
+)
+
+
+def many(path: Path, flows: int, sessions: int = 3) -> Path:
+    """``flows`` flows of two to four findings each, over several sessions and vendors.
+
+    Values vary by flow (and carry commas, quotes, line breaks, a formula
+    start and text beyond ASCII), so every export has many distinct rows,
+    fingerprints that repeat, every severity and a third-party inventory.
+    """
+    db = open_database(path)
+    ids = [new_session(db, f"many {n}", day=n + 1) for n in range(sessions)]
+    severities = ("high", "medium", "low", "info")
+    with db.atomic():
+        for i in range(flows):
+            vendor, name, base = _MANY_VENDORS[i % len(_MANY_VENDORS)]
+            page = f"https://clinic.example/conditions/page-{i % 37}?ref={i}"
+            leaks = [
+                finding(
+                    kind,
+                    category,
+                    f"body.events[{k}].value",
+                    f'{page} "{term}", visit {i % 11}\r\n=ü {k}' if k else f"{term} {i % 5}",
+                    term,
+                    severities[(i + k) % len(severities)],
+                    trail=("json",) if k % 2 else (),
+                )
+                for k, (kind, category, term) in enumerate(_MANY_TERMS[: 2 + i % 3])
+            ]
+            record_flow(
+                db,
+                ids[i % sessions],
+                url=f"{base}?cid={i}&dl={page}",
+                page=page,
+                vendor=vendor,
+                vendor_name=name,
+                offset=i,
+                findings=leaks,
+                bodies=False,
+            )
+    for session in ids:
+        inventory = Inventory()
+        for vendor, _name, base in _MANY_VENDORS:
+            observe(inventory, base, session, vendor, COMPANIES.get(vendor))
+        observe(inventory, "https://fonts.examplecdn.net/f.woff2", session, None, None)
+        write_inventory(db, session, party_rows(session, inventory))
+    db.close()
+    return path

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from phitrace.report.documents import Write
     from phitrace.store.reader import Findings
 
-CHUNK = 1 << 20
-"""Characters gathered before one write: a system call per megabyte, not per row."""
+CHUNK = 1 << 16
+"""Characters gathered before one write: a system call per 64 KB, not per row."""
 
 
 def chunked(sink: Write, size: int = CHUNK) -> tuple[Write, Callable[[], None]]:

@@ -326,6 +326,7 @@ def iter_leaks(
     try:
         while rows := cursor.fetchmany(batch):
             yield from (_leak(row) for row in rows)
+            del rows  # before the next batch is fetched, so only one is held
     finally:
         cursor.close()
 

@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 from phitrace.model import Analysis, Finding, Request
-from phitrace.store.database import open_database
+from phitrace.store.database import open_database, open_database_readonly, read_snapshot
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
 from phitrace.store.writer import Writer, write_record
@@ -135,3 +135,18 @@ def test_reopening_an_existing_database_keeps_its_rows(tmp_path: Path) -> None:
     new_session(path, source="har")
     with open_database(path) as db:
         assert [r["source"] for r in db.table("sessions").rows] == ["proxy", "har"]
+
+
+def test_a_read_snapshot_does_not_see_what_a_writer_adds_meanwhile(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    writer = open_database(path)
+    session = start_session(writer, source="proxy")
+    reader = open_database_readonly(path)
+    count = "select count(*) from sessions"
+    with read_snapshot(reader):
+        before = reader.execute(count).fetchone()[0]
+        start_session(writer, source="proxy")
+        assert reader.execute(count).fetchone()[0] == before == session
+    assert reader.execute(count).fetchone()[0] == session + 1
+    reader.close()
+    writer.close()

@@ -14,10 +14,11 @@ from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Analysis, Finding, Request
 from phitrace.report.html import vendor_views
 from phitrace.store.database import open_database
-from phitrace.store.reader import load_findings, load_leaks
+from phitrace.store.reader import count_leaks, iter_leaks, load_findings, load_leaks
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
 from phitrace.store.writer import write_record
+from tests.support.seeded_db import many
 
 
 def stored(tmp_path: Path, *findings: Finding, storage: str = "full") -> Path:
@@ -103,3 +104,26 @@ def test_reports_take_the_company_from_the_flows_not_the_signature_files(tmp_pat
         findings = load_findings(db)
     (view,) = vendor_views(findings)
     assert (view.vendor, view.company) == ("t-vendor", "T Corp.")
+
+
+@pytest.mark.parametrize("session", [None, 2])
+def test_findings_read_in_batches_come_in_the_order_of_the_whole_list(
+    tmp_path: Path, session: int | None
+) -> None:
+    db = open_database(many(tmp_path / "many.db", 60))
+    whole = load_leaks(db, session)
+    batched = iter_leaks(db, session, batch=7)
+    assert len(whole) > 7 * 5
+    assert [leak.id for leak in batched] == [leak.id for leak in whole]
+    assert list(iter_leaks(db, session, batch=7)) == whole
+    assert count_leaks(db, session) == len(whole)
+    db.close()
+
+
+def test_an_overview_without_the_findings_has_everything_else(tmp_path: Path) -> None:
+    db = open_database(many(tmp_path / "many.db", 40))
+    overview, full = load_findings(db, leaks=False), load_findings(db)
+    db.close()
+    assert overview.leaks == [] and full.leaks
+    assert (overview.sessions, overview.parties) == (full.sessions, full.parties)
+    assert (overview.total_flows, overview.endpoints) == (full.total_flows, full.endpoints)
