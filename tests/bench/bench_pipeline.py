@@ -29,8 +29,8 @@ from tests.bench.harness import Context
 
 ORDER = 2
 TITLE = "2 core pipeline"
-NON_TRACKER_TARGET = 100_000
-TRACKER_TARGET = 5_000
+NON_TRACKER_TARGET = 150_000
+TRACKER_TARGET = 10_000
 
 
 @contextmanager
