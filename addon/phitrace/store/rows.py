@@ -164,6 +164,7 @@ def redact_rows(flow: Row, findings: Sequence[Row]) -> tuple[Row, list[Row]]:
         "page_url": _origin(flow["page_url"]),
         "truncated": _scrub(flow["truncated"], values),
         "severity_reason": _scrub(flow["severity_reason"], values),
+        "authenticated_reason": _scrub(flow["authenticated_reason"], values),
         # A Host header is whatever the client wrote, found or not: only its digest is kept.
         "host_header": digest(flow["host_header"]),
         "redacted": _scrub(flow["redacted"], values),

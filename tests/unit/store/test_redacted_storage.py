@@ -48,6 +48,8 @@ def keyed_by_value() -> Analysis:
         severity="high",
         severity_reason=f"condition linked to {EMAIL}",
         truncated=f"body.{EMAIL}: more than 100 fields",
+        authenticated="yes",
+        authenticated_reason=f"tracker field body.{EMAIL} says the visitor is logged in",
     )
 
 
@@ -77,6 +79,9 @@ def test_a_value_used_as_a_key_is_replaced_by_its_digest_everywhere(tmp_path: Pa
     assert findings[1]["reason"] == f"condition next to {marker}"
     assert flow["severity_reason"] == f"condition linked to {marker}"
     assert flow["truncated"] == f"body.{marker}: more than 100 fields"
+    assert (
+        flow["authenticated_reason"] == f"tracker field body.{marker} says the visitor is logged in"
+    )
     assert [row["value"] for row in findings] == [marker, digest(CONDITION)]
 
 
