@@ -83,3 +83,36 @@ def decoded_body(raw: RawRequest, limits: Limits = DEFAULT_LIMITS) -> DecodedBod
     inflated, trail = undone
     complete = inflated.complete and len(body) == len(raw.body)
     return DecodedBody(inflated.data, header, trail, complete)
+
+
+RAW_LIMIT = 16 * 1024
+"""Bytes of a raw request body shown in the HTML report."""
+
+
+def _body_text(body: bytes, limit: int) -> str:
+    try:
+        text = body[:limit].decode("utf-8")
+    except UnicodeDecodeError:
+        text = f"[binary, base64]\n{base64.b64encode(body[:limit]).decode('ascii')}"
+    if len(body) > limit:
+        text += f"\n[… {len(body) - limit} more bytes not shown]"
+    return text
+
+
+def raw_text(method: str, url: str, raw: RawRequest, limit: int = RAW_LIMIT) -> str:
+    """A stored request as readable text: request line, headers, body (bounded).
+
+    A body sent with a ``Content-Encoding`` is shown twice, each labelled: the
+    wire bytes that were stored and hashed, then what phitrace decoded them to.
+    """
+    lines = [f"{method} {url}", *(f"{k}: {v}" for k, v in raw.headers), ""]
+    decoded = decoded_body(raw)
+    if decoded is None:
+        return "\n".join(lines) + "\n" + _body_text(raw.body, limit)
+    trail = " → ".join(decoded.trail)
+    cut = "" if decoded.complete else ", incomplete"
+    return "\n".join(lines) + (
+        f"\n[{WIRE_LABEL}; {len(raw.body)} bytes]\n{_body_text(raw.body, limit)}"
+        f"\n\n[{DECODED_LABEL} ({trail}{cut}); {len(decoded.data)} bytes]\n"
+        + _body_text(decoded.data, limit)
+    )

@@ -1,21 +1,19 @@
 """Build the HTML report from the findings :mod:`phitrace.store.reader` reads.
 
-The HTML report is one self-contained file: inline CSS, inline SVG charts, and a
-small inline script that filters and pages the findings list, which travels
-as JSON inside the page.  A Content-Security-Policy with hashes allows that
-script and style and nothing else, so nothing is fetched and no captured
-value can run.  One Jinja ``Environment`` with autoescaping and
-``StrictUndefined`` renders the templates in ``reports/``; :func:`highlight`
-is the only place escaped text becomes markup, and the script builds the
-findings list from text nodes only.
+The HTML report is one self-contained file: inline CSS, inline SVG charts,
+and a small inline script that filters, searches and pages the evidence
+cards (one per flagged flow), which travel as JSON inside the page.  A
+Content-Security-Policy with hashes allows that script and style and
+nothing else, so nothing is fetched and no captured value can run.  One
+Jinja ``Environment`` with autoescaping and ``StrictUndefined`` renders the
+templates in ``reports/``; :func:`highlight` is the only place escaped text
+becomes markup, and the script builds the cards from text nodes only.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +26,9 @@ from markupsafe import Markup, escape
 from phitrace import __version__
 from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
 from phitrace.report.accepted import AcceptedView, accepted_views, policy_counts
-from phitrace.report.decoded import DECODED_LABEL, WIRE_LABEL, decoded_body
+from phitrace.report.cards import card_data, flow_cards, match_spans
+from phitrace.report.decoded import raw_text
+from phitrace.report.journey import Journey, journey
 from phitrace.report.parties import PartyView, party_views
 from phitrace.report.printed import PrintView
 from phitrace.report.views import (
@@ -44,40 +44,12 @@ from phitrace.report.views import (
 )
 from phitrace.resources import data_dir
 from phitrace.store.loggedin import LoggedInPage
-from phitrace.store.reader import (
-    FINDING_COLUMNS,
-    FLOW_COLUMNS,
-    Findings,
-    Leak,
-    RawRequest,
-    SessionView,
-    load_findings,
-)
+from phitrace.store.reader import Findings, Leak, SessionView, load_findings
 
-PAGE_SIZE = 100
-"""Findings shown per page of the report's list."""
+__all__ = ["ReportContext", "build_context", "context_for", "highlight", "raw_text", "render_html"]
 
 PAGE_OPTIONS = 500
 """Pages offered by the page filter (the ones with the most findings)."""
-
-VALUE_LIMIT = 1000
-"""Characters of a captured value kept in the HTML report (exports keep all)."""
-
-RAW_LIMIT = 16 * 1024
-"""Bytes of a raw request body shown in the HTML report."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _term_pattern(term: str) -> re.Pattern[str]:
-    # A multi-word term also matches when its spaces were sent as _, + or %20.
-    return re.compile(re.escape(term).replace(r"\ ", r"(?:[\s_+-]|%20)+"), re.IGNORECASE)
-
-
-def match_spans(text: str, term: str) -> list[tuple[int, int]]:
-    """Where ``term`` occurs in ``text`` (case-insensitively), as (start, end) pairs."""
-    if not term:
-        return []
-    return [hit.span() for hit in _term_pattern(term).finditer(text) if hit.end() > hit.start()]
 
 
 def highlight(value: str, term: str, limit: int = 600) -> Markup:
@@ -97,35 +69,6 @@ def highlight(value: str, term: str, limit: int = 600) -> Markup:
     return Markup("".join(pieces))
 
 
-def _body_text(body: bytes, limit: int) -> str:
-    try:
-        text = body[:limit].decode("utf-8")
-    except UnicodeDecodeError:
-        text = f"[binary, base64]\n{base64.b64encode(body[:limit]).decode('ascii')}"
-    if len(body) > limit:
-        text += f"\n[… {len(body) - limit} more bytes not shown]"
-    return text
-
-
-def raw_text(method: str, url: str, raw: RawRequest, limit: int = RAW_LIMIT) -> str:
-    """A stored request as readable text: request line, headers, body (bounded).
-
-    A body sent with a ``Content-Encoding`` is shown twice, each labelled: the
-    wire bytes that were stored and hashed, then what phitrace decoded them to.
-    """
-    lines = [f"{method} {url}", *(f"{k}: {v}" for k, v in raw.headers), ""]
-    decoded = decoded_body(raw)
-    if decoded is None:
-        return "\n".join(lines) + "\n" + _body_text(raw.body, limit)
-    trail = " → ".join(decoded.trail)
-    cut = "" if decoded.complete else ", incomplete"
-    return "\n".join(lines) + (
-        f"\n[{WIRE_LABEL}; {len(raw.body)} bytes]\n{_body_text(raw.body, limit)}"
-        f"\n\n[{DECODED_LABEL} ({trail}{cut}); {len(decoded.data)} bytes]\n"
-        + _body_text(decoded.data, limit)
-    )
-
-
 @dataclass
 class ReportContext:
     """What ``report.html.j2`` receives.
@@ -136,10 +79,11 @@ class ReportContext:
     ``matrix`` counts findings per vendor and data category; ``top_pages``
     lists the pages whose requests leaked most; ``severity_chart`` and
     ``vendor_chart`` are inline SVG bar charts; ``filters`` holds the values
-    offered by each filter control; ``data`` is the findings list as JSON-ready
-    data (columns named in ``data["columns"]``), which ``report.js`` renders
-    page by page; ``csp`` is the Content-Security-Policy with the hashes of
-    the inline style and script.
+    offered by each filter control; ``data`` is the evidence cards, one per
+    flagged flow, as JSON-ready data (see :mod:`phitrace.report.cards`), which
+    ``report.js`` filters, searches and draws page by page; ``journey`` is the
+    per-page timeline (:mod:`phitrace.report.journey`); ``csp`` is the
+    Content-Security-Policy with the hashes of the inline style and script.
     """
 
     generated_at: str
@@ -154,6 +98,7 @@ class ReportContext:
     vendor_chart: Chart
     filters: dict[str, list[tuple[str, str]]]
     data: dict[str, Any]
+    journey: Journey
     total_flows: int
     total_findings: int
     flagged_flows: int
@@ -177,11 +122,12 @@ def _category_order(categories: Iterable[str]) -> list[str]:
 
 
 def _filters(
-    leaks: Sequence[Leak],
+    findings: Findings,
     vendors: Sequence[VendorView],
     counts: dict[str, int],
     categories: Sequence[str],
 ) -> dict[str, list[Any]]:
+    leaks = findings.leaks
     pages: Counter[str] = Counter(leak.page_key for leak in leaks)
     return {
         "severity": [(s, s) for s in SEVERITIES if counts[s]],
@@ -189,20 +135,8 @@ def _filters(
         "category": [(c, c) for c in categories],
         "page": [(p, p or "unknown page") for p, _ in pages.most_common(PAGE_OPTIONS)],
         "policy": _policy_options(leaks),
-        "authenticated": _authenticated_options(leaks),
+        "authenticated": _authenticated_options(findings),
     }
-
-
-AUTHENTICATED_STATES = ("yes", "no", "unknown")
-
-
-def _authenticated_options(leaks: Sequence[Leak]) -> list[tuple[str, str]]:
-    """The logged-in filter: the states the findings' pages have; none when nothing recorded it."""
-    present = {leak.authenticated for leak in leaks}
-    if present <= {""}:
-        return []
-    labels = {"yes": "logged in", "no": "not logged in", "unknown": "unknown"}
-    return [(state, labels[state]) for state in AUTHENTICATED_STATES if state in present]
 
 
 def _policy_options(leaks: Sequence[Leak]) -> list[tuple[str, str]]:
@@ -213,55 +147,17 @@ def _policy_options(leaks: Sequence[Leak]) -> list[tuple[str, str]]:
     return [(NOT_ACCEPTED, "not accepted"), *((rule, f"accepted: {rule}") for rule in counts)]
 
 
+def _authenticated_options(findings: Findings) -> list[tuple[str, str]]:
+    """The login filter: the states the flagged flows were seen in; none when nothing is known."""
+    facts = findings.facts
+    states = {facts[f].authenticated for f in findings.flagged_flow_ids if f in facts}
+    labels = {"yes": "logged in", "no": "not logged in", "unknown": "unknown"}
+    known = [(s, labels[s]) for s in labels if s in states]
+    return known if any(s != "unknown" for s, _ in known) else []
+
+
 NOT_ACCEPTED = "-"
 """The policy filter's value for findings no rule accepts (report.js reads it so)."""
-
-
-def _data(findings: Findings) -> dict[str, Any]:
-    """The findings list for report.js: flows once each, findings pointing at them."""
-    flows: dict[int, int] = {}
-    flow_rows: list[list[Any]] = []
-    rows: list[list[Any]] = []
-    for leak in findings.leaks:
-        index = flows.get(leak.flow_id)
-        if index is None:
-            index = flows[leak.flow_id] = len(flow_rows)
-            raw = findings.raw.get(leak.flow_id)
-            flow_rows.append(
-                [
-                    leak.page_url,
-                    leak.page_key,
-                    leak.method,
-                    clip(leak.url, 4 * VALUE_LIMIT),
-                    leak.request_sha256,
-                    raw_text(leak.method, leak.url, raw) if raw else None,
-                    leak.vendor_label,
-                    leak.status_code,
-                    leak.authenticated,
-                ]
-            )
-        value = clip(leak.value, VALUE_LIMIT)
-        term = leak.matched if leak.kind == "health" else ""
-        marks = [i for span in match_spans(value, term) for i in span]
-        rows.append(
-            [
-                index,
-                leak.severity,
-                leak.vendor,
-                leak.kind,
-                leak.category,
-                leak.path,
-                leak.trail_text,
-                value,
-                leak.matched,
-                marks,
-                leak.reason,
-                leak.rule,
-                leak.policy or "",
-            ]
-        )
-    columns = {"finding": FINDING_COLUMNS, "flow": FLOW_COLUMNS}
-    return {"columns": columns, "page_size": PAGE_SIZE, "flows": flow_rows, "findings": rows}
 
 
 def context_for(findings: Findings) -> ReportContext:
@@ -283,8 +179,9 @@ def context_for(findings: Findings) -> ReportContext:
         top_pages=top_pages(leaks),
         severity_chart=bar_chart([(s, {s: n}) for s, n in counts.items() if n]),
         vendor_chart=bar_chart([(v.name, dict(v.severities)) for v in charted]),
-        filters=_filters(leaks, vendors, counts, categories),
-        data=_data(findings),
+        filters=_filters(findings, vendors, counts, categories),
+        data=card_data(flow_cards(findings)),
+        journey=journey(findings),
         total_flows=findings.total_flows,
         total_findings=len(leaks),
         flagged_flows=flagged,

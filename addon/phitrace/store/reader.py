@@ -19,6 +19,7 @@ from urllib.parse import SplitResult
 import sqlite_utils
 
 from phitrace.model import SEVERITIES
+from phitrace.store.flowfacts import FlowFact, load_flow_facts
 from phitrace.store.loggedin import LoggedInPage, load_logged_in_pages
 from phitrace.store.parties import load_parties
 from phitrace.store.raw import RawRequest as RawRequest
@@ -199,6 +200,8 @@ class Findings:
     """Every third party the sessions saw (:func:`phitrace.store.parties.load_parties`)."""
     logged_in_pages: list[LoggedInPage] = field(default_factory=list)
     """The pages viewed logged in (:func:`phitrace.store.loggedin.load_logged_in_pages`)."""
+    facts: dict[int, FlowFact] = field(default_factory=dict)
+    """Every flow's time, page, vendor and login state, in journey order (:mod:`.flowfacts`)."""
 
     @property
     def severity_counts(self) -> dict[str, int]:
@@ -385,4 +388,5 @@ def load_findings(
     _load_endpoints(findings, db, session)
     findings.parties = load_parties(db, session)
     findings.logged_in_pages = load_logged_in_pages(db, session)
+    findings.facts = load_flow_facts(db, session)
     return findings

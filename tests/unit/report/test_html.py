@@ -123,17 +123,16 @@ def test_matrix_and_top_pages(context: ReportContext) -> None:
     )
 
 
-def test_findings_list_data_points_each_finding_at_its_flow(context: ReportContext) -> None:
+def test_evidence_data_holds_one_card_per_flagged_flow(context: ReportContext) -> None:
     data = context.data
-    columns = data["columns"]["finding"]
-    flow_columns = data["columns"]["flow"]
-    assert len(data["findings"]) == 8 and len(data["flows"]) == 4
-    first = dict(zip(columns, data["findings"][0], strict=True))
-    flow = dict(zip(flow_columns, data["flows"][first["flow"]], strict=True))
-    assert flow["page"] == DIABETES_PAGE
-    assert first["value"][slice(*first["marks"])] == "diabetes"
-    assert flow["raw"].startswith("GET https://www.facebook.com/tr/")
-    stored_nothing = [f for f in data["flows"] if f[flow_columns.index("raw")] is None]
+    columns = data["columns"]["card"]
+    assert data["page_size"] == 200 and len(data["cards"]) == 4
+    first = dict(zip(columns, data["cards"][0], strict=True))
+    finding = dict(zip(data["columns"]["finding"], first["findings"][0], strict=True))
+    assert first["page"] == DIABETES_PAGE and len(first["findings"]) == 3
+    assert finding["value"][slice(*finding["marks"])] == "diabetes"
+    assert first["raw"].startswith("GET https://www.facebook.com/tr/")
+    stored_nothing = [c for c in data["cards"] if c[columns.index("raw")] is None]
     assert len(stored_nothing) == 1  # the flow recorded without its body
 
 
@@ -153,7 +152,7 @@ def test_html_embeds_findings_as_inert_json(context: ReportContext) -> None:
     html = render_html(context)
     block = re.search(r'<script type="application/json" id="phitrace-data">(.*?)</script>', html)
     assert block is not None
-    assert json.loads(block.group(1))["findings"]
+    assert json.loads(block.group(1))["cards"]
     assert "<mark>diabetes</mark>" in html  # the vendor section, rendered server-side
 
 
