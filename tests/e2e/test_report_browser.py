@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.browser import Watched
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.report.evidence import har_document
@@ -59,12 +60,12 @@ def _finding(
 
 
 def busy_report(directory: Path) -> Path:
-    """250 findings: 3 vendors, 2 categories, 5 pages, all three severities."""
+    """250 flagged flows with 500 findings: 3 vendors, 2 categories, 5 pages, all severities."""
     db = open_database(directory / "busy.db")
     session = start_session(db, source="har", label="busy", consent="accepted")
     vendors = [("meta-pixel", "Meta Pixel"), ("google-analytics", "Google Analytics")]
     vendors.append(("microsoft-uet", "Microsoft Advertising UET"))
-    for i in range(125):
+    for i in range(250):
         vendor, name = vendors[i % 3]
         page = f"https://clinic.example/conditions/page-{i % 5}"
         severity = SEVERITY_ORDER[i % 3]
@@ -123,65 +124,18 @@ def browser(offline_browser: Any) -> Any:
     return offline_browser
 
 
-class Watched:
-    """A page opened from a file, with every console error, dialog and request recorded."""
-
-    def __init__(self, browser: Any, html: Path, javascript: bool = True) -> None:
-        self.context = browser.new_context(java_script_enabled=javascript)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("dialog", self._dialog)
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.context.route("**/*", self._route)
-        self.url = html.as_uri()
-        self.page.goto(self.url)
-
-    def _console(self, message: Any) -> None:
-        if message.type in ("error", "warning"):
-            self.errors.append(message.text)
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _route(self, route: Any) -> None:
-        if route.request.url == self.url:
-            route.continue_()
-        else:
-            route.abort()
-
-    @property
-    def outside(self) -> list[str]:
-        """Requests for anything but the report itself."""
-        return [url for url in self.requests if url != self.url]
-
-    def rows(self) -> int:
-        return int(self.page.locator("#findings-body tr").count())
-
-    def status(self) -> str:
-        return str(self.page.text_content("#findings-status"))
-
-    def close(self) -> None:
-        self.context.close()
-
-
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("reports")
     return {"busy": busy_report(directory), "hostile": hostile_report(directory)}
 
 
-def test_report_loads_offline_without_errors_and_pages_findings(
+def test_report_loads_offline_without_errors_and_pages_cards(
     browser: Any, reports: dict[str, Path]
 ) -> None:
     watched = Watched(browser, reports["busy"])
-    assert watched.rows() == 100
-    assert watched.status() == "Findings 1–100 of 250, page 1 of 3."
-    watched.page.click("#page-next")
+    assert watched.rows() == 200
+    assert watched.status() == "Requests 1–200 of 250, page 1 of 2."
     watched.page.click("#page-next")
     assert watched.rows() == 50
     assert watched.page.is_disabled("#page-next")
@@ -191,29 +145,29 @@ def test_report_loads_offline_without_errors_and_pages_findings(
     watched.close()
 
 
-def test_filters_change_the_visible_rows(browser: Any, reports: dict[str, Path]) -> None:
+def test_filters_change_the_visible_cards(browser: Any, reports: dict[str, Path]) -> None:
     watched = Watched(browser, reports["busy"])
     page = watched.page
     page.select_option("#filter-severity", "medium")
-    assert watched.status().startswith("Findings 1–84 of 84 matching (of 250)")
-    severities = page.locator("#findings-body tr td:first-child").all_text_contents()
+    assert watched.status().startswith("Requests 1–83 of 83 matching (of 250)")
+    severities = page.locator("#cards .card-head .pill").all_text_contents()
     assert set(severities) == {"medium"}
 
     page.select_option("#filter-vendor", "meta-pixel")
     assert watched.rows() == 0
-    assert watched.status().startswith("No findings match")
+    assert watched.status().startswith("No flagged requests match")
 
     page.click("#filter-reset")
     page.select_option("#filter-vendor", "google-analytics")
     page.select_option("#filter-category", "medication")
-    assert watched.rows() == 42
-    vendors = set(page.locator("#findings-body tr td:nth-child(2)").all_text_contents())
+    assert watched.rows() == 83
+    vendors = {v.strip() for v in page.locator("#cards .card-vendor").all_text_contents()}
     assert vendors == {"Google Analytics"}
 
     page.click("#filter-reset")
     page.select_option("#filter-page", "https://clinic.example/conditions/page-3")
     assert watched.rows() == 50
-    pages = set(page.locator("#findings-body tr td:nth-child(4)").all_text_contents())
+    pages = set(page.locator("#cards .card-facts dd:nth-of-type(1)").all_text_contents())
     assert pages == {"https://clinic.example/conditions/page-3"}
     assert watched.errors == [] and watched.outside == []
     watched.close()
@@ -221,7 +175,7 @@ def test_filters_change_the_visible_rows(browser: Any, reports: dict[str, Path])
 
 def test_raw_request_opens_from_a_collapsed_block(browser: Any, reports: dict[str, Path]) -> None:
     watched = Watched(browser, reports["busy"])
-    details = watched.page.locator("#findings-body details").first
+    details = watched.page.locator("#cards details.raw").first
     assert details.get_attribute("open") is None
     details.locator("summary").click()
     assert details.locator("pre").text_content().startswith("GET https://t")
@@ -231,19 +185,19 @@ def test_raw_request_opens_from_a_collapsed_block(browser: Any, reports: dict[st
 def test_hostile_values_execute_nothing(browser: Any, reports: dict[str, Path]) -> None:
     watched = Watched(browser, reports["hostile"])
     page = watched.page
-    for summary in page.locator("#findings-body details summary").all():
+    for summary in page.locator("#cards details summary").all():
         summary.click()
     for select in ("severity", "vendor", "category", "page"):
         options = page.locator(f"#filter-{select} option").all()
         for value in [o.get_attribute("value") for o in options][1:]:
             page.select_option(f"#filter-{select}", value)
         page.click("#filter-reset")
-    assert watched.rows() == 2 * len(HOSTILE)
+    assert watched.rows() == len(HOSTILE)
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("document.images.length") == 0
     assert page.evaluate("document.querySelectorAll('iframe, a[href^=javascript]').length") == 0
     assert page.evaluate("document.scripts.length") == 2  # the data block and the report's own
-    text = str(page.text_content("#findings-body"))
+    text = str(page.text_content("#cards"))
     for attack in HOSTILE:
         assert attack in text
     assert watched.dialogs == []
@@ -257,11 +211,11 @@ def test_without_javascript_the_summary_and_a_notice_remain(
 ) -> None:
     watched = Watched(browser, reports["hostile"], javascript=False)
     page = watched.page
-    assert "The findings list is drawn by the report's small built-in script" in str(
+    assert "The evidence cards are drawn by the report's small built-in script" in str(
         page.text_content("noscript")
     )
     assert HOSTILE[1] in str(page.text_content("#vendors"))
-    assert page.locator("#findings-body tr").count() == 0
+    assert page.locator("#cards > li").count() == 0
     watched.close()
 
 
