@@ -81,9 +81,20 @@ def test_the_first_page_is_rendered_for_a_look(printed: tuple[Path, Path, str]) 
     out, _db, _text = printed
     pdftoppm = need_tool("pdftoppm", POPPLER)
     subprocess.run(
-        [pdftoppm, "-png", "-r", "70", "-f", "1", "-l", "1", str(out), str(out.parent / "page")],
+        # -singlefile: no page number in the name, whose zero padding follows the page count.
+        [
+            pdftoppm,
+            "-png",
+            "-singlefile",
+            "-r",
+            "70",
+            "-f",
+            "1",
+            str(out),
+            str(out.parent / "page"),
+        ],
         check=True,
     )
-    png = out.parent / "page-1.png"
+    png = out.parent / "page.png"
     assert png.read_bytes().startswith(b"\x89PNG")
     print(f"first page of the PDF: {png}")
