@@ -96,8 +96,8 @@ def test_html_has_a_logged_in_pages_section_and_gpc_in_the_session_header(
 def test_html_findings_filter_by_logged_in_state(portal: Findings) -> None:
     context = context_for(portal)
     assert context.filters["authenticated"] == [("yes", "logged in")]
-    flow_columns = context.data["columns"]["flow"]
-    states = [flow[flow_columns.index("authenticated")] for flow in context.data["flows"]]
+    card_columns = context.data["columns"]["card"]
+    states = [card[card_columns.index("authenticated")] for card in context.data["cards"]]
     assert states == ["yes", "yes"]  # the two flows with findings
     assert 'data-filter="authenticated"' in render_html(context)
 
