@@ -33,6 +33,7 @@ from typing import Any
 
 from phitrace import __version__
 from phitrace.resources import user_cache_dir
+from phitrace.store.private import make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def read(path: Path, key: str) -> Any | None:
 
 def write(path: Path, key: str, payload: Any) -> None:
     """Write ``payload`` for ``key`` to ``path`` atomically, readable by the owner only."""
-    _private_dirs(path.parent)
+    make_private_dirs(path.parent)
     if not _safe_dir(path.parent):
         raise PermissionError(f"{path.parent} is writable by others; not caching there")
     body = marshal.dumps((key, payload))
@@ -104,17 +105,6 @@ def write(path: Path, key: str, payload: Any) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _private_dirs(directory: Path) -> None:
-    """Create the missing directories of ``directory``, each 0700 whatever the umask."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(path, 0o700)
 
 
 def recall(path: Path, key: str) -> Any | None:
