@@ -10,38 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from phitrace import __version__
 from phitrace.model import SEVERITIES
 from phitrace.report.compare import Comparison, Row, Section, SessionSide, Tally
+from phitrace.report.compared import CHANGE_LABELS, SECTIONS, counts_line
 from phitrace.report.formats import md_code, md_text
 from phitrace.report.html import environment, style_policy
-
-CHANGE_LABELS = {
-    "only_a": "only in A",
-    "only_b": "only in B",
-    "worse": "worse in B",
-    "better": "better in B",
-    "same": "unchanged",
-}
-"""How each :attr:`~phitrace.report.compare.Row.change` reads in Markdown and HTML."""
-
-
-@dataclass(frozen=True)
-class SectionSpec:
-    """How a section is titled, and what its second column (if any) is called."""
-
-    title: str
-    column: str
-
-
-SECTIONS = {
-    "vendors": SectionSpec("Vendors", ""),
-    "endpoints": SectionSpec("Endpoints", "endpoint"),
-    "cells": SectionSpec("Vendor × data category", "category"),
-}
 
 
 def _severities(side: SessionSide) -> str:
@@ -64,15 +40,6 @@ def _md_tally(tally: Tally | None) -> str:
     if tally is None:
         return "– | – | –"
     return f"{tally.flows} | {tally.findings} | {tally.worst}"
-
-
-def counts_line(section: Section) -> str:
-    """One sentence of a section's counts, as Markdown and HTML both show it."""
-    c = section.counts
-    return (
-        f"{c['only_a']} only in A, {c['only_b']} only in B, "
-        f"{c['severity_changed']} with a severity change, {c['unchanged']} unchanged."
-    )
 
 
 def _md_section(section: Section) -> list[str]:

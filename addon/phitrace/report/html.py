@@ -27,9 +27,12 @@ from phitrace import __version__
 from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
 from phitrace.report.accepted import AcceptedView, accepted_views, policy_counts
 from phitrace.report.cards import card_data, flow_cards, match_spans
+from phitrace.report.compare import Comparison
+from phitrace.report.compared import CHANGE_LABELS, SECTIONS, counts_line, first_and_last
 from phitrace.report.decoded import raw_text
 from phitrace.report.journey import Journey, journey
 from phitrace.report.parties import PartyView, party_views
+from phitrace.report.plots import PageMatrix, Timeline, page_matrix, timeline
 from phitrace.report.printed import PrintView
 from phitrace.report.views import (
     Chart,
@@ -114,6 +117,12 @@ class ReportContext:
     """Pages viewed logged in and what trackers received from each (a section of their own)."""
     printed: PrintView | None = None
     """Set for the PDF: the cover, contents, summary, methodology and excerpts it adds."""
+    timeline: Timeline | None = None
+    """Findings per time bucket over the sessions' span (:mod:`phitrace.report.plots`)."""
+    page_matrix: PageMatrix | None = None
+    """Findings per vendor and page, for the vendors and pages with the most."""
+    comparison: Comparison | None = None
+    """The first session against the last, when the report covers two or more."""
 
 
 def _category_order(categories: Iterable[str]) -> list[str]:
@@ -190,6 +199,9 @@ def context_for(findings: Findings) -> ReportContext:
         accepted=accepted_views(leaks),
         accepted_findings=sum(1 for leak in leaks if leak.policy),
         logged_in_pages=findings.logged_in_pages,
+        timeline=timeline(leaks, (fact.timestamp for fact in findings.facts.values())),
+        page_matrix=page_matrix(leaks),
+        comparison=first_and_last(findings),
     )
 
 
@@ -208,6 +220,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["highlight"] = highlight
+    env.globals.update(
+        compare_sections=SECTIONS, compare_changes=CHANGE_LABELS, compare_counts=counts_line
+    )
     return env
 
 

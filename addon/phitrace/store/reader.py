@@ -192,6 +192,8 @@ class Findings:
     """Raw requests by flow id (loaded only when asked for)."""
     endpoints: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per vendor: ``METHOD host/path`` contacted → number of flows (all tracker flows)."""
+    session_endpoints: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
+    """The same per session, so a report of several sessions can compare them."""
     vendor_info: dict[str, VendorInfo] = field(default_factory=dict)
     """Per vendor: display name, tracker category and company."""
     total_flows: int = 0
@@ -357,7 +359,7 @@ def load_sessions(db: sqlite_utils.Database, session: int | None = None) -> list
 
 def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int | None) -> None:
     where, params = _where(session, "session_id")
-    columns = "vendor, vendor_name, tracker_category, vendor_company, method, host, url"
+    columns = "session_id, vendor, vendor_name, tracker_category, vendor_company, method, host, url"
     sql = f"select {columns} from flows {where}"
     for row in db.query(sql, params):
         findings.total_flows += 1
@@ -366,6 +368,8 @@ def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int 
         key = f"{row['method']} {row['host']}{path}"
         counts = findings.endpoints.setdefault(vendor, {})
         counts[key] = counts.get(key, 0) + 1
+        mine = findings.session_endpoints.setdefault(row["session_id"], {}).setdefault(vendor, {})
+        mine[key] = mine.get(key, 0) + 1
         known = findings.vendor_info.get(vendor)
         if known is None or (not known.company and row["vendor_company"]):
             name = row["vendor_name"] or vendor or row["host"] or ""
