@@ -156,8 +156,8 @@ class PageMatrix:
 
     @property
     def width(self) -> int:
-        """The SVG's width."""
-        return self.left + self.cell * len(self.pages) + 10
+        """The SVG's width, with room on the right for the slanted page labels."""
+        return self.left + self.cell * len(self.pages) + 120
 
     @property
     def height(self) -> int:
@@ -202,5 +202,5 @@ def page_matrix(leaks: Sequence[Leak]) -> PageMatrix:
         rows=rows,
         cell=40,
         left=180,
-        head=130,
+        head=120,
     )
