@@ -10,7 +10,8 @@ import pytest
 
 from phitrace.report.compare import compare
 from phitrace.report.compared import first_and_last, one_session
-from phitrace.report.html import ReportContext, build_context, render_html
+from phitrace.report.html import ReportContext, build_context, context_for, render_html
+from phitrace.report.printed import print_view
 from phitrace.store.database import open_database
 from phitrace.store.reader import load_findings
 from tests.support.seeded_db import clinic, consent_pair
@@ -110,3 +111,16 @@ def test_a_report_of_one_session_has_no_comparison(tmp_path: Path) -> None:
         db.close()
     assert first_and_last(findings) is None
     assert '<section id="compare">' not in html and 'href="#compare"' not in html
+
+
+def test_the_printed_contents_list_the_section(pair_db: Path) -> None:
+    db = open_database(pair_db)
+    try:
+        findings = load_findings(db, raw=True)
+    finally:
+        db.close()
+    printed = context_for(findings)
+    printed.printed = print_view(findings, "0" * 64)
+    html = render_html(printed)
+    assert '<li><a href="#compare">Compare sessions</a></li>' in html
+    assert '<section id="compare">' in html
