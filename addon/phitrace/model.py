@@ -311,6 +311,20 @@ class Analysis:
         state["third_party"] = third_party
         return analysis
 
+    @classmethod
+    def unanalysed(cls, request: Request) -> Analysis:
+        """The record of a request whose analysis raised: the request as it was sent.
+
+        Fail open, lose nothing: the proxy and the scanner both keep such a
+        request (with the error beside it) rather than drop it.
+        """
+        return cls(
+            request,
+            page_url=request.page_url,
+            severity="info",
+            severity_reason="not analysed: phitrace failed on this request (internal error)",
+        )
+
 
 _ANALYSIS_DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in fields(Analysis) if f.init and f.name != "request"

@@ -21,7 +21,7 @@ from phitrace.capture.har import HarError, Responses, read_har
 from phitrace.capture.pages import PageTracker
 from phitrace.capture.skipped import SkipLog
 from phitrace.capture.timestamps import storable
-from phitrace.model import Request, Response
+from phitrace.model import Analysis, Request, Response
 from phitrace.session import Session
 from phitrace.store.database import write_transaction
 from phitrace.store.rows import MAX_STORED_BODY, Record, party_rows
@@ -46,6 +46,8 @@ class ScanResult:
     skipped: int = 0
     warnings: tuple[str, ...] = ()
     """One line per skipped entry or flow (the first few), each naming the file."""
+    unanalysed: int = 0
+    """Requests whose analysis raised: recorded as sent, with ``flows.analysis_error``."""
 
     def summary(self) -> str:
         """The line the CLI prints for this file."""
@@ -54,6 +56,13 @@ class ScanResult:
             f"{self.flows} tracker flows, {self.findings} findings"
         )
         return f"{line}, {self.skipped} skipped" if self.skipped else line
+
+    def unanalysed_note(self) -> str | None:
+        """The warning the CLI prints when some requests could not be analysed, else None."""
+        if not self.unanalysed:
+            return None
+        noun = "request" if self.unanalysed == 1 else "requests"
+        return f"{self.path}: {self.unanalysed} {noun} could not be analysed (recorded as sent)"
 
 
 def is_flow_file(path: Path) -> bool:
@@ -116,6 +125,20 @@ def _flow_file_requests(
         raise HarError(f"{path}: {exc}") from exc
 
 
+def _analyse(analyzer: Analyzer, request: Request, session: Session) -> tuple[Analysis, str | None]:
+    """The request's analysis, or (if analysing raises) the request as sent and why not.
+
+    Fail open per request, as the proxy does: one request phitrace cannot
+    analyse costs only its own analysis, never the session.  Only the
+    exception's type is kept: its message may quote the payload.
+    """
+    try:
+        return analyzer.analyse(request, session), None
+    except Exception as exc:  # noqa: BLE001 - recorded unanalysed, counted in the session
+        session.errors += 1
+        return Analysis.unanalysed(request), f"scan: {type(exc).__name__}"
+
+
 def requests_in(
     path: Path,
     progress: Progress | None = None,
@@ -158,7 +181,9 @@ def scan_file(
     never link requests of another.  A file that cannot be read raises
     :class:`HarError` before any session is recorded; one that breaks off
     part way keeps what was read in a session marked ``failed`` with the
-    reason, and then raises.  Raw bodies are stored cut to ``max_body`` bytes.
+    reason, and then raises.  A request whose analysis raises is recorded as
+    sent, with ``analysis_error`` set, and counted in the session's errors;
+    the scan goes on.  Raw bodies are stored cut to ``max_body`` bytes.
     The session is started inside ``session_turn()`` when given (how parallel
     scans keep session ids in file order).
     """
@@ -180,7 +205,7 @@ def scan_file(
             input=str(path),
             signatures_digest=analyzer.catalogue.digest,
         )
-    requests = flows = findings = 0
+    requests = flows = findings = unanalysed = 0
     pending: list[Record] = []
     failure: str | None = None
 
@@ -194,12 +219,14 @@ def scan_file(
     try:
         for request, status in stream:
             requests += 1
-            analysis = analyzer.analyse(request, session)
-            if not analysis.recorded:
+            analysis, error = _analyse(analyzer, request, session)
+            if error is not None:
+                unanalysed += 1
+            elif not analysis.recorded:
                 continue
             flows += 1
             findings += len(analysis.findings)
-            pending.append(Record(session_id, analysis, status))
+            pending.append(Record(session_id, analysis, status, error=error))
             if len(pending) >= batch:
                 flush()
     except HarError as exc:
@@ -213,9 +240,10 @@ def scan_file(
             flush()
             write_inventory(db, session_id, party_rows(session_id, session.parties))
         finally:
-            end_session(db, session_id, failure=failure)
+            end_session(db, session_id, session.errors, failure=failure)
     warnings = tuple(f"{path}: {line}" for line in skipped.lines())
-    return ScanResult(path, session_id, requests, flows, findings, skipped.count, warnings)
+    counts = (requests, flows, findings, skipped.count)
+    return ScanResult(path, session_id, *counts, warnings, unanalysed)
 
 
 scan_har = scan_file

@@ -266,6 +266,9 @@ def _echo(result: ScanResult) -> None:
     """Print a scanned file's warnings and its summary line."""
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    note = result.unanalysed_note()
+    if note is not None:
+        click.echo(f"warning: {note}", err=True)
     click.echo(result.summary())
 
 

@@ -95,13 +95,8 @@ class ProxyState:
 
         Only the exception's type is kept: its message may quote the payload.
         """
-        analysis = Analysis(
-            request,
-            page_url=request.page_url,
-            severity="info",
-            severity_reason="not analysed: phitrace failed on this request (internal error)",
-        )
-        self.unanalysed[key] = Flagged(analysis, None, error=f"{hook} hook: {type(exc).__name__}")
+        error = f"{hook} hook: {type(exc).__name__}"
+        self.unanalysed[key] = Flagged(Analysis.unanalysed(request), None, error=error)
 
     def adopt(self, key: str) -> None:
         """Make an unanalysed request flagged, to be recorded by the hook that runs now."""

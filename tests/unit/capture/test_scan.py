@@ -205,6 +205,51 @@ def test_a_scan_that_raises_ends_its_session_failed_and_keeps_the_records(
     assert outcomes(db) == [("failed", "KeyboardInterrupt: ", 1)]
 
 
+def analysed_flows(db: Path) -> list[tuple[str, str, int, str | None]]:
+    with closing(sqlite3.connect(db)) as conn, conn:
+        return list(
+            conn.execute(
+                "select f.url, f.severity, count(x.id), f.analysis_error from flows f"
+                " left join findings x on x.flow_id = f.id group by f.id order by f.id"
+            )
+        )
+
+
+def test_a_request_whose_analysis_raises_is_recorded_unanalysed_and_the_scan_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phitrace.analyzer import Analyzer
+
+    broken = HEALTH + "&ep.broken=1"
+    original = Analyzer.analyse
+
+    def fails_on_one(self: Analyzer, request: Any, session: Any = None) -> Any:
+        if request.url == broken:
+            raise ValueError("cannot analyse\nthis request")
+        return original(self, request, session)
+
+    runner = CliRunner()
+    baseline = tmp_path / "baseline.db"
+    good = runner.invoke(
+        main, ["scan", str(har(tmp_path / "b.har", HEALTH, IDENTIFIED)), "--db", str(baseline)]
+    )
+    assert good.exit_code == 0, good.output
+    monkeypatch.setattr(Analyzer, "analyse", fails_on_one)
+    db = tmp_path / "p.db"
+    capture = har(tmp_path / "a.har", HEALTH, broken, IDENTIFIED)
+    result = runner.invoke(main, ["scan", str(capture), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    flows = analysed_flows(db)
+    assert [flow for flow in flows if flow[0] != broken] == analysed_flows(baseline)
+    [(_, severity, findings, error)] = [flow for flow in flows if flow[0] == broken]
+    assert (severity, findings, error) == ("info", 0, "scan: ValueError")
+    assert outcomes(db) == [("complete", None, 3)]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        assert conn.execute("select errors from sessions").fetchall() == [(1,)]
+    notes = [line for line in result.output.splitlines() if "could not be analysed" in line]
+    assert notes == [f"warning: {capture}: 1 request could not be analysed (recorded as sent)"]
+
+
 def test_a_scanned_har_records_sec_gpc_per_flow_and_sums_up_the_session(tmp_path: Path) -> None:
     capture = har(tmp_path / "gpc.har", HEALTH, IDENTIFIED, HEALTH + "&n=3")
     document = json.loads(capture.read_text())
