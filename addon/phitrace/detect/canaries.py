@@ -10,7 +10,8 @@ base64url, hex, MD5, SHA-1, SHA-256, SHA-512, SHA-256 as base64/base64url).
 Every resulting needle is computed once, at load time, and all of them are
 found in one pass of two Aho-Corasick automata (case-insensitive, and
 case-sensitive for base64 forms).  Each hit names its chain, e.g.
-``sha256(lower(trim))`` or ``base64(url(raw))``.
+``sha256(lower(trim))`` or ``base64(url(raw))``.  Keys are searched as well
+as values: a decoded field's path (a cookie name, a query, form or JSON key).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus, unquote
 
 import yaml
@@ -254,8 +255,15 @@ RAW_PLACES = ("url", "url (decoded)", "body")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-Place = Field | str
-"""Where a haystack came from: a decoded field, or the name of a raw part of the request."""
+class KeyOf(NamedTuple):
+    """The key (a cookie name, a query, form or JSON key) of a decoded field, as a place."""
+
+    path: str
+    trail: tuple[str, ...]
+
+
+Place = Field | KeyOf | str
+"""Where a haystack came from: a decoded field, its key, or a raw part of the request."""
 
 
 def _where(place: Place) -> tuple[str, tuple[str, ...]]:
@@ -269,7 +277,11 @@ def _haystacks(request: Request, fields: Iterable[Field]) -> list[tuple[Place, s
     Fields are kept as they are and named only when a needle is found in
     them: naming every field of every request cost more than the search.
     """
+    fields = list(fields)
     out: list[tuple[Place, str]] = [(f, f.value) for f in fields if len(f.value) >= 4]
+    # A key may be the leak (``Cookie: jane%40example.org=1``); a field's path holds its keys.
+    keys = dict.fromkeys(KeyOf(f.path, f.trail) for f in fields)
+    out.extend((key, key.path) for key in keys)
     out.append(("url", request.url))
     decoded = unquote(unquote(request.url))
     if decoded != request.url:
@@ -356,7 +368,8 @@ def find_canaries(request: Request, fields: Iterable[Field], canaries: Canaries)
                     value=text,
                     matched=needle.chain,
                     rule=f"canary:{needle.chain.split('(')[0]}",
-                    reason=f"test-persona value '{needle.canary}' found as {needle.chain}",
+                    reason=f"test-persona value '{needle.canary}' found as {needle.chain}"
+                    + (" in a key" if isinstance(where, KeyOf) else ""),
                     trail=trail,
                     canary_kind=canaries.kinds.get(needle.canary, "other"),
                 )

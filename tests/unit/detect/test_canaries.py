@@ -318,3 +318,41 @@ def test_meta_advanced_matching_hashes_are_canaries_and_hashed_identifiers() -> 
     assert ("canary", "phone", "sha256(cc_digits)") in found
     categories = {f.category for f in analysis.findings if f.kind == "identifier"}
     assert {"hashed_email", "hashed_phone"} <= categories
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "body", "path"),
+    [
+        (
+            "https://t.example/collect",
+            (("Cookie", "_ga=GA1.1.1; jane.canary%40example.org=1"),),
+            "",
+            "cookie.jane.canary%40example.org",
+        ),
+        ("https://t.example/collect?jane.canary%40example.org=1", (), "", None),
+        (
+            "https://t.example/collect",
+            (("Content-Type", "application/x-www-form-urlencoded"),),
+            "v=2&jane.canary%40example.org=1",
+            None,
+        ),
+        (
+            "https://t.example/collect",
+            (("Content-Type", "application/json"),),
+            json.dumps({"traits": {"jane.canary@example.org": "1"}}),
+            None,
+        ),
+    ],
+    ids=["cookie", "query", "form", "json"],
+)
+def test_a_canary_used_as_a_key_is_found_and_named_by_the_key(
+    canaries: Canaries, url: str, headers: tuple[tuple[str, str], ...], body: str, path: str | None
+) -> None:
+    from phitrace.decode.request import decode_request
+
+    request = Request("POST" if body else "GET", url, headers=headers, body=body.encode())
+    fields = decode_request(request).fields
+    [keyed] = [f for f in fields if "jane.canary" in f.path]
+    found = [f for f in find_canaries(request, fields, canaries) if f.category == "email"]
+    assert [(f.path, f.trail) for f in found] == [(path or keyed.path, keyed.trail)]
+    assert "key" in found[0].reason
