@@ -9,6 +9,7 @@ consume an :class:`Analysis`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, NamedTuple
 
@@ -89,6 +90,15 @@ def wire_bytes(text: str) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
+def first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    """The first header called ``name`` (case-insensitive) in wire order, or None."""
+    wanted = name.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return value
+    return None
+
+
 @dataclass(frozen=True)
 class Request:
     """One HTTP request as phitrace sees it, independent of where it came from.
@@ -121,11 +131,7 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """Return the first header called ``name`` (case-insensitive), or None."""
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def sha256(self) -> str:
         """Digest of the request line, headers and body: the evidence fingerprint."""
@@ -234,11 +240,7 @@ class Response:
 
     def header(self, name: str) -> str | None:
         """Return the first header called ``name`` (case-insensitive), or None."""
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return first_header(self.headers, name)
 
 
 @dataclass(frozen=True)
