@@ -151,8 +151,12 @@ class Analyzer:
             # A CORS preflight sends no event of its own: the request it asks for carries the data.
             if not is_preflight(request):
                 findings += page_findings(records.get(page_url), findings)
-            source = f"the {vendor} flow with request_sha256 {request.sha256()}"
-            learn_page_health(records, page_url, findings, source)
+            learn_page_health(
+                records,
+                page_url,
+                findings,
+                lambda: f"the {vendor} flow with request_sha256 {request.sha256()}",
+            )
         link = session.linker.observe(vendor, findings) if session is not None else None
         auth = page_authentication(records, page_url, decoded.fields, vendor)
         logged_in = auth.reason if auth.state == YES else None

@@ -9,7 +9,7 @@ every time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from phitrace.capture.pagerecords import PageRecord, PageRecords
@@ -82,15 +82,23 @@ def _describes_the_page(finding: Finding) -> bool:
 
 
 def learn_page_health(
-    records: PageRecords, page_url: str | None, findings: Sequence[Finding], source: str
+    records: PageRecords,
+    page_url: str | None,
+    findings: Sequence[Finding],
+    source: str | Callable[[], str],
 ) -> None:
-    """Remember health content a tracker's payload showed about its page, unless known already."""
+    """Remember health content a tracker's payload showed about its page, unless known already.
+
+    ``source`` names where it was seen; a callable is asked only when something
+    is remembered, so the proxy does not digest every tracker request for it.
+    """
     if not page_url:
         return
     record = records.record_for(page_url)
     about = tuple(f for f in findings if _describes_the_page(f))
     if about and not record.health:
-        records.put(replace(record, health=about, health_source=source))
+        seen = source() if callable(source) else source
+        records.put(replace(record, health=about, health_source=seen))
 
 
 def page_findings(record: PageRecord | None, own: Sequence[Finding]) -> tuple[Finding, ...]:
