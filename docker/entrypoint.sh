@@ -6,10 +6,22 @@
 #              (phitrace check --fail-on $PHITRACE_FAIL_ON [--baseline $PHITRACE_BASELINE]);
 #              exits with the gate's status: 0 pass, 1 new findings, 2 could not check
 #   anything else is passed to the phitrace command (e.g. "report --help")
+#
+# PHITRACE_DB, when set, names the database instead of /data/phitrace.db (a PostgreSQL URL
+# for a team database); PHITRACE_DB_PASSWORD_FILE names a file holding its password (a
+# Compose secret), handed to the PostgreSQL driver as PGPASSWORD and never printed.
 set -eu
 
 DATA=${PHITRACE_DATA:-/data}
-DB=$DATA/phitrace.db
+DB=${PHITRACE_DB:-$DATA/phitrace.db}
+
+# A password in a file (a secret) rather than in the URL, the command line or the compose
+# file. An empty or missing file means no password: SQLite needs none.
+if [ -n "${PHITRACE_DB_PASSWORD_FILE:-}" ] && [ -s "$PHITRACE_DB_PASSWORD_FILE" ] &&
+    [ -z "${PGPASSWORD:-}" ]; then
+    PGPASSWORD=$(cat "$PHITRACE_DB_PASSWORD_FILE")
+    export PGPASSWORD
+fi
 CONFDIR=${PHITRACE_CONFDIR:-/home/phitrace/.mitmproxy}
 
 truthy() {

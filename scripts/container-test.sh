@@ -12,7 +12,13 @@
 #      (docker compose --profile qa up --abort-on-container-exit), as a QA team would;
 #
 # then runs the report service and checks the findings in the database in the /data volume,
-# the HTML report and the gate result. Everything, the engine included, is torn down on exit,
+# the HTML report and the gate result; and then
+#
+#   3. the team profile: the same journey with the proxy recording into the postgres
+#      service (PHITRACE_DB, its password a Compose secret made up for the run), and the
+#      report service reading that database: the flows are in PostgreSQL, none in SQLite,
+#      the report and the gate are made from them, and the password is in no log.
+# Everything, the engine included, is torn down on exit,
 # whether the checks passed or not. Needs root (it starts dockerd).
 #
 # Environment: CONTAINER_TEST_ROUNDS (curl rounds, default 5),
@@ -270,7 +276,7 @@ reap_stale_runs() { # folders of runs that were killed before their own teardown
 
 teardown() { # everything this run started or changed; safe to call more than once
     if engine_running; then
-        compose --profile qa --profile report down --volumes --remove-orphans -t 1 \
+        compose --profile qa --profile report --profile team down --volumes --remove-orphans -t 1 \
             >/dev/null 2>&1
     fi
     stop_engine
@@ -320,12 +326,33 @@ base_images() { # the FROM images of the Dockerfiles, less their own build stage
          END { for (image in from) if (!(image in stage)) print image }' "$@" | sort
 }
 
+service_images() { # the images compose runs as they are, not built here (postgres)
+    compose --profile qa --profile report --profile team config --format json |
+        python3 -c 'import json, sys
+services = json.load(sys.stdin)["services"].values()
+print("\n".join(sorted({s["image"] for s in services if "build" not in s})))'
+}
+
 suite_for() {
     case $1 in
-        python:3.13* | debian:trixie* | debian:13*) echo trixie ;;
-        python:3.11* | debian:bookworm* | debian:12*) echo bookworm ;;
+        python:3.13* | debian:trixie* | debian:13* | postgres:*trixie) echo trixie ;;
+        python:3.11* | debian:bookworm* | debian:12* | postgres:*bookworm) echo bookworm ;;
         *) return 1 ;;
     esac
+}
+
+postgres_stand_in() { # the Dockerfile lines of a postgres stand-in, for PostgreSQL $1
+    # The official image's layout: its binaries on PATH, the data directory a volume owned
+    # by the server's user, who runs everything; the entry point reads the same variables.
+    echo "COPY postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh"
+    echo "RUN update-ca-certificates && mkdir -p /var/lib/postgresql/data /var/run/postgresql" \
+        "&& chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql" \
+        "&& chmod 0700 /var/lib/postgresql/data && chmod 0755 /usr/local/bin/docker-entrypoint.sh"
+    echo "ENV PATH=/usr/lib/postgresql/$1/bin:\$PATH PGDATA=/var/lib/postgresql/data LANG=C.UTF-8"
+    echo "USER postgres"
+    echo 'VOLUME ["/var/lib/postgresql/data"]'
+    echo "EXPOSE 5432"
+    echo 'ENTRYPOINT ["docker-entrypoint.sh"]'
 }
 
 build_stand_in() { # build_stand_in IMAGE: a local image with IMAGE's name, made from Debian
@@ -334,7 +361,12 @@ build_stand_in() { # build_stand_in IMAGE: a local image with IMAGE's name, made
         log "no Debian suite known for base image $image; add it to suite_for in $0"
         return 1
     fi
-    case $image in python:*) packages=$packages,python3,python3-venv ;; esac
+    local major=${image#postgres:}
+    major=${major%%[.-]*}
+    case $image in
+        python:*) packages=$packages,python3,python3-venv ;;
+        postgres:*) packages=$packages,postgresql-$major ;;
+    esac
     tarball=$CACHE/debian-$suite-${packages//,/-}.tar
     # Debian suites get security updates; a week-old root file system is fresh enough.
     if [ -z "$(find "$tarball" -mtime -7 2>/dev/null)" ]; then
@@ -349,6 +381,7 @@ build_stand_in() { # build_stand_in IMAGE: a local image with IMAGE's name, made
     mkdir -p "$dir/ca"
     # The machine's own CAs (an egress proxy's, say), or pip inside builds cannot connect.
     cp /usr/local/share/ca-certificates/*.crt "$dir/ca/" 2>/dev/null || true
+    cp "$ROOT/scripts/stand-in/postgres-entrypoint.sh" "$dir/"
     {
         echo "FROM stand-in/debian:$suite"
         echo "COPY ca/ /usr/local/share/ca-certificates/"
@@ -360,6 +393,7 @@ build_stand_in() { # build_stand_in IMAGE: a local image with IMAGE's name, made
                 echo "ENV LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/ca-certificates.crt"
                 echo 'CMD ["python3"]'
                 ;;
+            postgres:*) postgres_stand_in "$major" ;;
             *) echo "RUN update-ca-certificates" ;;
         esac
     } >"$dir/Dockerfile"
@@ -534,6 +568,85 @@ sys.exit(0 if all(results) else 1)
 PY
 }
 
+# --- the team profile ---------------------------------------------------------------------
+
+TEAM_DB=postgresql://phitrace@postgres:5432/phitrace
+
+team_sql() { # team_sql QUERY: rows of QUERY in the team database, fields separated by spaces
+    compose --profile team exec -T postgres psql --quiet --no-psqlrc --username phitrace \
+        --dbname phitrace --tuples-only --no-align --field-separator ' ' --command "$1"
+}
+
+team_flows_match() { # one flow per tag call and vendor in the team session, as in SQLite
+    local got want
+    got=$(team_sql "select f.vendor, count(*) from flows f join sessions s on s.id = f.session_id
+        where s.label = 'ci-team' group by f.vendor order by f.vendor")
+    want=$(printf '%s %s\n' google-analytics "$TEAM_CALLS" meta-pixel "$TEAM_CALLS" \
+        microsoft-uet "$TEAM_CALLS")
+    [ "$got" = "$want" ] || { printf '  got: %s\n  want: %s\n' "$got" "$want" >&2; return 1; }
+}
+
+team_session_closed() {
+    [ "$(team_sql "select count(*) from sessions where label = 'ci-team'
+        and ended_at is not null and errors = 0")" = 1 ]
+}
+
+team_findings() { # the canary and the condition were found, in PostgreSQL
+    local found
+    found=$(team_sql "select distinct kind || ':' || category from findings f
+        join sessions s on s.id = f.session_id where s.label = 'ci-team'")
+    grep -qx canary:email <<<"$found" && grep -qx health:condition <<<"$found"
+}
+
+sqlite_has_no_team_session() { # the proxy wrote to PostgreSQL, not to the /data volume
+    compose run --rm -T --no-deps --entrypoint python report -c \
+        'import sqlite3; db = sqlite3.connect("/data/phitrace.db")
+raise SystemExit(db.execute("select count(*) from sessions where label = ?", ("ci-team",)).fetchone()[0])'
+}
+
+team_report_names_the_session() { # the report made by the report service is the team database's
+    compose run --rm -T --no-deps --entrypoint cat report /data/phitrace-report.html >"$WORK/team.html"
+    grep -q "<td>ci-team</td>" "$WORK/team.html" && ! grep -q "<td>ci-journey</td>" "$WORK/team.html" &&
+        grep -q "Google Analytics" "$WORK/team.html"
+}
+
+password_in_no_log() {
+    ! compose --profile team --profile qa logs --no-color 2>&1 | cat - "$WORK/team.log" \
+        "$WORK/team-report.log" | grep -qF "$TEAM_PASSWORD"
+}
+
+team_session() { # the journey again, recorded into the postgres service and reported from it
+    # A password made up for this run, given to the containers as a secret file. Its folder is
+    # private; the file itself is readable so the containers' users can read the bind mount.
+    mkdir -m 0700 "$WORK/secrets"
+    python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$WORK/secrets/db-password"
+    chmod 0644 "$WORK/secrets/db-password"
+    TEAM_PASSWORD=$(cat "$WORK/secrets/db-password")
+    export PHITRACE_DB=$TEAM_DB PHITRACE_DB_PASSWORD_FILE=$WORK/secrets/db-password
+    export PHITRACE_LABEL=ci-team
+    local status=0
+    bounded 600 "${COMPOSE[@]}" --profile team --profile qa up --abort-on-container-exit \
+        --exit-code-from qa --no-color </dev/null >"$WORK/team.log" 2>&1 || status=$?
+    check "the team profile's journey completed (exit $status)" test "$status" -eq 0
+    [ "$status" -eq 0 ] || tail -n 40 "$WORK/team.log" | sed 's/^/  /' >&2
+    TEAM_CALLS=$(sed -n 's/.*journey complete: \([0-9]*\) tag calls.*/\1/p' "$WORK/team.log" |
+        tail -n1)
+    TEAM_CALLS=${TEAM_CALLS:-0}
+    status=0
+    bounded 300 "${COMPOSE[@]}" --profile team run --rm report </dev/null \
+        >"$WORK/team-report.log" 2>&1 || status=$?
+    check "the gate read the team database and failed on its leaks (exit $status)" \
+        grep -q "^gate: fail" "$WORK/team-report.log"
+    [ "$status" -eq 1 ] || tail -n 20 "$WORK/team-report.log" | sed 's/^/  /' >&2
+    check "team session recorded in PostgreSQL and closed cleanly" team_session_closed
+    check "team session: one flow per tracker request, in PostgreSQL" team_flows_match
+    check "team session: canary and condition found, in PostgreSQL" team_findings
+    check "team session: nothing of it in the SQLite file" sqlite_has_no_team_session
+    check "the report service's report is the team database's" team_report_names_the_session
+    check "the database password appears in no log" password_in_no_log
+    unset PHITRACE_DB PHITRACE_DB_PASSWORD_FILE
+}
+
 published_on_loopback() { # both published ports bound to 127.0.0.1, and nothing else
     local port binding ok=0
     for port in 8080 8081; do
@@ -579,7 +692,7 @@ main() {
 
     phase "validate"
     check "docker-compose.yml is valid Compose" \
-        compose --profile qa --profile report config -q
+        compose --profile qa --profile report --profile team config -q
     check "Dockerfiles pass hadolint at error level" \
         "$HADOLINT" --no-color --failure-threshold error Dockerfile docker/qa/Dockerfile
 
@@ -588,7 +701,7 @@ main() {
 
     phase "stand-in bases"
     local image
-    for image in $(base_images Dockerfile docker/qa/Dockerfile); do
+    for image in $(base_images Dockerfile docker/qa/Dockerfile) $(service_images); do
         build_stand_in "$image"
     done
 
@@ -641,6 +754,9 @@ main() {
     quietly compose cp proxy:/data/phitrace-report.html "$WORK/report.html"
     check "report copied out of the stopped proxy container" grep -qi "<html" "$WORK/report.html"
     check "database, report and gate in the /data volume" check_results
+
+    phase "team session"
+    team_session
 
     phase "teardown"
     teardown

@@ -32,6 +32,7 @@ if [ "$1" = check ]; then
     exit "${FAKE_CHECK_STATUS:-0}"
 fi
 printf '%s\\n' "$@" > "$FAKE_ARGS"
+printf '%s' "${PGPASSWORD-(unset)}" > "$FAKE_ARGS.pgpassword"
 [ "$1" = report ] && echo "wrote report"
 exit 0
 """
@@ -159,6 +160,67 @@ def test_collect_writes_the_gate_result_and_exits_with_its_status(
 def test_collect_passes_the_baseline(run_entrypoint: Runner) -> None:
     _, args, _ = run_entrypoint("collect", PHITRACE_BASELINE="/config/baseline.json")
     assert _option(args, "--baseline") == "/config/baseline.json"
+
+
+TEAM_DB = "postgresql://phitrace@postgres:5432/phitrace"
+
+
+@pytest.mark.parametrize("command", ["proxy", "collect"])
+def test_the_team_database_replaces_the_sqlite_file(run_entrypoint: Runner, command: str) -> None:
+    status, args, _ = run_entrypoint(command, PHITRACE_DB=TEAM_DB)
+    assert status == 0
+    assert _option(args, "--db") == TEAM_DB
+
+
+def test_the_database_password_comes_from_the_secret_file(
+    run_entrypoint: Runner, tmp_path: Path
+) -> None:
+    secret = tmp_path / "db-password"
+    secret.write_text("s3cret-from-a-file")
+    status, args, stdout = run_entrypoint(
+        "proxy", PHITRACE_DB=TEAM_DB, PHITRACE_DB_PASSWORD_FILE=str(secret)
+    )
+    assert status == 0
+    assert (tmp_path / "args.pgpassword").read_text() == "s3cret-from-a-file"
+    assert not any("s3cret" in arg for arg in args)
+    assert "s3cret" not in stdout
+
+
+@pytest.mark.parametrize("secret", ["/dev/null", "/no/such/file"])
+def test_no_password_without_a_secret(run_entrypoint: Runner, tmp_path: Path, secret: str) -> None:
+    run_entrypoint("proxy", PHITRACE_DB_PASSWORD_FILE=secret)
+    assert (tmp_path / "args.pgpassword").read_text() == "(unset)"
+
+
+def _compose() -> dict[str, dict]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def test_the_team_database_runs_only_in_the_team_profile_and_is_not_published() -> None:
+    postgres = _compose()["services"]["postgres"]
+    assert postgres["profiles"] == ["team"]
+    assert "ports" not in postgres
+    assert _compose()["networks"]["store"]["internal"] is True
+    assert postgres["networks"] == ["store"]
+
+
+def test_no_database_password_is_written_into_the_compose_file() -> None:
+    compose = _compose()
+    postgres = compose["services"]["postgres"]["environment"]
+    assert "POSTGRES_PASSWORD" not in postgres
+    assert postgres["POSTGRES_PASSWORD_FILE"] == "/run/secrets/phitrace_db_password"
+    assert compose["secrets"]["phitrace_db_password"]["file"].startswith(
+        "${PHITRACE_DB_PASSWORD_FILE:-"
+    )
+
+
+@pytest.mark.parametrize("service", ["proxy", "report"])
+def test_proxy_and_report_use_the_team_database_when_it_is_named(service: str) -> None:
+    spec = _compose()["services"][service]
+    assert spec["environment"]["PHITRACE_DB"] == "${PHITRACE_DB:-}"
+    assert "phitrace_db_password" in spec["secrets"]
+    assert spec["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
+    assert "store" in spec["networks"]
 
 
 def _healthcheck() -> ModuleType:
