@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("gate", "diff_command"),
     "policy": ("policy", "policy"),
     "purge": ("store", "purge"),
+    "push": ("store", "push"),
 }
 """Each command of the group: the ``phitrace.cli`` module that defines it, and its name there."""
 

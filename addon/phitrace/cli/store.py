@@ -1,4 +1,4 @@
-"""Store commands: ``purge`` (delete sessions and everything recorded with them)."""
+"""Store commands: ``purge`` (delete sessions and everything recorded with them), ``push``."""
 
 from __future__ import annotations
 
@@ -70,3 +70,59 @@ def purge(
             "hold deleted content; purge again once it has stopped",
             err=True,
         )
+
+
+def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
+    """``--to`` parsed once: a PostgreSQL URL or a SQLite file path."""
+    from phitrace.store.target import parse_target
+
+    try:
+        return parse_target(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option(
+    "--from",
+    "source_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The SQLite database to copy sessions from.",
+)
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    callback=_target,
+    help="The database to copy them into: postgresql://user@host:port/dbname, or a SQLite file.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Flows read and written per batch.",
+)
+def push(source_path: Path, target: object, batch: int) -> None:
+    """Copy sessions from a local database into a team database; pushing twice adds nothing.
+
+    Each session goes whole, in one transaction, under ids the target hands
+    out; one the target already holds (the same uid) is skipped, and so is
+    one still being recorded into the source.
+    """
+    from phitrace.store.database import open_database
+    from phitrace.store.push import push as push_sessions
+
+    if isinstance(target, Path) and target.resolve() == source_path.resolve():
+        raise click.UsageError("--from and --to name the same database")
+    source = open_database(source_path)
+    try:
+        into = open_database(target)  # type: ignore[arg-type]
+        try:
+            pushed = push_sessions(source, into, batch=batch)
+        finally:
+            into.close()
+    finally:
+        source.close()
+    click.echo(pushed.line())
