@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
-APT_PACKAGES := chromium poppler-utils
+APT_PACKAGES := chromium poppler-utils postgresql
 
 .PHONY: run test test-fast install install-test system-deps lint format typecheck bench clean
 
@@ -22,7 +22,7 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 
-## system-deps: Debian packages the tests need (headless Chromium; poppler-utils reads PDFs back)
+## system-deps: Debian packages the tests need (headless Chromium; poppler-utils reads PDFs back; PostgreSQL for the second store)
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

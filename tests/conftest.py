@@ -12,6 +12,9 @@ import pytest
 from tests.ci import in_ci
 from tests.shared_corpus import corpus_dir, corpus_unavailable
 
+pytest_plugins = ["tests.support.postgres"]
+"""A real PostgreSQL server for the tests of the second store (``pg_target``, ``db_target``)."""
+
 TESTS = Path(__file__).resolve().parent
 DIRECTORY_MARKS = {"e2e": "e2e", "reliability": "reliability", "corpus": "corpus"}
 """Every test under tests/<directory> gets the marker, so `-m "not e2e"` needs no file edits."""

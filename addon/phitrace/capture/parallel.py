@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 from phitrace.capture.scan import ScanResult, scan_file
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from phitrace.analyzer import Analyzer
+    from phitrace.store.engine import Store
+    from phitrace.store.target import Target
 
-OpenDatabase = Callable[[Path], "sqlite_utils.Database"]
+OpenDatabase = Callable[["Target"], "Store"]
 
 
 def available() -> bool:
@@ -54,7 +54,7 @@ class _Job:
     paths: list[Path]
     analyzer: Analyzer
     open_db: OpenDatabase
-    db_path: Path
+    db_path: Target
     options: dict[str, Any]
     turn: Any = None
     """A Condition guarding ``next_session``."""
@@ -109,7 +109,7 @@ def _scan_in_worker(index: int) -> ScanResult:
 def scan_files(
     paths: list[Path],
     analyzer: Analyzer,
-    db_path: Path,
+    db_path: Target,
     open_db: OpenDatabase,
     jobs: int,
     **options: Any,

@@ -14,8 +14,6 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import sqlite_utils
-
 from phitrace.analyzer import Analyzer
 from phitrace.capture.har import HarError, Responses, read_har
 from phitrace.capture.pages import PageTracker
@@ -24,6 +22,7 @@ from phitrace.capture.timestamps import storable
 from phitrace.model import Analysis, Request, Response
 from phitrace.session import Session
 from phitrace.store.database import write_transaction
+from phitrace.store.engine import Store
 from phitrace.store.rows import MAX_STORED_BODY, Record, party_rows
 from phitrace.store.sessions import end_session, start_session, touch_sessions
 from phitrace.store.writer import write_inventory, write_record
@@ -165,7 +164,7 @@ def requests_in(
 def scan_file(
     path: Path,
     analyzer: Analyzer,
-    db: sqlite_utils.Database,
+    db: Store,
     *,
     label: str = "",
     store_bodies: bool = True,

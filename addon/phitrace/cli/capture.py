@@ -26,12 +26,12 @@ from phitrace.cli.options import (
 from phitrace.cli.policy import policy_option, read_policy
 from phitrace.store.database import is_locked
 from phitrace.store.rows import MAX_STORED_BODY
+from phitrace.store.target import PostgresTarget, Target
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from phitrace.analyzer import Analyzer
     from phitrace.capture.scan import ScanResult
+    from phitrace.store.engine import Store
 
 
 def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[str]:
@@ -49,7 +49,7 @@ def _proxy_args(host: str, port: int, options: dict[str, str], ui: str) -> list[
     return args
 
 
-def _banner(host: str, port: int, db: Path, options: dict[str, str], confdir: Path) -> str:
+def _banner(host: str, port: int, db: Target, options: dict[str, str], confdir: Path) -> str:
     mode = (
         f"sinkhole ({options.get('phitrace_sinkhole_scope', 'third-party')} answered locally)"
         if options.get("phitrace_sinkhole") == "true"
@@ -136,7 +136,7 @@ def proxy(
     ui: str,
     listen_host: str,
     listen_port: int,
-    db_path: Path,
+    db_path: Target,
     sinkhole: str | None,
     mode: str,
     block_severity: str,
@@ -156,11 +156,11 @@ def proxy(
     catalogue = build_analyzer(extra_signatures, canaries).catalogue
     read_policy(policy_path, frozenset(sig.id for sig in catalogue.signatures))
     sqlite_file_or_fail(db_path)
-    db = db_path.resolve()
+    db = db_path.resolve() if isinstance(db_path, Path) else db_path
     confdir = confdir.expanduser()
     _private_confdir(confdir)
     options = {
-        "phitrace_db": str(db),
+        "phitrace_db": db.url if isinstance(db, PostgresTarget) else str(db),
         "phitrace_label": label,
         "phitrace_mode": mode,
         "phitrace_block_severity": block_severity,
@@ -225,7 +225,7 @@ def _private_confdir(confdir: Path) -> None:
 )
 def scan(
     paths: tuple[Path, ...],
-    db_path: Path,
+    db_path: Target,
     label: str,
     canaries: Path | None,
     extra_signatures: tuple[Path, ...],
@@ -281,7 +281,7 @@ def _parallel_available() -> bool:
 def _scan_parallel(
     paths: list[Path],
     analyzer: Analyzer,
-    db_path: Path,
+    db_path: Target,
     jobs: int | None,
     label: str,
     bodies: bool,
@@ -311,7 +311,7 @@ def _scan_parallel(
 def _scan_one(
     path: Path,
     analyzer: Analyzer,
-    db: sqlite_utils.Database,
+    db: Store,
     label: str,
     bodies: bool,
     storage: str,

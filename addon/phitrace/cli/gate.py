@@ -7,10 +7,18 @@ from pathlib import Path
 
 import click
 
-from phitrace.cli.options import check_output, db_option, read_or_fail, session_db, session_option
+from phitrace.cli.options import (
+    DATABASE,
+    check_output,
+    db_option,
+    read_or_fail,
+    session_db,
+    session_option,
+)
 from phitrace.cli.policy import judge_leaks, policy_option, read_policy
 from phitrace.gate.baseline import FAIL_LEVELS
 from phitrace.store.reader import Leak
+from phitrace.store.target import Target
 
 
 class CannotCheck(click.ClickException):
@@ -19,7 +27,7 @@ class CannotCheck(click.ClickException):
     exit_code = 2
 
 
-def _leaks(db_path: Path, session: int | None) -> list[Leak]:
+def _leaks(db_path: Target, session: int | None) -> list[Leak]:
     """Only the findings of one session (or all): what the gate compares, without the flows."""
     from phitrace.store.reader import load_leaks
 
@@ -52,7 +60,7 @@ def _leaks(db_path: Path, session: int | None) -> list[Leak]:
     help="Count findings the policy accepts (covered vendors, allowed pages) too.",
 )
 def check_command(
-    db_path: Path,
+    db_path: Target,
     session: int | None,
     fail_on: str,
     baseline: Path | None,
@@ -119,7 +127,7 @@ def check_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Baseline file to write (JSON; commit it next to your CI configuration).",
 )
-def baseline_command(db_path: Path, session: int | None, output: Path) -> None:
+def baseline_command(db_path: Target, session: int | None, output: Path) -> None:
     """Accept the current findings: write their fingerprints for check --baseline."""
     from phitrace.gate.baseline import write_baseline
     from phitrace.store.private import OutputError
@@ -134,7 +142,7 @@ def baseline_command(db_path: Path, session: int | None, output: Path) -> None:
 
 
 @click.command("diff")
-@click.argument("databases", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("databases", nargs=-1, type=DATABASE)
 @db_option
 @click.option("--old-session", type=int, help="Session of the old run (in OLD.db or --db).")
 @click.option("--new-session", type=int, help="Session of the new run (in NEW.db or --db).")
@@ -147,8 +155,8 @@ def baseline_command(db_path: Path, session: int | None, output: Path) -> None:
     help="text for a terminal, json for scripts.",
 )
 def diff_command(
-    databases: tuple[Path, ...],
-    db_path: Path,
+    databases: tuple[Target, ...],
+    db_path: Target,
     old_session: int | None,
     new_session: int | None,
     fmt: str,

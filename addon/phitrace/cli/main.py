@@ -8,13 +8,13 @@ them all), so ``phitrace scan`` never loads the report templates and
 from __future__ import annotations
 
 import importlib
-import sqlite3
 from typing import Any
 
 import click
 
 from phitrace import __version__
 from phitrace.cli.options import ADDON_SCRIPT, DB_META, busy
+from phitrace.store.engine import store_errors
 
 __all__ = ["ADDON_SCRIPT", "COMMANDS", "main"]
 
@@ -66,13 +66,13 @@ class _OneLineErrors(_Commands):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command, reducing unexpected OSError and sqlite3.Error to one line."""
+        """Run the command, reducing unexpected OSError and database errors to one line."""
         try:
             return super().invoke(ctx)
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
-        except sqlite3.Error as exc:
+        except store_errors() as exc:
             from phitrace.store.database import is_locked
 
             if is_locked(exc):

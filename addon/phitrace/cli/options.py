@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-if TYPE_CHECKING:
-    import sqlite_utils
+from phitrace.store.engine import store_errors
+from phitrace.store.target import DB_ENV, PostgresTarget, Target, files, parse_target
 
+if TYPE_CHECKING:
     from phitrace.analyzer import Analyzer
+    from phitrace.store.engine import Store
 
 T = TypeVar("T")
 
@@ -23,7 +24,28 @@ DB_META = "phitrace.db_path"
 """Where ``--db`` is kept in ``click.Context.meta``, for errors raised outside the command."""
 
 
-def _remember_db(ctx: click.Context, _param: click.Parameter, value: Path) -> Path:
+class DatabaseTarget(click.ParamType):
+    """A ``--db`` value: a SQLite file path, or a ``postgresql://`` URL (parsed once)."""
+
+    name = "FILE|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The value as a :data:`~phitrace.store.target.Target`; a bad URL is a usage error."""
+        if isinstance(value, Path | PostgresTarget):
+            return value
+        try:
+            target = parse_target(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if isinstance(target, Path) and target.is_dir():
+            self.fail(f"{target} is a directory, not a database file", param, ctx)
+        return target
+
+
+DATABASE = DatabaseTarget()
+
+
+def _remember_db(ctx: click.Context, _param: click.Parameter, value: Target) -> Target:
     ctx.meta[DB_META] = value
     return value
 
@@ -31,10 +53,12 @@ def _remember_db(ctx: click.Context, _param: click.Parameter, value: Path) -> Pa
 db_option = click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DATABASE,
     default=DEFAULT_DB,
     show_default=True,
-    help="SQLite database file.",
+    envvar=DB_ENV,
+    show_envvar=True,
+    help="SQLite database file, or postgresql://user@host:port/dbname.",
     callback=_remember_db,
 )
 
@@ -49,11 +73,11 @@ class DatabaseBusy(click.ClickException):
     exit_code = 2
 
 
-def busy(path: Path | str) -> DatabaseBusy:
+def busy(path: Target | str) -> DatabaseBusy:
     """The one-line error for a lock held longer than the busy timeout, naming the database."""
     from phitrace.store.database import busy_timeout, locked
 
-    return DatabaseBusy(str(locked(Path(path), busy_timeout())))
+    return DatabaseBusy(str(locked(path, busy_timeout())))
 
 
 storage_option = click.option(
@@ -108,17 +132,22 @@ def build_analyzer(
     )
 
 
-def sqlite_file_or_fail(path: Path) -> None:
+def sqlite_file_or_fail(path: Target) -> None:
     """Refuse, in one line, a ``--db`` that exists but is not a SQLite database."""
     from phitrace.store.private import is_sqlite_file
 
-    if path.is_file() and path.stat().st_size and not is_sqlite_file(path):
+    if (
+        isinstance(path, Path)
+        and path.is_file()
+        and path.stat().st_size
+        and not is_sqlite_file(path)
+    ):
         raise click.ClickException(
             f"{path} is not a SQLite database — pass a phitrace database with --db"
         )
 
 
-def _database_error(path: Path, exc: Exception) -> click.ClickException:
+def _database_error(path: Target, exc: Exception) -> click.ClickException:
     """A database that SQLite or the file system refused, or another program locked: one line."""
     from phitrace.store.database import DatabaseLocked, is_locked
 
@@ -130,7 +159,9 @@ def _database_error(path: Path, exc: Exception) -> click.ClickException:
     return click.ClickException(f"cannot open database {path}: {reason}")
 
 
-def _missing_db(path: Path) -> None:
+def _missing_db(path: Target) -> None:
+    if isinstance(path, PostgresTarget):
+        return
     if not path.exists():
         raise click.ClickException(
             f"no database at {path} — record one with 'phitrace proxy' or 'phitrace scan', "
@@ -139,13 +170,13 @@ def _missing_db(path: Path) -> None:
     sqlite_file_or_fail(path)
 
 
-def existing_db(path: Path) -> sqlite_utils.Database:
+def existing_db(path: Target) -> Store:
     """Open a recorded database to change it; never create an empty one for a mistyped ``--db``."""
     _missing_db(path)
     return writable_db(path)
 
 
-def readable_db(path: Path) -> sqlite_utils.Database:
+def readable_db(path: Target) -> Store:
     """Open a recorded database for a read-only command, without writing to it.
 
     A database that lacks schema steps is upgraded when the file is writable
@@ -173,11 +204,11 @@ def readable_db(path: Path) -> sqlite_utils.Database:
         raise DatabaseBusy(str(exc)) from exc
     except (OutdatedDatabase, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from exc
-    except (sqlite3.Error, OSError) as exc:
+    except store_errors() + (OSError,) as exc:
         raise _database_error(path, exc) from exc
 
 
-def writable_db(path: Path) -> sqlite_utils.Database:
+def writable_db(path: Target) -> Store:
     """Open (creating if needed) a phitrace database; refusal or a held lock is one line."""
     from phitrace.store.database import DatabaseError, DatabaseLocked, open_database
 
@@ -188,16 +219,16 @@ def writable_db(path: Path) -> sqlite_utils.Database:
         raise DatabaseBusy(str(exc)) from exc
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from exc
-    except (sqlite3.Error, OSError) as exc:
+    except store_errors() + (OSError,) as exc:
         raise _database_error(path, exc) from exc
 
 
-def session_db(db_path: Path, session: int | None) -> sqlite_utils.Database:
+def session_db(db_path: Target, session: int | None) -> Store:
     """The database at ``db_path`` opened read-only, checked to hold ``session`` (if named)."""
     db = readable_db(db_path)
     try:
         known = session is None or db.table("sessions").count_where("id = ?", [session])
-    except sqlite3.Error as exc:
+    except store_errors() as exc:
         db.close()
         raise _database_error(db_path, exc) from exc
     if not known:
@@ -208,29 +239,29 @@ def session_db(db_path: Path, session: int | None) -> sqlite_utils.Database:
     return db
 
 
-def read_or_fail(db_path: Path, read: Callable[[], T]) -> T:
+def read_or_fail(db_path: Target, read: Callable[[], T]) -> T:
     """Run a read of the database; SQLite's refusal (locked, corrupt) becomes one line."""
     try:
         return read()
-    except (sqlite3.Error, OSError) as exc:
+    except store_errors() + (OSError,) as exc:
         raise _database_error(db_path, exc) from exc
 
 
-def check_output(target: Path, databases: tuple[Path, ...]) -> None:
+def check_output(target: Path, databases: tuple[Target, ...]) -> None:
     """Refuse an output onto a database up front, before any work is done."""
     from phitrace.store.private import OutputError, refuse_database_target
 
     try:
-        refuse_database_target(target, databases)
+        refuse_database_target(target, files(databases))
     except OutputError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def output_or_fail(target: Path, data: str | bytes, databases: tuple[Path, ...]) -> None:
+def output_or_fail(target: Path, data: str | bytes, databases: tuple[Target, ...]) -> None:
     """Write an output atomically and privately; a refusal or a failed write is one line."""
     from phitrace.store.private import OutputError, write_private
 
     try:
-        write_private(target, data, databases)
+        write_private(target, data, files(databases))
     except OutputError as exc:
         raise click.ClickException(str(exc)) from exc

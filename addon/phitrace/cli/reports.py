@@ -19,9 +19,10 @@ from phitrace.cli.policy import judge_leaks, policy_option, read_policy
 from phitrace.cli.streamed import stream_report
 from phitrace.report.formats import FORMATS, STREAMED
 from phitrace.store.reader import Findings, SessionView
+from phitrace.store.target import Target
 
 
-def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findings:
+def _findings(db_path: Target, session: int | None, *, raw: bool = False) -> Findings:
     """Load one session (or all) for a report or an export."""
     from phitrace.store.reader import load_findings
 
@@ -52,7 +53,7 @@ def _findings(db_path: Path, session: int | None, *, raw: bool = False) -> Findi
 )
 @policy_option
 def report(
-    db_path: Path, session: int | None, fmt: str, output: Path | None, policy_path: Path | None
+    db_path: Target, session: int | None, fmt: str, output: Path | None, policy_path: Path | None
 ) -> None:
     """Write a report of flagged flows: self-contained HTML or a machine-readable format.
 
@@ -90,18 +91,23 @@ def _chromium() -> Path:
         raise click.ClickException(str(exc)) from exc
 
 
-def _pdf(findings: Findings, db_path: Path, chromium: Path) -> bytes:
-    """The PDF report, its cover naming the SHA-256 of the database it was read from."""
+def _pdf(findings: Findings, db_path: Target, chromium: Path) -> bytes:
+    """The PDF report, its cover naming the SHA-256 of the database file it was read from."""
     from phitrace.report.pdf import PdfError, to_pdf
     from phitrace.report.printed import file_sha256
 
     try:
-        return to_pdf(findings, file_sha256(db_path), chromium)
+        digest = (
+            file_sha256(db_path)
+            if isinstance(db_path, Path)
+            else "not applicable: read from a PostgreSQL server"
+        )
+        return to_pdf(findings, digest, chromium)
     except PdfError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def _one_session(db_path: Path, session: int) -> tuple[Findings, SessionView]:
+def _one_session(db_path: Target, session: int) -> tuple[Findings, SessionView]:
     """Load one named session; a session the database lacks is a one-line error."""
     findings = _findings(db_path, session)
     return findings, findings.sessions[0]
@@ -125,7 +131,7 @@ def _one_session(db_path: Path, session: int) -> tuple[Findings, SessionView]:
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="File to write (default: standard output).",
 )
-def compare(session_a: int, session_b: int, db_path: Path, fmt: str, output: Path | None) -> None:
+def compare(session_a: int, session_b: int, db_path: Target, fmt: str, output: Path | None) -> None:
     """Compare two sessions: vendors, endpoints and (vendor, category) cells in one only,
     and severity changes, with counts (e.g. consent accepted vs rejected, before vs after a fix).
     """
@@ -161,7 +167,7 @@ def export() -> None:
     show_default=True,
     help="Zip file to write.",
 )
-def export_evidence(db_path: Path, session: int | None, output: Path) -> None:
+def export_evidence(db_path: Target, session: int | None, output: Path) -> None:
     """Zip the flagged flows (HAR), the findings (JSON) and a manifest of SHA-256 digests."""
     from phitrace.report.evidence import write_bundle
     from phitrace.store.private import OutputError

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import click
 
 from phitrace.cli.options import db_option, existing_db
+from phitrace.store.target import Target
 
 
 @click.command()
@@ -18,7 +18,7 @@ from phitrace.cli.options import db_option, existing_db
 @click.option("--yes", is_flag=True, help="Delete without asking for confirmation.")
 @click.option("--force", is_flag=True, help="Delete sessions that are still being recorded.")
 def purge(
-    db_path: Path,
+    db_path: Target,
     sessions: tuple[int, ...],
     before: datetime | None,
     everything: bool,

@@ -17,6 +17,7 @@ import click
 
 from phitrace.cli.options import read_or_fail, session_db
 from phitrace.cli.policy import judged_source
+from phitrace.store.target import Target
 
 if TYPE_CHECKING:
     from phitrace.assess.policy import Policy
@@ -55,7 +56,7 @@ def chunked(sink: Write, size: int = CHUNK) -> tuple[Write, Callable[[], None]]:
 
 
 def _write_to(
-    overview: Findings, export: Callable[[Findings, Write], None], target: Path | None, db: Path
+    overview: Findings, export: Callable[[Findings, Write], None], target: Path | None, db: Target
 ) -> None:
     """Run ``export`` into the target file, or standard output when there is none."""
     from phitrace.store.private import private_output
@@ -72,7 +73,7 @@ def _write_to(
 
 
 def stream_report(
-    db_path: Path, session: int | None, fmt: str, policy: Policy | None, target: Path | None
+    db_path: Target, session: int | None, fmt: str, policy: Policy | None, target: Path | None
 ) -> None:
     """Write the report in ``fmt`` (a :data:`~phitrace.report.formats.STREAMED` format).
 

@@ -25,6 +25,7 @@ from phitrace.proxy.limits import LIMIT_NAMES, add_limit_options, limits_from
 from phitrace.proxy.scope import Scope, parse_domains, parse_filter
 from phitrace.proxy.state import ProxyState
 from phitrace.store.rows import MAX_STORED_BODY, STORAGE_MODES
+from phitrace.store.target import default_target
 
 CONSENT = ("", "none", "accepted", "rejected")
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -121,8 +122,9 @@ class Options:
         loader.add_option(
             "phitrace_db",
             str,
-            "phitrace.db",
-            "SQLite database that phitrace records flagged flows and findings in.",
+            default_target(),
+            "Database that phitrace records flagged flows and findings in: a SQLite file, or "
+            "postgresql://user@host:port/dbname (default: $PHITRACE_DB, else phitrace.db).",
         )
         loader.add_option(
             "phitrace_sinkhole",

@@ -14,14 +14,15 @@ import threading
 from pathlib import Path
 
 from mitmproxy import command, ctx, exceptions, http, types
-from sqlite_utils import Database
 
 from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
 from phitrace.session import Session
 from phitrace.store.database import open_database, write_transaction
+from phitrace.store.engine import Store
 from phitrace.store.rows import Record, Row, party_rows
 from phitrace.store.sessions import end_session, start_session, started_at
+from phitrace.store.target import Target, files, parse_target
 from phitrace.store.writer import Writer, write_inventory
 
 log = logging.getLogger(__name__)
@@ -72,15 +73,19 @@ class Recorder:
         self.close_session()
 
     @staticmethod
-    def db_path() -> Path:
-        """The database file the options name."""
-        return Path(ctx.options.phitrace_db).expanduser()
+    def db_path() -> Target:
+        """The database the options name: a SQLite file or a PostgreSQL URL."""
+        target = parse_target(ctx.options.phitrace_db)
+        return target.expanduser() if isinstance(target, Path) else target
 
     def open_session(self, label: str) -> None:
         """Start a session row, a fresh :class:`Session` and a writer thread."""
         state = self.state
         assert state.analyzer is not None
-        path = self.db_path()
+        try:
+            path = self.db_path()
+        except ValueError as exc:
+            raise exceptions.OptionsError(f"Cannot parse phitrace_db option: {exc}") from None
         try:
             db = open_database(path)
         except Exception as exc:  # noqa: BLE001 - any failure here must be explained
@@ -139,7 +144,7 @@ class Recorder:
                 db.close()
             state.session_id = state.session_started = None
 
-    def _end(self, db: Database, session_id: int, own: bool) -> None:
+    def _end(self, db: Store, session_id: int, own: bool) -> None:
         """Store the inventory and end the session, unless ``purge`` deleted it meanwhile.
 
         Its id may already belong to a newer session (ids are reused once the
@@ -219,7 +224,9 @@ class Recorder:
 
         target = Path(path or ctx.options.phitrace_report).expanduser()
         try:  # Refused here, in one line, not on the report's thread where it is only logged.
-            refuse_database_target(target, (self.db_path(),), "give phitrace.report another file")
+            refuse_database_target(
+                target, files([self.db_path()]), "give phitrace.report another file"
+            )
         except OutputError as exc:
             raise exceptions.CommandError(str(exc)) from None
         if self.state.writer is not None:
@@ -242,7 +249,7 @@ class Recorder:
 
 
 def write_report(
-    db_path: Path,
+    db_path: Target,
     target: Path,
     parties: tuple[int, list[Row]] | None = None,
     started: str | None = None,
@@ -253,8 +260,9 @@ def write_report(
     stored here first, so the report lists every third party seen so far; not
     when that session, known by its start time ``started``, was deleted meanwhile.
     """
-    from phitrace.report.html import build_context, render_html
+    from phitrace.report.html import context_for, render_html
     from phitrace.store.private import write_private
+    from phitrace.store.reader import load_findings
 
     try:
         db = open_database(db_path)
@@ -263,10 +271,10 @@ def write_report(
                 with write_transaction(db):
                     if started is None or started_at(db, parties[0]) == started:
                         write_inventory(db, *parties)
-            context = build_context(db)
+            context = context_for(load_findings(db, raw=True))
         finally:
             db.close()
-        write_private(target, render_html(context), (db_path,))
+        write_private(target, render_html(context), files([db_path]))
         log.info(
             "phitrace: wrote report %s (%d flows, %d findings)",
             target,

@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-import sqlite_utils
-
+from phitrace.store.engine import Store
 from phitrace.store.rows import Record
 from phitrace.store.sessions import end_session, start_session
 
@@ -33,7 +32,7 @@ class Sessions:
         self._moved: dict[int, int] = {}
         self._own: list[int] = []
 
-    def remember(self, db: sqlite_utils.Database) -> None:
+    def remember(self, db: Store) -> None:
         """Note the first session's start time, before any record: its id alone may be reused."""
         if self._first is not None and self._first not in self._known:
             row = self._row(db, self._first)
@@ -52,7 +51,7 @@ class Sessions:
             ids.add(self._moved.get(self._first, self._first))
         return ids
 
-    def continued(self, db: sqlite_utils.Database, record: Record) -> Record:
+    def continued(self, db: Store, record: Record) -> Record:
         """The record, moved to the session continuing its own if that was deleted."""
         wanted = self._moved.get(record.session_id, record.session_id)
         row = self._row(db, wanted)
@@ -82,7 +81,7 @@ class Sessions:
         self._known[new_id] = self._row(db, new_id) or {}
         return replace(record, session_id=new_id)
 
-    def still_ours(self, db: sqlite_utils.Database) -> set[int]:
+    def still_ours(self, db: Store) -> set[int]:
         """The sessions of :meth:`alive` that were not deleted, their id given to another."""
         ours = set()
         for session_id in self.alive():
@@ -92,11 +91,11 @@ class Sessions:
         return ours
 
     @staticmethod
-    def _row(db: sqlite_utils.Database, session_id: int) -> dict[str, object] | None:
+    def _row(db: Store, session_id: int) -> dict[str, object] | None:
         rows = list(db.query("select * from sessions where id = ?", [session_id]))
         return rows[0] if rows else None
 
-    def end_own(self, db: sqlite_utils.Database) -> None:
+    def end_own(self, db: Store) -> None:
         """End the sessions this writer started; failures are only logged."""
         for session_id in self._own:
             try:

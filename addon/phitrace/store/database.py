@@ -8,6 +8,11 @@ phitrace's own carry ``PRAGMA application_id`` = :data:`APPLICATION_ID`
 marked).  Every connection waits up to its busy timeout for a lock and
 overwrites deleted content (``secure_delete``).  Opening applies the
 recorded schema steps it lacks (:mod:`phitrace.store.migrations`).
+
+A PostgreSQL target (:mod:`phitrace.store.target`) opens the same way on the
+server: the schema steps are applied under an advisory lock, and a database
+holding other tables but not phitrace's is refused.  File modes, the
+application id mark and the lock wait are SQLite's and do not apply there.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+from phitrace.store.engine import Store, is_postgres, postgres, sqlite
 from phitrace.store.migrations import MIGRATIONS_TABLE, migrate
 from phitrace.store.private import make_private_dirs
+from phitrace.store.target import PostgresTarget, Target, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +68,7 @@ def is_locked(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def locked(path: Path, timeout: float) -> DatabaseLocked:
+def locked(path: Target | str, timeout: float) -> DatabaseLocked:
     """The one-line error for a lock held longer than we waited."""
     return DatabaseLocked(
         f"{path} is locked by another program (waited {timeout:g} s); "
@@ -94,14 +101,19 @@ def busy_timeout() -> float:
 
 
 @contextmanager
-def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def write_transaction(db: Store) -> Iterator[Store]:
     """A transaction that takes the write lock first (``BEGIN IMMEDIATE``), waiting for it.
 
     A deferred ``BEGIN`` reads before it writes, and a reader that must become
     a writer after another connection committed fails at once, whatever the
-    busy timeout.  Nested use runs inside the open transaction.
+    busy timeout.  Nested use runs inside the open transaction.  PostgreSQL
+    locks rows, not the database, so there it is an ordinary transaction.
     """
-    if db.conn.in_transaction:
+    if is_postgres(db):
+        with db.atomic():
+            yield db
+        return
+    if sqlite(db).conn.in_transaction:
         yield db
         return
     db.execute("BEGIN IMMEDIATE")
@@ -109,7 +121,7 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         yield db
         db.execute("COMMIT")
     except BaseException:
-        if db.conn.in_transaction:
+        if sqlite(db).conn.in_transaction:
             db.execute("ROLLBACK")
         raise
 
@@ -161,7 +173,7 @@ def connect(path: Path, timeout: float | None = None) -> sqlite3.Connection:
     return conn
 
 
-def _is_phitrace_shape(db: sqlite_utils.Database, tables: set[str]) -> bool:
+def is_phitrace_shape(db: Store, tables: set[str]) -> bool:
     """True when the tables are phitrace's from before the mark: its sessions and flows."""
     if MIGRATIONS_TABLE in tables:
         return True
@@ -177,7 +189,7 @@ def _refuse_foreign(db: sqlite_utils.Database, path: Path) -> None:
     if marked == APPLICATION_ID:
         return
     names = {row[0] for row in db.execute("select name from sqlite_master")}
-    if marked or (names and not _is_phitrace_shape(db, set(db.table_names()))):
+    if marked or (names and not is_phitrace_shape(db, set(db.table_names()))):
         raise ForeignDatabase(
             f"{path} belongs to another program (not a phitrace database); choose another --db"
         )
@@ -200,7 +212,7 @@ def claim(db: sqlite_utils.Database, path: Path) -> None:
         names = {row[0] for row in db.execute("select name from sqlite_master")}
         tables = set(db.table_names())
         if marked != APPLICATION_ID:
-            if marked or (names and not _is_phitrace_shape(db, tables)):
+            if marked or (names and not is_phitrace_shape(db, tables)):
                 raise ForeignDatabase(
                     f"{path} belongs to another program (not a phitrace database); "
                     "choose another --db"
@@ -213,16 +225,21 @@ def claim(db: sqlite_utils.Database, path: Path) -> None:
         raise
 
 
-def open_database(path: str | Path, *, timeout: float | None = None) -> sqlite_utils.Database:
+def open_database(path: str | Path | Target, *, timeout: float | None = None) -> Store:
     """Open (creating if needed) a phitrace database with the current schema.
 
     Raises :class:`ForeignDatabase` for another program's file and
     :class:`DatabaseLocked` when a lock is held longer than ``timeout``
     (by default :func:`busy_timeout`).
     SQLite creates its ``-wal`` and ``-shm`` files with the database file's
-    mode, so they are private too.
+    mode, so they are private too.  A PostgreSQL URL opens that database.
     """
-    path = Path(path)
+    target = parse_target(path) if isinstance(path, str) else path
+    if isinstance(target, PostgresTarget):
+        from phitrace.store.server import open_postgres
+
+        return open_postgres(target)
+    path = Path(target)
     if timeout is None:
         timeout = busy_timeout()
     if not path.exists():
@@ -259,14 +276,14 @@ def _connect_readonly(path: Path, timeout: float, immutable: bool) -> sqlite_uti
     return db
 
 
-def _missing_steps(db: sqlite_utils.Database) -> list[str]:
+def missing_steps(db: Store) -> list[str]:
     from phitrace.store.migrations import MIGRATIONS, applied_migrations
 
     done = set(applied_migrations(db))
     return [m.name for m in MIGRATIONS if m.name not in done]
 
 
-def open_database_readonly(path: str | Path, timeout: float = 30.0) -> sqlite_utils.Database:
+def open_database_readonly(path: str | Path | Target, timeout: float = 30.0) -> Store:
     """Open an existing phitrace database for reading only: never create, lock or migrate it.
 
     Reports, checks and exports use this, so they work on a read-only file or
@@ -274,14 +291,20 @@ def open_database_readonly(path: str | Path, timeout: float = 30.0) -> sqlite_ut
     directory where SQLite cannot create its ``-shm`` index is read as
     immutable, but only when no ``-wal`` log exists (nothing uncommitted is
     missed).  A database that lacks schema steps raises :class:`OutdatedDatabase`:
-    upgrading it needs a writable open.
+    upgrading it needs a writable open.  A PostgreSQL connection is opened
+    with read-only transactions.
     """
-    path = Path(path)
+    target = parse_target(path) if isinstance(path, str) else path
+    if isinstance(target, PostgresTarget):
+        from phitrace.store.server import open_postgres_readonly
+
+        return open_postgres_readonly(target)
+    path = Path(target)
     immutable = False
     while True:
         db = _connect_readonly(path, timeout, immutable)
         try:
-            missing = _missing_steps(db)
+            missing = missing_steps(db)
             break
         except sqlite3.OperationalError as exc:
             db.close()
@@ -307,16 +330,21 @@ def open_database_readonly(path: str | Path, timeout: float = 30.0) -> sqlite_ut
 
 
 @contextmanager
-def read_snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def read_snapshot(db: Store) -> Iterator[Store]:
     """Read inside one transaction, so every query sees the database as it was at the first.
 
     A streamed export reads the findings more than once (totals, then rows)
     while a recorder may still be writing: without one snapshot the summary
     could count findings the rows do not list.
     """
-    db.conn.execute("begin")
+    if is_postgres(db):
+        with postgres(db).snapshot():
+            yield db
+        return
+    conn = sqlite(db).conn
+    conn.execute("begin")
     try:
         yield db
     finally:
-        if db.conn.in_transaction:
-            db.conn.execute("rollback")
+        if conn.in_transaction:
+            conn.execute("rollback")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlite_utils
+from phitrace.store.engine import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class FlowFact:
     """``yes``, ``no`` or ``unknown`` (empty for databases recorded before it was kept)."""
 
 
-def load_flow_facts(db: sqlite_utils.Database, session: int | None = None) -> dict[int, FlowFact]:
+def load_flow_facts(db: Store, session: int | None = None) -> dict[int, FlowFact]:
     """Every flow of one session (or all), in journey order, by flow id."""
     columns = db.table("flows").columns_dict
     auth = "coalesce(authenticated, '')" if "authenticated" in columns else "''"

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlite_utils
-
 from phitrace.model import severity_rank
+from phitrace.store.engine import Store
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,7 @@ class _Tally:
             self.severity = severity
 
 
-def load_logged_in_pages(
-    db: sqlite_utils.Database, session: int | None = None
-) -> list[LoggedInPage]:
+def load_logged_in_pages(db: Store, session: int | None = None) -> list[LoggedInPage]:
     """Every logged-in page of one session (or all), most findings first, then by URL."""
     where, params = ("and w.session_id = ?", [session]) if session is not None else ("", [])
     pages: dict[str, _Tally] = {}

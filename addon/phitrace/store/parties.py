@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlite_utils
+from phitrace.store.engine import Store
 
 PARTY_COLUMNS = (
     "session_id",
@@ -21,7 +21,7 @@ PARTY_COLUMNS = (
 )
 
 
-def load_parties(db: sqlite_utils.Database, session: int | None = None) -> list[dict[str, Any]]:
+def load_parties(db: Store, session: int | None = None) -> list[dict[str, Any]]:
     """Every stored third party of one session (or all), most requests first.
 
     ``hosts`` comes back as a list and ``catalogued`` as a bool; a database

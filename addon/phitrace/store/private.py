@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from phitrace.store.target import Target, files
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 DATABASE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 """The files SQLite keeps for a database: the file itself, its write-ahead log and index."""
@@ -59,14 +61,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def refuse_database_target(
-    path: Path, databases: Iterable[Path] = (), hint: str = "choose another output file with -o"
+    path: Path, databases: Iterable[Target] = (), hint: str = "choose another output file with -o"
 ) -> None:
     """Raise :class:`OutputError` when writing ``path`` would overwrite a database.
 
     ``databases`` are the databases the command reads (their ``-wal`` and
     ``-shm`` files are protected too); any existing SQLite file is refused as well.
+    A database on a PostgreSQL server has no file here to protect.
     """
-    for database in databases:
+    for database in files(list(databases)):
         for suffix in DATABASE_SUFFIXES:
             if _same_file(path, Path(f"{database}{suffix}")):
                 raise OutputError(
@@ -97,7 +100,7 @@ def _fsync_directory(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def private_output(path: Path, databases: Iterable[Path] = ()) -> Iterator[BinaryIO]:
+def private_output(path: Path, databases: Iterable[Target] = ()) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` (mode 0600) only if the block completes.
 
     The temporary file is created with mode 0600 by ``mkstemp`` (no moment when
@@ -128,7 +131,7 @@ def private_output(path: Path, databases: Iterable[Path] = ()) -> Iterator[Binar
     _fsync_directory(directory)
 
 
-def write_private(path: Path, data: str | bytes, databases: Iterable[Path] = ()) -> None:
+def write_private(path: Path, data: str | bytes, databases: Iterable[Target] = ()) -> None:
     """Atomically replace ``path`` with ``data``, mode 0600, never over a database."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "backslashreplace")
     with private_output(path, databases) as handle:

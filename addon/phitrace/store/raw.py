@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import sqlite_utils
+from phitrace.store.engine import Store
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def _headers(text: str | None) -> tuple[tuple[str, str], ...]:
         return ()
 
 
-def load_raw(db: sqlite_utils.Database, session: int | None = None) -> dict[int, RawRequest]:
+def load_raw(db: Store, session: int | None = None) -> dict[int, RawRequest]:
     """Stored raw requests of the flows that have findings, by flow id."""
     where, params = _where(session, "session_id")
     sql = (

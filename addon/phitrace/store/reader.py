@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult
 
-import sqlite_utils
-
 from phitrace.model import SEVERITIES
+from phitrace.store.engine import Store
 from phitrace.store.flowfacts import FlowFact, load_flow_facts
 from phitrace.store.loggedin import LoggedInPage, load_logged_in_pages
 from phitrace.store.parties import load_parties
@@ -318,16 +317,14 @@ LEAK_BATCH = 1000
 """Rows fetched from SQLite at a time by :func:`iter_leaks`."""
 
 
-def iter_leaks(
-    db: sqlite_utils.Database, session: int | None = None, *, batch: int = LEAK_BATCH
-) -> Iterator[Leak]:
+def iter_leaks(db: Store, session: int | None = None, *, batch: int = LEAK_BATCH) -> Iterator[Leak]:
     """Every finding with its flow, in :func:`load_leaks`'s order, ``batch`` rows at a time.
 
     Exports of 100,000 findings write each as it comes, so only one batch is
     held; the generator keeps its cursor open until it is used up or closed.
     """
     where, params = _where(session, "f.session_id")
-    cursor = db.conn.execute(f"{_LEAK_SELECT} {where} order by {_SEVERITY_ORDER}, f.id", params)
+    cursor = db.execute(f"{_LEAK_SELECT} {where} order by {_SEVERITY_ORDER}, f.id", params)
     try:
         while rows := cursor.fetchmany(batch):
             yield from (_leak(row) for row in rows)
@@ -336,31 +333,31 @@ def iter_leaks(
         cursor.close()
 
 
-def load_leaks(db: sqlite_utils.Database, session: int | None = None) -> list[Leak]:
+def load_leaks(db: Store, session: int | None = None) -> list[Leak]:
     """Every finding (of one session, or all) with its flow, most severe first."""
     return list(iter_leaks(db, session))
 
 
-def count_leaks(db: sqlite_utils.Database, session: int | None = None) -> int:
+def count_leaks(db: Store, session: int | None = None) -> int:
     """How many findings :func:`iter_leaks` yields, counted by SQLite."""
     where, params = _where(session, "session_id")
-    return int(db.conn.execute(f"select count(*) from findings {where}", params).fetchone()[0])
+    return int(db.execute(f"select count(*) from findings {where}", params).fetchone()[0])
 
 
-def load_sessions(db: sqlite_utils.Database, session: int | None = None) -> list[SessionView]:
+def load_sessions(db: Store, session: int | None = None) -> list[SessionView]:
     """The sessions covered, oldest first."""
     where, params = _where(session, "id")
-    rows = list(db.query(f"select * from sessions {where}", params))
+    rows = list(db.query(f"select * from sessions {where} order by id", params))
     for row in rows:
         if row.get("gpc") is None and "gpc" in row:
             row["gpc"] = session_gpc(db, row["id"])  # still running: summed up now
     return [SessionView.from_row(r) for r in rows]
 
 
-def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int | None) -> None:
+def _load_endpoints(findings: Findings, db: Store, session: int | None) -> None:
     where, params = _where(session, "session_id")
     columns = "session_id, vendor, vendor_name, tracker_category, vendor_company, method, host, url"
-    sql = f"select {columns} from flows {where}"
+    sql = f"select {columns} from flows {where} order by id"
     for row in db.query(sql, params):
         findings.total_flows += 1
         vendor = row["vendor"] or ""
@@ -378,7 +375,7 @@ def _load_endpoints(findings: Findings, db: sqlite_utils.Database, session: int 
 
 
 def load_findings(
-    db: sqlite_utils.Database, session: int | None = None, *, raw: bool = False, leaks: bool = True
+    db: Store, session: int | None = None, *, raw: bool = False, leaks: bool = True
 ) -> Findings:
     """Read one session (or all) for a report or an export.
 

@@ -44,6 +44,7 @@ SCHEMA: dict[str, dict[str, type]] = {
         "error": str,
         "heartbeat_at": str,
         "gpc": str,
+        "uid": str,
     },
     "flows": {
         "id": int,

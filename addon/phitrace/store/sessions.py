@@ -9,15 +9,15 @@ still being recorded from one whose recorder stopped or died.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import sqlite_utils
-
 from phitrace import __version__
 from phitrace.detect.gpc import gpc_summary
 from phitrace.store.database import write_transaction
+from phitrace.store.engine import Store, is_postgres
 from phitrace.store.schema import now_iso
 
 HEARTBEAT = 10.0
@@ -27,7 +27,7 @@ LIVE_WITHIN = timedelta(seconds=4 * HEARTBEAT)
 
 
 def start_session(
-    db: sqlite_utils.Database,
+    db: Store,
     *,
     source: str,
     label: str = "",
@@ -36,7 +36,10 @@ def start_session(
     consent: str = "",
     scope: str = "",
 ) -> int:
-    """Insert a new, running session row and return its id."""
+    """Insert a new, running session row and return its id (given by the database).
+
+    Its ``uid`` is a new random UUID: the session's identity in any database.
+    """
     started = now_iso()
     with write_transaction(db):
         table = db.table("sessions").insert(
@@ -53,15 +56,14 @@ def start_session(
                 "errors": 0,
                 "status": "running",
                 "heartbeat_at": started,
+                "uid": str(uuid.uuid4()),
             }
         )
     assert table.last_pk is not None
     return int(table.last_pk)
 
 
-def end_session(
-    db: sqlite_utils.Database, session_id: int, errors: int = 0, *, failure: str | None = None
-) -> None:
+def end_session(db: Store, session_id: int, errors: int = 0, *, failure: str | None = None) -> None:
     """Mark a session ``complete``, or ``failed`` with the error that stopped it.
 
     Also records how many internal errors it saw and whether its requests
@@ -77,19 +79,22 @@ def end_session(
         )
 
 
-def session_gpc(db: sqlite_utils.Database, session_id: int) -> str | None:
+def session_gpc(db: Store, session_id: int) -> str | None:
     """``sent``, ``mixed`` or ``not sent``: whether the session's requests carried ``Sec-GPC: 1``.
 
     Counted over the flows recorded (the requests pages made to third
     parties); flows whose headers were not captured do not count, and a
     session with none known has no answer (None).
     """
-    sql = "select sum(gpc = 1), sum(gpc = 0) from flows where session_id = ?"
+    sql = (
+        "select sum(case when gpc = 1 then 1 else 0 end), "
+        "sum(case when gpc = 0 then 1 else 0 end) from flows where session_id = ?"
+    )
     sent, not_sent = db.execute(sql, [session_id]).fetchone()
     return gpc_summary(sent or 0, not_sent or 0)
 
 
-def started_at(db: sqlite_utils.Database, session_id: int) -> str | None:
+def started_at(db: Store, session_id: int) -> str | None:
     """When a session started, or None when no such session exists (any more).
 
     Ids can be taken again after ``purge`` deletes the newest sessions, so a
@@ -99,7 +104,7 @@ def started_at(db: sqlite_utils.Database, session_id: int) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _set_heartbeat(db: sqlite_utils.Database, ids: Iterable[int], value: str | None) -> None:
+def _set_heartbeat(db: Store, ids: Iterable[int], value: str | None) -> None:
     """Set the heartbeat of those of ``ids`` still running; ended sessions keep theirs."""
     wanted = sorted(set(ids))
     if not wanted:
@@ -112,17 +117,17 @@ def _set_heartbeat(db: sqlite_utils.Database, ids: Iterable[int], value: str | N
         )
 
 
-def touch_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
+def touch_sessions(db: Store, ids: Iterable[int]) -> None:
     """Refresh the heartbeat of running sessions: their writer is alive."""
     _set_heartbeat(db, ids, now_iso())
 
 
-def release_sessions(db: sqlite_utils.Database, ids: Iterable[int]) -> None:
+def release_sessions(db: Store, ids: Iterable[int]) -> None:
     """Clear the heartbeat of running sessions: their writer stopped without ending them."""
     _set_heartbeat(db, ids, None)
 
 
-def live_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> list[int]:
+def live_sessions(db: Store, ids: Sequence[int]) -> list[int]:
     """Those of ``ids`` being recorded right now: running, with a recent heartbeat."""
     if not ids:
         return []
@@ -147,7 +152,7 @@ class Purged:
 
 
 def select_sessions(
-    db: sqlite_utils.Database,
+    db: Store,
     *,
     ids: Iterable[int] = (),
     before: datetime | None = None,
@@ -170,7 +175,7 @@ def select_sessions(
     return [row["id"] for row in db.query(sql, wanted)] if wanted else []
 
 
-def count_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
+def count_sessions(db: Store, ids: Sequence[int]) -> Purged:
     """How many sessions, flows and findings those session ids hold."""
     marks = ",".join("?" * len(ids))
     if not ids:
@@ -180,20 +185,23 @@ def count_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
     return Purged(len(ids), flows.fetchone()[0], findings.fetchone()[0])
 
 
-def purge_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
+def purge_sessions(db: Store, ids: Sequence[int]) -> Purged:
     """Delete sessions with their flows, findings and raw requests; return the counts.
 
     Deleted content does not linger in the files: deletes overwrite what they
     free (``secure_delete``), ``VACUUM`` rebuilds the file without the free
     pages earlier writes left behind (its scratch copy kept in memory), and
-    the write-ahead log is checkpointed and truncated to zero bytes.
+    the write-ahead log is checkpointed and truncated to zero bytes.  On
+    PostgreSQL the rows are deleted in one transaction and the tables vacuumed,
+    so the space the deleted rows held is reused (see :func:`wipe`).
     """
     ids = list(ids)
     counts = count_sessions(db, ids)
     if not ids:
         return counts
     marks = ",".join("?" * len(ids))
-    db.execute("PRAGMA secure_delete = ON")
+    if not is_postgres(db):
+        db.execute("PRAGMA secure_delete = ON")
     with write_transaction(db):
         db.execute(
             f"delete from requests where flow_id in "
@@ -208,8 +216,20 @@ def purge_sessions(db: sqlite_utils.Database, ids: Sequence[int]) -> Purged:
     return Purged(counts.sessions, counts.flows, counts.findings, wipe(db))
 
 
-def wipe(db: sqlite_utils.Database) -> bool:
-    """Rebuild the file without free pages and empty the write-ahead log; False if kept busy."""
+_PURGED_TABLES = ("requests", "findings", "flows", "third_parties", "sessions")
+
+
+def wipe(db: Store) -> bool:
+    """Rebuild the file without free pages and empty the write-ahead log; False if kept busy.
+
+    PostgreSQL: ``VACUUM`` of the tables, which marks the deleted rows' space
+    free for reuse without blocking writers.  The server's write-ahead log and
+    backups are the server's (its administrator's) to expire.
+    """
+    if is_postgres(db):
+        for table in _PURGED_TABLES:
+            db.execute(f"vacuum [{table}]")
+        return True
     db.execute("PRAGMA temp_store = MEMORY")
     db.execute("VACUUM")
     busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]

@@ -17,43 +17,26 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import sqlite_utils
-
 from phitrace.store.continuation import Sessions
 from phitrace.store.database import open_database, write_transaction
+from phitrace.store.engine import Store, data_errors, insert_rows, is_postgres, new_ids
 from phitrace.store.rows import MAX_STORED_BODY, Record, Row, check_storage, prepared, with_raw
 from phitrace.store.sessions import HEARTBEAT, release_sessions, touch_sessions
+from phitrace.store.target import Target, parse_target
 
 __all__ = ["Sessions", "Writer", "write_inventory", "write_record", "write_records"]
 
 log = logging.getLogger(__name__)
 
 
-def _insert(db: sqlite_utils.Database, table: str, rows: Sequence[Row]) -> int | None:
-    """Insert rows (all with the same keys) in as few statements as SQLite allows.
-
-    Few statements matter: the sqlite3 module releases the GIL around each one,
-    and under load a writer thread waits for it again every time.
-    """
-    if not rows:
-        return None
-    columns = list(rows[0])
-    per_statement = max(1, db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
-    names = ", ".join(f"[{c}]" for c in columns)
-    one = "(" + ", ".join("?" * len(columns)) + ")"
-    cursor = None
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        sql = f"insert into [{table}] ({names}) values " + ", ".join([one] * len(chunk))
-        cursor = db.conn.execute(sql, [row[c] for row in chunk for c in columns])
-    assert cursor is not None
-    return cursor.lastrowid
+def _insert(db: Store, table: str, rows: Sequence[Row]) -> None:
+    """Insert rows (all with the same keys) in as few statements as the engine allows."""
+    insert_rows(db, table, rows)
 
 
 def _rows(
@@ -68,12 +51,8 @@ def _rows(
     return flow, [{"flow_id": flow_id, **f} for f in findings], raw
 
 
-def _next_flow_id(db: sqlite_utils.Database) -> int:
-    return int(db.execute("select coalesce(max(id), 0) + 1 from flows").fetchone()[0])
-
-
 def write_record(
-    db: sqlite_utils.Database,
+    db: Store,
     record: Record,
     store_bodies: bool,
     storage: str = "full",
@@ -86,12 +65,13 @@ def write_record(
     flow and its findings are written all the same.
     """
     with write_transaction(db):
-        flow_id = _next_flow_id(db)
+        (flow_id,) = new_ids(db, "flows", 1)
         flow, findings, raw = _rows(record, flow_id, store_bodies, storage, max_body)
         if raw is not None:
             try:
-                _insert(db, "requests", [raw])
-            except sqlite3.DataError as exc:
+                with db.atomic():  # a savepoint: PostgreSQL's transaction survives a refusal
+                    _insert(db, "requests", [raw])
+            except data_errors() as exc:
                 log.warning("phitrace stored flow %d without its raw request: %s", flow_id, exc)
                 flow = {**flow, "request_body_truncated": 1}
         _insert(db, "flows", [flow])
@@ -100,7 +80,7 @@ def write_record(
 
 
 def write_records(
-    db: sqlite_utils.Database,
+    db: Store,
     records: Sequence[Record],
     store_bodies: bool,
     storage: str = "full",
@@ -108,14 +88,13 @@ def write_records(
 ) -> None:
     """Write many records with a handful of statements.
 
-    Flow ids are assigned here, so the caller must hold the write lock
-    (``BEGIN IMMEDIATE``) for the whole call.
+    Flow ids come from the database (:func:`new_ids`); on SQLite the caller
+    must hold the write lock (``BEGIN IMMEDIATE``) for the whole call.
     """
-    next_id = _next_flow_id(db)
     flows: list[Row] = []
     findings: list[Row] = []
     raws: list[Row] = []
-    for flow_id, record in enumerate(records, start=next_id):
+    for flow_id, record in zip(new_ids(db, "flows", len(records)), records, strict=True):
         flow, found, raw = _rows(record, flow_id, store_bodies, storage, max_body)
         flows.append(flow)
         findings += found
@@ -126,7 +105,7 @@ def write_records(
     _insert(db, "requests", raws)
 
 
-def write_inventory(db: sqlite_utils.Database, session_id: int, rows: Sequence[Row]) -> None:
+def write_inventory(db: Store, session_id: int, rows: Sequence[Row]) -> None:
     """Replace a session's ``third_parties`` rows with ``rows`` (see :func:`party_rows`).
 
     Replacing, not adding: the inventory is written again whenever a report is
@@ -156,7 +135,7 @@ class Writer:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Target,
         *,
         store_bodies: bool = True,
         storage: str = "full",
@@ -167,7 +146,7 @@ class Writer:
         heartbeat: float = HEARTBEAT,
     ) -> None:
         check_storage(storage)
-        self.path = Path(path)
+        self.path = parse_target(path) if isinstance(path, str) else path
         self.store_bodies = store_bodies
         self.storage = storage
         self.max_body = max_body
@@ -246,10 +225,11 @@ class Writer:
                 self._sessions.end_own(db)
                 db.close()
 
-    def _open(self) -> sqlite_utils.Database | None:
+    def _open(self) -> Store | None:
         try:
             db = open_database(self.path)
-            db.execute("PRAGMA synchronous = FULL")
+            if not is_postgres(db):  # PostgreSQL's commits are durable already
+                db.execute("PRAGMA synchronous = FULL")
             self._sessions.remember(db)
             self._beat(db)
             return db
@@ -257,7 +237,7 @@ class Writer:
             log.exception("phitrace cannot open %s; flows will not be stored", self.path)
             return None
 
-    def _beat(self, db: sqlite_utils.Database | None) -> None:
+    def _beat(self, db: Store | None) -> None:
         """Mark this writer's sessions alive; a missed heartbeat is only logged."""
         if db is None:
             return
@@ -266,7 +246,7 @@ class Writer:
         except Exception:  # noqa: BLE001 - a heartbeat must never stop the writer
             log.debug("phitrace: heartbeat failed", exc_info=True)
 
-    def _release(self, db: sqlite_utils.Database) -> None:
+    def _release(self, db: Store) -> None:
         """Clear the heartbeat of the sessions still running: no writer records them any more.
 
         Without this, a session whose recorder stopped without ending it would
@@ -277,13 +257,13 @@ class Writer:
         except Exception:  # noqa: BLE001 - the writer is stopping anyway
             log.debug("phitrace: could not release sessions", exc_info=True)
 
-    def _commit(self, db: sqlite_utils.Database, batch: Sequence[Record], bodies: bool) -> None:
+    def _commit(self, db: Store, batch: Sequence[Record], bodies: bool) -> None:
         with write_transaction(db):
             records = [self._sessions.continued(db, record) for record in batch]
             write_records(db, records, bodies and self.store_bodies, self.storage, self.max_body)
             touch_sessions(db, {record.session_id for record in records})
 
-    def _write(self, db: sqlite_utils.Database | None, batch: list[Record]) -> None:
+    def _write(self, db: Store | None, batch: list[Record]) -> None:
         if db is None:
             self.failed += len(batch)
             return
@@ -314,7 +294,7 @@ class Writer:
                 exc_info=reason,
             )
 
-    def _commit_one(self, db: sqlite_utils.Database, record: Record) -> None:
+    def _commit_one(self, db: Store, record: Record) -> None:
         try:
             self._commit(db, [record], True)
         except Exception as error:  # noqa: BLE001 - retried without the raw request
