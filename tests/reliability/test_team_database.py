@@ -51,7 +51,9 @@ def _query(server: Server, database: str, sql: str) -> list[tuple[Any, ...]]:
 
 def _proxy(tmp_path: Path, name: str, url: str, *options: str) -> Mitmdump:
     settings = ["phitrace_sinkhole=true", "flow_detail=0", f"phitrace_db={url}"]
-    return Mitmdump(tmp_path / name, [ADDON_SCRIPT], [*settings, f"phitrace_label={name}", *options])
+    return Mitmdump(
+        tmp_path / name, [ADDON_SCRIPT], [*settings, f"phitrace_label={name}", *options]
+    )
 
 
 def _scan(tmp_path: Path, number: int, url: str) -> tuple[subprocess.Popen[str], set[str]]:
@@ -109,7 +111,9 @@ def test_four_proxies_and_two_scans_write_every_flow_once_while_readers_read(
     ]
     traffic: list[Traffic] = []
     senders = [
-        threading.Thread(target=lambda p=p, plan=plan: traffic.append(send(p.url, plan, CONCURRENCY)))
+        threading.Thread(
+            target=lambda p=p, plan=plan: traffic.append(send(p.url, plan, CONCURRENCY))
+        )
         for p, plan in zip(proxies, plans, strict=True)
     ]
     for sender in senders:
@@ -132,7 +136,9 @@ def test_four_proxies_and_two_scans_write_every_flow_once_while_readers_read(
     seconds = time.monotonic() - started
 
     sent = {p.rid for plan in plans for p in plan} | {rid for _, rids in scans for rid in rids}
-    recorded = Counter(rid_of(str(u)) for (u,) in _query(postgres_server, database, "select url from flows"))
+    recorded = Counter(
+        rid_of(str(u)) for (u,) in _query(postgres_server, database, "select url from flows")
+    )
     sessions = _query(
         postgres_server, database, "select id, label, errors, ended_at from sessions order by id"
     )
@@ -149,7 +155,9 @@ def test_four_proxies_and_two_scans_write_every_flow_once_while_readers_read(
     assert set(recorded) == sent
     assert max(recorded.values()) == 1
     labels = sorted(label for _, label, _, _ in sessions)
-    assert labels == sorted([f"proxy-{i}" for i in range(PROXIES)] + [f"scan-{j}" for j in range(SCANS)])
+    assert labels == sorted(
+        [f"proxy-{i}" for i in range(PROXIES)] + [f"scan-{j}" for j in range(SCANS)]
+    )
     assert len({sid for sid, *_ in sessions}) == PROXIES + SCANS
     assert all(errors == 0 and ended is not None for _, _, errors, ended in sessions)
     assert sorted(by_session.values()) == sorted([PER_PROXY] * PROXIES + [PER_SCAN] * SCANS)
@@ -218,7 +226,9 @@ def test_a_server_restart_loses_nothing_the_writer_acknowledged_and_counts_the_r
     sender.join(300)
     output = proxy.stop()
 
-    recorded = Counter(rid_of(str(u)) for (u,) in _query(own_server, database, "select url from flows"))
+    recorded = Counter(
+        rid_of(str(u)) for (u,) in _query(own_server, database, "select url from flows")
+    )
     ((errors, ended),) = _query(own_server, database, "select errors, ended_at from sessions")
     figures(
         f"server restart: {before} flows stored before the restart, {sum(recorded.values())} of "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
-from phitrace.cli.options import db_option, existing_db
+from phitrace.cli.options import DATABASE, db_option, existing_db, writable_db
 from phitrace.store.target import Target
 
 
@@ -72,16 +73,6 @@ def purge(
         )
 
 
-def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
-    """``--to`` parsed once: a PostgreSQL URL or a SQLite file path."""
-    from phitrace.store.target import parse_target
-
-    try:
-        return parse_target(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command()
 @click.option(
     "--from",
@@ -94,7 +85,7 @@ def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
     "--to",
     "target",
     required=True,
-    callback=_target,
+    type=DATABASE,
     help="The database to copy them into: postgresql://user@host:port/dbname, or a SQLite file.",
 )
 @click.option(
@@ -104,21 +95,20 @@ def _target(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
     show_default=True,
     help="Flows read and written per batch.",
 )
-def push(source_path: Path, target: object, batch: int) -> None:
+def push(source_path: Path, target: Target, batch: int) -> None:
     """Copy sessions from a local database into a team database; pushing twice adds nothing.
 
     Each session goes whole, in one transaction, under ids the target hands
     out; one the target already holds (the same uid) is skipped, and so is
-    one still being recorded into the source.
+    one still being recorded into the source (push it once it has ended).
     """
-    from phitrace.store.database import open_database
     from phitrace.store.push import push as push_sessions
 
     if isinstance(target, Path) and target.resolve() == source_path.resolve():
         raise click.UsageError("--from and --to name the same database")
-    source = open_database(source_path)
+    source = existing_db(source_path)
     try:
-        into = open_database(target)  # type: ignore[arg-type]
+        into = writable_db(target)
         try:
             pushed = push_sessions(source, into, batch=batch)
         finally:

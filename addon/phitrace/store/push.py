@@ -102,7 +102,7 @@ class _Copier:
 
     def copy(self, session: Row) -> Pushed:
         """Copy one session whole, in one transaction on the target; nothing if it is there."""
-        with write_transaction(self.target):  # type: ignore[arg-type]
+        with write_transaction(self.target):
             if self.held(session["uid"]):
                 return Pushed(already_there=1)
             new_id = new_ids(self.target, "sessions", 1)[0]
@@ -112,9 +112,15 @@ class _Copier:
             for flows in self._flow_batches(session["id"]):
                 counts += self._copy_flows(flows, new_id)
             parties = list(
-                self.source.query("select * from third_parties where session_id = ?", [session["id"]])
+                self.source.query(
+                    "select * from third_parties where session_id = ?", [session["id"]]
+                )
             )
-            insert_rows(self.target, "third_parties", self._rows("third_parties", parties, session_id=new_id))
+            insert_rows(
+                self.target,
+                "third_parties",
+                self._rows("third_parties", parties, session_id=new_id),
+            )
             return replace(counts, third_parties=len(parties))
 
     def _flow_batches(self, session_id: int) -> Iterator[list[Row]]:
@@ -137,27 +143,22 @@ class _Copier:
 
     def _copy_flows(self, flows: list[Row], session_id: int) -> Pushed:
         """One batch of flows with their findings and raw requests, under the target's ids."""
-        ids = dict(zip((f["id"] for f in flows), new_ids(self.target, "flows", len(flows))))
+        fresh = new_ids(self.target, "flows", len(flows))
+        ids = dict(zip((f["id"] for f in flows), fresh, strict=True))
+        rows = self._rows("flows", flows, session_id=session_id)
         insert_rows(
-            self.target,
-            "flows",
-            [{**self._rows("flows", [f])[0], "id": ids[f["id"]], "session_id": session_id} for f in flows],
+            self.target, "flows", [{**r, "id": i} for r, i in zip(rows, fresh, strict=True)]
         )
         findings = self._by_flow("findings", list(ids))
-        insert_rows(
-            self.target,
-            "findings",
-            [
-                {**self._rows("findings", [f])[0], "flow_id": ids[f["flow_id"]], "session_id": session_id}
-                for f in findings
-            ],
-        )
+        rows = self._rows("findings", findings, session_id=session_id)
+        for row, finding in zip(rows, findings, strict=True):
+            row["flow_id"] = ids[finding["flow_id"]]
+        insert_rows(self.target, "findings", rows)
         raws = self._by_flow("requests", list(ids))
-        insert_rows(
-            self.target,
-            "requests",
-            [{**self._rows("requests", [r])[0], "flow_id": ids[r["flow_id"]]} for r in raws],
-        )
+        rows = self._rows("requests", raws)
+        for row, raw in zip(rows, raws, strict=True):
+            row["flow_id"] = ids[raw["flow_id"]]
+        insert_rows(self.target, "requests", rows)
         return Pushed(flows=len(flows), findings=len(findings), requests=len(raws))
 
 
@@ -170,7 +171,7 @@ def push(source: Store, target: Store, *, batch: int = BATCH) -> Pushed:
     """
     copier = _Copier(source, target, batch)
     sessions = list(source.query("select * from sessions order by id"))
-    live = set(live_sessions(source, [s["id"] for s in sessions]))  # type: ignore[arg-type]
+    live = set(live_sessions(source, [s["id"] for s in sessions]))
     total = Pushed(still_recording=len(live))
     for session in sessions:
         if session["id"] in live:

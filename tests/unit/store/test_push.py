@@ -42,13 +42,17 @@ def _content(db: Store) -> dict[str, Any]:
         for flow in db.query("select * from flows where session_id = ? order by id", [sid]):
             found = [
                 (f["kind"], f["category"], f["path"], f["value"], f["severity"])
-                for f in db.query("select * from findings where flow_id = ? order by id", [flow["id"]])
+                for f in db.query(
+                    "select * from findings where flow_id = ? order by id", [flow["id"]]
+                )
             ]
             raw = [
                 (r["headers"], bytes(r["body"]) if r["body"] is not None else None)
                 for r in db.query("select * from requests where flow_id = ?", [flow["id"]])
             ]
-            flows.append((flow["url"], flow["vendor"], flow["severity"], flow["timestamp"], found, raw))
+            flows.append(
+                (flow["url"], flow["vendor"], flow["severity"], flow["timestamp"], found, raw)
+            )
         parties = sorted(
             (p["domain"], p["requests"], p["hosts"])
             for p in db.query("select * from third_parties where session_id = ?", [sid])
@@ -114,8 +118,10 @@ def test_pushed_rows_take_the_targets_ids_and_point_at_each_other(
             "where f.session_id <> l.session_id"
         ).fetchone()[0]
         assert orphans == 0
-        assert _counts(target)["sessions"] == 1 + len(_content(source := open_database(laptop)))
-        source.close()
+        assert _counts(target)["sessions"] == 1 + len(
+            _content(open_laptop := open_database(laptop))
+        )
+        open_laptop.close()
     finally:
         target.close()
 
@@ -130,7 +136,9 @@ def test_a_session_still_being_recorded_waits_for_a_later_push(
         pixel_flow(source, live, "https://clinic.example/conditions/asthma", 1)
         first = push(source, target)
         assert first.still_recording == 1
-        assert "recording now" not in {s["label"] for s in target.query("select label from sessions")}
+        assert "recording now" not in {
+            s["label"] for s in target.query("select label from sessions")
+        }
         end_session(source, live)
         second = push(source, target)
         assert (second.sessions, second.flows, second.still_recording) == (1, 1, 0)
@@ -161,9 +169,7 @@ def test_two_pushes_at_once_leave_one_copy(laptop: Path, db_target: Target) -> N
     try:
         assert _content(target) == _content(source)
         sessions = _counts(source)["sessions"]
-        assert sorted(r.sessions for r in results) == [0, sessions] or sum(
-            r.sessions for r in results
-        ) == sessions
+        assert sum(r.sessions for r in results) == sessions
         assert sum(r.sessions + r.already_there for r in results) == 2 * sessions
     finally:
         source.close()
