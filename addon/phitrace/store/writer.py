@@ -11,6 +11,13 @@ written without it: the flow and its findings are never lost to the body.
 While it records, the writer refreshes its sessions' heartbeat; a session
 deleted under it (``purge``) is continued in a new session, with a warning,
 rather than filling a deleted session with orphan flows.
+
+On a PostgreSQL server the writer rides out a restart: it reconnects with
+backoff (:mod:`phitrace.store.reconnect`) and retries the batch in hand,
+while new records wait in a queue of at most ``max_queue``; records beyond
+it are counted in ``failed`` at once, so ``submit`` never blocks.  A batch
+whose commit was cut off is looked for before it is retried, so it is never
+written twice; ``written`` only counts committed records.
 """
 
 from __future__ import annotations
@@ -25,13 +32,17 @@ from pathlib import Path
 from phitrace.store.continuation import Sessions
 from phitrace.store.database import open_database, write_transaction
 from phitrace.store.engine import Store, data_errors, insert_rows, is_postgres, new_ids
+from phitrace.store.reconnect import Link, is_disconnect
 from phitrace.store.rows import MAX_STORED_BODY, Record, Row, check_storage, prepared, with_raw
 from phitrace.store.sessions import HEARTBEAT, release_sessions, touch_sessions
-from phitrace.store.target import Target, parse_target
+from phitrace.store.target import PostgresTarget, Target, parse_target
 
 __all__ = ["Sessions", "Writer", "write_inventory", "write_record", "write_records"]
 
 log = logging.getLogger(__name__)
+
+MAX_QUEUE = 20_000
+"""Records a writer holds while its database is away; more are counted as not written."""
 
 
 def _insert(db: Store, table: str, rows: Sequence[Row]) -> None:
@@ -85,16 +96,18 @@ def write_records(
     store_bodies: bool,
     storage: str = "full",
     max_body: int = MAX_STORED_BODY,
+    ids: Sequence[int] | None = None,
 ) -> None:
     """Write many records with a handful of statements.
 
-    Flow ids come from the database (:func:`new_ids`); on SQLite the caller
-    must hold the write lock (``BEGIN IMMEDIATE``) for the whole call.
+    Flow ids come from the database (:func:`new_ids`) unless given; on SQLite
+    the caller must hold the write lock (``BEGIN IMMEDIATE``) for the whole call.
     """
     flows: list[Row] = []
     findings: list[Row] = []
     raws: list[Row] = []
-    for flow_id, record in zip(new_ids(db, "flows", len(records)), records, strict=True):
+    ids = new_ids(db, "flows", len(records)) if ids is None else ids
+    for flow_id, record in zip(ids, records, strict=True):
         flow, found, raw = _rows(record, flow_id, store_bodies, storage, max_body)
         flows.append(flow)
         findings += found
@@ -128,7 +141,8 @@ class Writer:
     in ``failed`` and logged; the records around it are still written.
     Every ``heartbeat`` seconds, and with every batch, the sessions it writes
     (``session_id`` and those of its records) are marked alive.  ``close``
-    commits everything still queued.
+    commits everything still queued, waiting for a lost server at most its
+    ``timeout``; what it could not write by then is counted in ``failed``.
     """
 
     _STOP = object()
@@ -144,6 +158,7 @@ class Writer:
         max_batch: int = 500,
         interval: float = 0.25,
         heartbeat: float = HEARTBEAT,
+        max_queue: int = MAX_QUEUE,
     ) -> None:
         check_storage(storage)
         self.path = parse_target(path) if isinstance(path, str) else path
@@ -153,12 +168,29 @@ class Writer:
         self.max_batch = max_batch
         self.interval = interval
         self.heartbeat = heartbeat
+        self.max_queue = max_queue
         self.written = 0
-        self.failed = 0
+        """Records committed: these are in the database, whatever happens next."""
+        self.dropped = 0
+        """Records refused because the queue was full (also counted in ``failed``)."""
+        self._failed = 0
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._give_up_at: float | None = None
+        self._attempt: list[int] = []
+        # Only a server comes back; a SQLite file that cannot be opened stays so.
+        self._retries = isinstance(self.path, PostgresTarget)
+        self._link = Link(self.path, self._opened, lambda target: open_database(target))
         self._sessions = Sessions(session_id)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="phitrace-writer", daemon=True)
         self._thread.start()
+
+    @property
+    def failed(self) -> int:
+        """Records not written: refused by the database, lost with it, or over the queue bound."""
+        with self._lock:
+            return self._failed
 
     @property
     def continued_in(self) -> int | None:
@@ -166,11 +198,28 @@ class Writer:
         return self._sessions.continued_in
 
     def submit(self, record: Record) -> None:
-        """Queue a record for writing."""
-        self._queue.put(record)
+        """Queue a record for writing; over ``max_queue`` waiting, count it as not written."""
+        with self._lock:
+            full = self._pending >= self.max_queue
+            if full:
+                self.dropped += 1
+                self._failed += 1
+                dropped = self.dropped
+            else:
+                self._pending += 1
+        if not full:
+            self._queue.put(record)
+        elif dropped == 1 or dropped % 1000 == 0:
+            log.warning(
+                "phitrace: %d flow(s) waiting for %s, the most it holds; %d not stored so far",
+                self.max_queue,
+                self.path,
+                dropped,
+            )
 
     def close(self, timeout: float = 30.0) -> None:
-        """Flush everything queued, then stop the thread."""
+        """Flush everything queued, then stop the thread (waiting at most ``timeout``)."""
+        self._give_up_at = time.monotonic() + max(0.0, timeout - 1.0)
         self._queue.put(self._STOP)
         self._thread.join(timeout)
 
@@ -208,43 +257,42 @@ class Writer:
                 return batch, [], False
 
     def _run(self) -> None:
-        db = self._open()
+        self._link.get()
         try:
             stop = False
             while not stop:
                 batch, flushes, stop = self._collect()
                 if batch:
-                    self._write(db, batch)
+                    self._write(batch)
                 elif not flushes and not stop:
-                    self._beat(db)
+                    self._beat()
                 for event in flushes:
                     event.set()
         finally:
+            db = self._link.get()
             if db is not None:
                 self._release(db)
                 self._sessions.end_own(db)
-                db.close()
+            self._link.close()
 
-    def _open(self) -> Store | None:
-        try:
-            db = open_database(self.path)
-            if not is_postgres(db):  # PostgreSQL's commits are durable already
-                db.execute("PRAGMA synchronous = FULL")
-            self._sessions.remember(db)
-            self._beat(db)
-            return db
-        except Exception:  # noqa: BLE001 - keep draining (and counting) so submit never piles up
-            log.exception("phitrace cannot open %s; flows will not be stored", self.path)
-            return None
+    def _opened(self, db: Store) -> None:
+        """A new connection: durable commits, the session's start time, a heartbeat."""
+        if not is_postgres(db):  # PostgreSQL's commits are durable already
+            db.execute("PRAGMA synchronous = FULL")
+        self._sessions.remember(db)
+        touch_sessions(db, self._sessions.still_ours(db))
 
-    def _beat(self, db: Store | None) -> None:
+    def _beat(self) -> None:
         """Mark this writer's sessions alive; a missed heartbeat is only logged."""
+        db = self._link.get()
         if db is None:
             return
         try:
             touch_sessions(db, self._sessions.still_ours(db))
-        except Exception:  # noqa: BLE001 - a heartbeat must never stop the writer
+        except Exception as error:  # noqa: BLE001 - a heartbeat must never stop the writer
             log.debug("phitrace: heartbeat failed", exc_info=True)
+            if is_disconnect(db, error):
+                self._link.lost(error)
 
     def _release(self, db: Store) -> None:
         """Clear the heartbeat of the sessions still running: no writer records them any more.
@@ -258,23 +306,61 @@ class Writer:
             log.debug("phitrace: could not release sessions", exc_info=True)
 
     def _commit(self, db: Store, batch: Sequence[Record], bodies: bool) -> None:
+        self._attempt = []
         with write_transaction(db):
             records = [self._sessions.continued(db, record) for record in batch]
-            write_records(db, records, bodies and self.store_bodies, self.storage, self.max_body)
+            self._attempt = new_ids(db, "flows", len(records))
+            write_records(
+                db,
+                records,
+                bodies and self.store_bodies,
+                self.storage,
+                self.max_body,
+                self._attempt,
+            )
             touch_sessions(db, {record.session_id for record in records})
 
-    def _write(self, db: Store | None, batch: list[Record]) -> None:
-        if db is None:
-            self.failed += len(batch)
-            return
+    def _count_failed(self, count: int) -> None:
+        with self._lock:
+            self._failed += count
+
+    def _write(self, batch: list[Record]) -> None:
         try:
-            self._commit(db, batch, True)
-            self.written += len(batch)
-            return
-        except Exception:  # noqa: BLE001 - storage trouble must never reach the proxy
-            pass
-        # One bad record must not cost its whole batch: retry each on its own,
-        # and one that fails again without its raw request.
+            if self._store(batch):
+                self.written += len(batch)
+        finally:
+            with self._lock:
+                self._pending -= len(batch)
+
+    def _store(self, batch: list[Record]) -> bool:
+        """Commit the batch, through reconnections; False when it went record by record."""
+        cut_off: list[int] = []  # ids of an attempt whose commit may or may not have landed
+        while True:
+            db = self._link.get()
+            if db is not None:
+                try:
+                    if cut_off and _landed(db, cut_off):
+                        return True
+                    self._commit(db, batch, True)
+                    return True
+                except Exception as error:  # noqa: BLE001 - storage trouble must never reach the proxy
+                    if not (self._retries and is_disconnect(db, error)):
+                        self._one_by_one(db, batch)
+                        return False
+                    cut_off = self._attempt or cut_off
+                    self._link.lost(error)
+            if not self._retries or not self._link.pause(self._give_up_at):
+                self._count_failed(len(batch))
+                log.error(
+                    "phitrace could not store %d flow(s): %s is unreachable", len(batch), self.path
+                )
+                return False
+
+    def _one_by_one(self, db: Store, batch: list[Record]) -> None:
+        """One bad record must not cost its whole batch: retry each on its own.
+
+        A record that fails again is retried without its raw request.
+        """
         bad: list[tuple[Record, BaseException]] = []
         for record in batch:
             try:
@@ -282,7 +368,7 @@ class Writer:
                 self.written += 1
             except Exception as error:  # noqa: BLE001 - counted and logged below
                 bad.append((record, error))
-        self.failed += len(bad)
+        self._count_failed(len(bad))
         if bad:
             first, reason = bad[0]
             log.error(
@@ -304,3 +390,8 @@ class Writer:
                 record.analysis.request.sha256(),
                 error,
             )
+
+
+def _landed(db: Store, ids: Sequence[int]) -> bool:
+    """Whether a batch written with these flow ids was committed (all of it or none is)."""
+    return bool(db.execute("select count(*) from flows where id = ?", [ids[0]]).fetchone()[0])
