@@ -9,14 +9,12 @@ restarted under it.  Every process connects with the password in
 from __future__ import annotations
 
 import json
-import os
-import pwd
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,8 @@ import psycopg
 import pytest
 from tests.support.har import write_har
 from tests.support.loopback import Mitmdump, Traffic, rid_of, send, tracker_request
-from tests.support.postgres import Server, find_binaries
+from tests.support.postgres import Server
+from tests.support.restart import pg_ctl, restartable_server  # noqa: F401 - fixture
 
 from phitrace.cli.main import ADDON_SCRIPT
 from phitrace.store.database import open_database
@@ -134,6 +133,8 @@ def test_four_proxies_and_two_scans_write_every_flow_once_while_readers_read(
         out, _ = process.communicate(timeout=300)
         assert process.returncode == 0, out
     seconds = time.monotonic() - started
+    final = _consistent_report(url)
+    final_gate = _phitrace("check", "--db", url, "--fail-on", "high")
 
     sent = {p.rid for plan in plans for p in plan} | {rid for _, rids in scans for rid in rids}
     recorded = Counter(
@@ -162,55 +163,21 @@ def test_four_proxies_and_two_scans_write_every_flow_once_while_readers_read(
     assert all(errors == 0 and ended is not None for _, _, errors, ended in sessions)
     assert sorted(by_session.values()) == sorted([PER_PROXY] * PROXIES + [PER_SCAN] * SCANS)
     assert reads == sorted(reads)  # what a reader sees only ever grows
-    assert gates[-1] == 1 or reads[-1][0] == 0
+    assert final[1] == len(sent) and final >= reads[-1]
+    assert final_gate.returncode == 1, final_gate.stdout  # the trackers got health data
     assert not any("Traceback" in out for out in outputs)
 
 
 # The server restarted under a recording proxy -------------------------------------------
 
 
-def _as_owner() -> dict[str, Any]:
-    """``subprocess`` arguments that run a server binary as the cluster's owner."""
-    if os.geteuid() != 0:
-        return {}
-    account = pwd.getpwnam("nobody")
-    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-
-
-@pytest.fixture
-def own_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    """A server of this test's own, which it restarts with ``pg_ctl``; stopped with it too."""
-    binaries = find_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL binaries not found (install the postgresql package)")
-    assert binaries is not None
-    server = Server(binaries).start()
-    monkeypatch.setenv("PGPASSWORD", server.password)
-    yield server
-    _pg_ctl(server, "stop")
-    server.stop()
-
-
-def _pg_ctl(server: Server, action: str) -> None:
-    command = [str(server.binaries / "pg_ctl"), action, "-D", str(server.data), "-m", "fast"]
-    command += ["-w", "-t", "60", "-l", str(server.root / "restarted.log")]
-    subprocess.run(
-        command,
-        cwd=server.root,
-        capture_output=True,
-        timeout=90,
-        check=action != "stop",
-        **_as_owner(),
-    )
-
-
 def test_a_server_restart_loses_nothing_the_writer_acknowledged_and_counts_the_rest(
-    own_server: Server,
+    restartable_server: Server,  # noqa: F811
     tmp_path: Path,
     figures: Callable[[str], None],
 ) -> None:
-    database = own_server.create_database()
-    url = _url(own_server, database)
+    database = restartable_server.create_database()
+    url = _url(restartable_server, database)
     open_database(url).close()
     proxy = _proxy(tmp_path, "restarted", url, "phitrace_store_bodies=false")
     plan = [tracker_request(n, http2=False) for n in range(1200)]
@@ -218,18 +185,20 @@ def test_a_server_restart_loses_nothing_the_writer_acknowledged_and_counts_the_r
     sender = threading.Thread(target=lambda: traffic.append(send(proxy.url, plan, 8)))
     sender.start()
     deadline = time.monotonic() + 120
-    while _query(own_server, database, "select count(*) from flows")[0][0] < 200:
+    while _query(restartable_server, database, "select count(*) from flows")[0][0] < 200:
         assert time.monotonic() < deadline and sender.is_alive(), "no flows before the restart"
         time.sleep(0.1)
-    before = _query(own_server, database, "select count(*) from flows")[0][0]
-    _pg_ctl(own_server, "restart")
+    before = _query(restartable_server, database, "select count(*) from flows")[0][0]
+    pg_ctl(restartable_server, "restart")
     sender.join(300)
     output = proxy.stop()
 
     recorded = Counter(
-        rid_of(str(u)) for (u,) in _query(own_server, database, "select url from flows")
+        rid_of(str(u)) for (u,) in _query(restartable_server, database, "select url from flows")
     )
-    ((errors, ended),) = _query(own_server, database, "select errors, ended_at from sessions")
+    ((errors, ended),) = _query(
+        restartable_server, database, "select errors, ended_at from sessions"
+    )
     figures(
         f"server restart: {before} flows stored before the restart, {sum(recorded.values())} of "
         f"{len(plan)} in the end, {errors} counted as not written"
