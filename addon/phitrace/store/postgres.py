@@ -165,6 +165,14 @@ class PgTable:
         key = quote(self.db.primary_key(self.name))
         return self.db.query(f"select * from {quote(self.name)} order by {key}")
 
+    def get(self, pk_value: Any) -> dict[str, Any]:
+        """The row whose primary key is ``pk_value``; ``KeyError`` when there is none."""
+        key = quote(self.db.primary_key(self.name))
+        rows = list(self.db.query(f"select * from {quote(self.name)} where {key} = ?", [pk_value]))
+        if not rows:
+            raise KeyError(pk_value)
+        return rows[0]
+
     def update(self, pk_value: Any, updates: dict[str, Any]) -> PgTable:
         """Change columns of the row whose primary key is ``pk_value``."""
         sets = ", ".join(f"{quote(column)} = ?" for column in updates)
