@@ -211,6 +211,19 @@ def pg_target(postgres_server: Server) -> PostgresTarget:
     return postgres_server.target()
 
 
+def db_arg(target: Target) -> str:
+    """The ``--db`` argument naming a target (a PostgreSQL URL with its password)."""
+    return target.url if isinstance(target, PostgresTarget) else str(target)
+
+
+def rows(target: Target, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Rows of a portable query, read with a connection of its own (as another program would)."""
+    from phitrace.store.database import open_database
+
+    with open_database(target) as db:
+        return [tuple(row) for row in db.execute(sql, params or [])]
+
+
 ENGINES = ("sqlite", "postgresql")
 
 

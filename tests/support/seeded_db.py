@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlite_utils
 
@@ -13,6 +12,7 @@ from phitrace.model import Analysis, Finding, Request
 from phitrace.store.database import open_database
 from phitrace.store.rows import Record, party_rows
 from phitrace.store.sessions import end_session, start_session
+from phitrace.store.target import Target
 from phitrace.store.writer import write_inventory, write_record
 from phitrace.urls import registrable_domain
 
@@ -136,7 +136,7 @@ def pixel_flow(db: sqlite_utils.Database, session: int, page: str, offset: float
     )
 
 
-def clinic(path: Path) -> Path:
+def clinic(path: Target) -> Target:
     """One session at a clinic site: high, medium and low leaks, a quiet flow, two repeats."""
     db = open_database(path)
     session = new_session(db, "consent rejected", consent="rejected")
@@ -205,7 +205,7 @@ def observe(
 CHAT_URL = "https://widget.carechat.example/v1/visitor?member=MBR-2291-77&page=%2Fappointments"
 
 
-def portal(path: Path) -> Path:
+def portal(path: Target) -> Target:
     """Two sessions with an inventory of third parties: catalogued, unlisted with data, assets.
 
     Day 1 sends the pixel, a chat widget nobody lists receives the member id,
@@ -260,7 +260,7 @@ def _uet_flow(
     )
 
 
-def consent_pair(path: Path) -> Path:
+def consent_pair(path: Target) -> Target:
     """The same journey twice: consent accepted (session 1), then rejected (session 2).
 
     Accepted sends the pixel (three high findings), a medication search to
@@ -336,7 +336,7 @@ SESSION_COOKIE_REASON = "session cookie 'sid' on the document request"
 GPC_HEADERS = (("User-Agent", "phitrace-test"), ("Sec-GPC", "1"))
 
 
-def logged_in_portal(path: Path) -> Path:
+def logged_in_portal(path: Target) -> Target:
     """A patient portal visited logged in, consent accepted, GPC sent by all but one request.
 
     The opaque condition page (logged in by the login cookie) sends Meta a
@@ -428,7 +428,7 @@ _MANY_TERMS = (
 )
 
 
-def many(path: Path, flows: int, sessions: int = 3) -> Path:
+def many(path: Target, flows: int, sessions: int = 3) -> Target:
     """``flows`` flows of two to four findings each, over several sessions and vendors.
 
     Values vary by flow (and carry commas, quotes, line breaks, a formula

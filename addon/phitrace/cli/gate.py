@@ -18,7 +18,7 @@ from phitrace.cli.options import (
 from phitrace.cli.policy import judge_leaks, policy_option, read_policy
 from phitrace.gate.baseline import FAIL_LEVELS
 from phitrace.store.reader import Leak
-from phitrace.store.target import Target
+from phitrace.store.target import Target, files
 
 
 class CannotCheck(click.ClickException):
@@ -135,7 +135,7 @@ def baseline_command(db_path: Target, session: int | None, output: Path) -> None
     check_output(output, (db_path,))
     leaks = _leaks(db_path, session)
     try:
-        count = write_baseline(output, leaks, (db_path,))
+        count = write_baseline(output, leaks, files([db_path]))
     except OutputError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {output}: {count} accepted leak(s) from {len(leaks)} finding(s)")

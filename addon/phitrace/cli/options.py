@@ -234,7 +234,8 @@ def session_db(db_path: Target, session: int | None) -> Store:
     if not known:
         db.close()
         raise click.ClickException(
-            f"no session {session} in {db_path} — list sessions with datasette or sqlite3"
+            f"no session {session} in {db_path} — list sessions with "
+            + ("psql" if isinstance(db_path, PostgresTarget) else "datasette or sqlite3")
         )
     return db
 

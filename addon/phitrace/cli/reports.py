@@ -19,7 +19,7 @@ from phitrace.cli.policy import judge_leaks, policy_option, read_policy
 from phitrace.cli.streamed import stream_report
 from phitrace.report.formats import FORMATS, STREAMED
 from phitrace.store.reader import Findings, SessionView
-from phitrace.store.target import Target
+from phitrace.store.target import Target, files
 
 
 def _findings(db_path: Target, session: int | None, *, raw: bool = False) -> Findings:
@@ -175,7 +175,7 @@ def export_evidence(db_path: Target, session: int | None, output: Path) -> None:
     check_output(output, (db_path,))
     findings = _findings(db_path, session, raw=True)
     try:
-        digest = write_bundle(findings, output, databases=(db_path,))
+        digest = write_bundle(findings, output, databases=files([db_path]))
     except OutputError as exc:
         raise click.ClickException(str(exc)) from exc
     flows = len(findings.flagged_flow_ids)

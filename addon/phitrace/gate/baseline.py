@@ -27,7 +27,6 @@ from phitrace.model import severity_rank
 from phitrace.store.private import write_private
 from phitrace.store.reader import Leak, SessionView
 from phitrace.store.schema import now_iso
-from phitrace.store.target import Target
 
 FAIL_LEVELS: tuple[str, ...] = ("high", "medium", "low")
 """Severities ``check --fail-on`` accepts."""
@@ -125,7 +124,7 @@ def baseline_document(leaks: Iterable[Leak]) -> dict[str, Any]:
     }
 
 
-def write_baseline(path: Path, leaks: Iterable[Leak], databases: Iterable[Target] = ()) -> int:
+def write_baseline(path: Path, leaks: Iterable[Leak], databases: Iterable[Path] = ()) -> int:
     """Write a baseline of the findings (atomically, never over ``databases``).
 
     Returns how many fingerprints it accepts.

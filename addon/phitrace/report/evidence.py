@@ -40,7 +40,6 @@ from phitrace.report.decoded import WIRE_LABEL, decoded_body
 from phitrace.report.formats import to_json
 from phitrace.store.private import private_output
 from phitrace.store.reader import Findings, Leak, RawRequest, url_parts
-from phitrace.store.target import Target
 
 FORMAT = "phitrace-evidence"
 VERSION = 1
@@ -252,7 +251,7 @@ def _zip_time(stamp: str) -> tuple[int, int, int, int, int, int]:
     return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, 0)
 
 
-def write_bundle(findings: Findings, path: Path, databases: Iterable[Target] = ()) -> str:
+def write_bundle(findings: Findings, path: Path, databases: Iterable[Path] = ()) -> str:
     """Write the bundle (mode 0600, entries 0600) and return the manifest's SHA-256.
 
     The zip is streamed into a temporary file that replaces ``path`` only when

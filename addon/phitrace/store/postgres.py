@@ -159,6 +159,28 @@ class PgTable:
         self.db.execute(sql)
         return self
 
+    @property
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every row, as a dict, in primary key order."""
+        key = quote(self.db.primary_key(self.name))
+        return self.db.query(f"select * from {quote(self.name)} order by {key}")
+
+    def get(self, pk_value: Any) -> dict[str, Any]:
+        """The row whose primary key is ``pk_value``; ``KeyError`` when there is none."""
+        key = quote(self.db.primary_key(self.name))
+        rows = list(self.db.query(f"select * from {quote(self.name)} where {key} = ?", [pk_value]))
+        if not rows:
+            raise KeyError(pk_value)
+        return rows[0]
+
+    def update(self, pk_value: Any, updates: dict[str, Any]) -> PgTable:
+        """Change columns of the row whose primary key is ``pk_value``."""
+        sets = ", ".join(f"{quote(column)} = ?" for column in updates)
+        key = quote(self.db.primary_key(self.name))
+        sql = f"update {quote(self.name)} set {sets} where {key} = ?"
+        self.db.execute(sql, [*updates.values(), pk_value])
+        return self
+
     def insert(self, record: dict[str, Any]) -> PgTable:
         """Insert one row; :attr:`last_pk` is its primary key (given or generated)."""
         pk = self.db.primary_key(self.name)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 import stat
-from contextlib import closing
 from pathlib import Path
 
 from phitrace.model import Analysis, Finding, Request
 from phitrace.store.database import open_database, open_database_readonly, read_snapshot
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
+from phitrace.store.target import Target
 from phitrace.store.writer import Writer, write_record
 from tests.support.database import new_session
+from tests.support.postgres import rows
 
 CONTRACT = {
     "sessions": {
@@ -89,8 +89,8 @@ def analysis(n: int = 0) -> Analysis:
     )
 
 
-def test_tables_carry_every_contract_column(tmp_path: Path) -> None:
-    with open_database(tmp_path / "p.db") as db:
+def test_tables_carry_every_contract_column(db_target: Target) -> None:
+    with open_database(db_target) as db:
         for table, columns in CONTRACT.items():
             assert columns <= set(db.table(table).columns_dict), table
 
@@ -103,8 +103,8 @@ def test_database_is_private_and_in_wal_mode(tmp_path: Path) -> None:
         assert db.journal_mode == "wal"
 
 
-def test_a_record_is_written_with_its_findings_and_raw_request(tmp_path: Path) -> None:
-    with open_database(tmp_path / "p.db") as db:
+def test_a_record_is_written_with_its_findings_and_raw_request(db_target: Target) -> None:
+    with open_database(db_target) as db:
         session = start_session(db, source="har", label="x")
         with db.atomic():
             flow_id = write_record(db, Record(session, analysis()), store_bodies=True)
@@ -112,33 +112,32 @@ def test_a_record_is_written_with_its_findings_and_raw_request(tmp_path: Path) -
         assert flow["vendor"] == "meta-pixel" and flow["host"] == "www.facebook.com"
         assert flow["request_sha256"] == analysis().request.sha256()
         assert [f["matched"] for f in db.table("findings").rows] == ["diabetes"]
-        assert db.table("requests").get(flow_id)["body"] == b"body"
+        assert bytes(db.table("requests").get(flow_id)["body"]) == b"body"
 
 
-def test_writer_commits_everything_queued_when_closed(tmp_path: Path) -> None:
-    path = tmp_path / "p.db"
+def test_writer_commits_everything_queued_when_closed(db_target: Target) -> None:
+    path = db_target
     session = new_session(path, source="proxy")
     writer = Writer(path, store_bodies=False, interval=0.01)
     for n in range(1200):
         writer.submit(Record(session, analysis(n)))
     writer.close()
-    with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("select count(*) from flows").fetchone() == (1200,)
-        assert conn.execute("select count(*) from findings").fetchone() == (1200,)
-        assert conn.execute("select count(*) from requests").fetchone() == (0,)
+    assert rows(path, "select count(*) from flows") == [(1200,)]
+    assert rows(path, "select count(*) from findings") == [(1200,)]
+    assert rows(path, "select count(*) from requests") == [(0,)]
     assert writer.written == 1200 and writer.failed == 0
 
 
-def test_reopening_an_existing_database_keeps_its_rows(tmp_path: Path) -> None:
-    path = tmp_path / "p.db"
+def test_reopening_an_existing_database_keeps_its_rows(db_target: Target) -> None:
+    path = db_target
     new_session(path, source="proxy")
     new_session(path, source="har")
     with open_database(path) as db:
         assert [r["source"] for r in db.table("sessions").rows] == ["proxy", "har"]
 
 
-def test_a_read_snapshot_does_not_see_what_a_writer_adds_meanwhile(tmp_path: Path) -> None:
-    path = tmp_path / "live.db"
+def test_a_read_snapshot_does_not_see_what_a_writer_adds_meanwhile(db_target: Target) -> None:
+    path = db_target
     writer = open_database(path)
     session = start_session(writer, source="proxy")
     reader = open_database_readonly(path)

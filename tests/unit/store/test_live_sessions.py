@@ -15,8 +15,10 @@ from phitrace.model import Analysis, Request
 from phitrace.store.database import open_database
 from phitrace.store.rows import Record
 from phitrace.store.sessions import end_session, live_sessions, start_session
+from phitrace.store.target import Target
 from phitrace.store.writer import Writer
 from tests.support.database import new_session
+from tests.support.postgres import rows
 
 
 def hit(n: int) -> Analysis:
@@ -58,36 +60,36 @@ def test_a_session_whose_recorder_died_is_purged_without_force(tmp_path: Path) -
 
 
 def test_records_of_a_session_deleted_under_the_writer_go_to_a_new_session(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    db_target: Target, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "p.db"
-    db = open_database(path)
+    db = open_database(db_target)
     session = start_session(db, source="proxy", label="portal", consent="rejected")
     db.close()
-    writer = Writer(path, interval=0.01, session_id=session)
+    writer = Writer(db_target, interval=0.01, session_id=session)
     writer.submit(Record(session, hit(0)))
     assert writer.flush()
-    [(started,)] = query(path, "select started_at from sessions")
+    [(started,)] = rows(db_target, "select started_at from sessions")
     time.sleep(0.01)  # so the continuing session's start time differs
-    with closing(sqlite3.connect(path)) as conn, conn:  # as purge does, from another connection
-        conn.execute("delete from requests")
-        conn.execute("delete from flows")
-        conn.execute("delete from sessions")
+    with open_database(db_target) as other, other.atomic():  # as purge does, from elsewhere
+        other.execute("delete from requests")
+        other.execute("delete from flows")
+        other.execute("delete from sessions")
     for n in range(1, 4):
         writer.submit(Record(session, hit(n)))
     writer.close()
     assert (writer.written, writer.failed) == (4, 0)
-    rows = query(
-        path,
+    found = rows(
+        db_target,
         "select s.id, s.started_at, s.label, s.source, s.consent, s.status, count(f.id)"
-        " from sessions s left join flows f on f.session_id = s.id group by s.id",
+        " from sessions s left join flows f on f.session_id = s.id"
+        " group by s.id, s.started_at, s.label, s.source, s.consent, s.status",
     )
-    assert len(rows) == 1
-    new_id, new_start, *kept = rows[0]  # SQLite may give the new row the freed id
+    assert len(found) == 1
+    new_id, new_start, *kept = found[0]  # SQLite may give the new row the freed id
     assert new_start != started
     assert kept == ["portal", "proxy", "rejected", "complete", 3]
     orphans = "select count(*) from flows where session_id not in (select id from sessions)"
-    assert query(path, orphans) == [(0,)]
+    assert rows(db_target, orphans) == [(0,)]
     assert f"session {session} was deleted while it was being recorded" in caplog.text
     assert f"recording continues in session {new_id}" in caplog.text
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
-from phitrace.store.database import open_database
+from phitrace.store.database import ForeignDatabase, open_database
+from phitrace.store.engine import Store, store_errors
 from phitrace.store.migrations import (
     MIGRATIONS,
     MIGRATIONS_TABLE,
@@ -19,6 +22,7 @@ from phitrace.store.migrations import (
 )
 from phitrace.store.reader import load_leaks
 from phitrace.store.schema import SCHEMA
+from phitrace.store.target import PostgresTarget, Target
 
 STEPS = [m.name for m in MIGRATIONS]
 
@@ -53,8 +57,24 @@ def previous_database(path: Path) -> Path:
     return path
 
 
-def columns(db: sqlite_utils.Database) -> dict[str, set[str]]:
+def columns(db: Store) -> dict[str, set[str]]:
     return {name: set(db.table(name).columns_dict) for name in SCHEMA}
+
+
+@contextmanager
+def open_database_at(target: Target, steps: tuple[Migration, ...]) -> Iterator[Store]:
+    """A database on either engine with only ``steps`` applied, as an older release left it."""
+    if isinstance(target, PostgresTarget):
+        from phitrace.store.postgres import PgDatabase, connect
+
+        db: Store = PgDatabase(connect(target), target)
+    else:
+        db = sqlite_utils.Database(target)
+    try:
+        migrate(db, steps)
+        yield db
+    finally:
+        db.close()
 
 
 def test_a_new_database_has_every_step_and_exactly_the_contract() -> None:
@@ -156,3 +176,50 @@ def test_a_database_before_the_gpc_step_gains_flow_and_session_gpc_as_null(
         assert STEPS[9] == "0010_gpc"
         assert next(db.query("select gpc from flows")) == {"gpc": None}
         assert next(db.query("select gpc from sessions")) == {"gpc": None}
+
+
+def test_a_new_database_on_either_engine_has_every_step_and_exactly_the_contract(
+    db_target: Target,
+) -> None:
+    with open_database(db_target) as db:
+        assert applied_migrations(db) == STEPS
+        assert columns(db) == {name: set(wanted) for name, wanted in SCHEMA.items()}
+        assert migrate(db) == []
+
+
+def test_an_older_database_on_either_engine_gets_only_its_missing_steps_and_session_uids(
+    db_target: Target,
+) -> None:
+    with open_database_at(db_target, MIGRATIONS[:10]) as db:
+        assert "uid" not in columns(db)["sessions"]
+        for n in range(3):
+            db["sessions"].insert({"id": n + 1, "source": "har", "started_at": f"2026-01-0{n + 1}"})
+    with open_database(db_target) as db:
+        assert applied_migrations(db) == STEPS and STEPS[10] == "0011_session_uid"
+        uids = [row["uid"] for row in db.query("select uid from sessions order by id")]
+        assert len(set(uids)) == 3 and all(str(uuid.UUID(uid)) == uid for uid in uids)
+        with pytest.raises(store_errors(), match="(?i)unique"):
+            db.execute("update sessions set uid = ? where id = 2", [uids[0]])
+
+
+def test_a_failing_step_on_postgresql_leaves_nothing_half_applied(pg_target: Target) -> None:
+    def broken(db: Store) -> None:
+        db.table("findings").add_column("half", str)
+        raise RuntimeError("step failed")
+
+    with open_database(pg_target) as db:
+        with pytest.raises(RuntimeError, match="step failed"):
+            migrate(db, (*MIGRATIONS, Migration("0099_broken", broken)))
+        assert "half" not in columns(db)["findings"]
+        assert applied_migrations(db) == STEPS
+
+
+def test_postgresql_refuses_a_database_holding_another_programs_tables(
+    pg_target: PostgresTarget,
+) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_target.url, autocommit=True) as conn:
+        conn.execute(b"create table invoices (id int primary key, total numeric)")
+    with pytest.raises(ForeignDatabase, match="another program"):
+        open_database(pg_target)

@@ -11,8 +11,10 @@ from phitrace.model import Analysis, Finding, Request
 from phitrace.store.database import open_database
 from phitrace.store.rows import Record
 from phitrace.store.sessions import end_session, start_session
+from phitrace.store.target import Target
 from phitrace.store.writer import Writer, write_record
 from tests.support.database import new_session
+from tests.support.postgres import db_arg
 
 MARKER = b"purge-marker-jane.canary@example.org"
 
@@ -50,19 +52,19 @@ def test_purged_content_is_gone_from_every_file(tmp_path: Path) -> None:
     assert MARKER not in files(path)
 
 
-def test_purge_refuses_a_session_being_recorded_unless_forced(tmp_path: Path) -> None:
-    path = tmp_path / "p.db"
+def test_purge_refuses_a_session_being_recorded_unless_forced(db_target: Target) -> None:
+    path = db_target
     session = new_session(path, source="proxy")
     writer = Writer(path, interval=0.01, session_id=session)
     writer.submit(Record(session, marked(0)))
     assert writer.flush()
-    refused = CliRunner().invoke(main, ["purge", "--db", str(path), "--all", "--yes"])
+    refused = CliRunner().invoke(main, ["purge", "--db", db_arg(path), "--all", "--yes"])
     assert refused.exit_code == 1
     assert f"session {session}" in refused.output and "--force" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
-    forced = CliRunner().invoke(main, ["purge", "--db", str(path), "--all", "--yes", "--force"])
+    forced = CliRunner().invoke(main, ["purge", "--db", db_arg(path), "--all", "--yes", "--force"])
     assert forced.exit_code == 0, forced.output
-    new_session(path, source="har")  # takes the purged session's id again
+    new_session(path, source="har")  # on SQLite, takes the purged session's id again
     writer.submit(Record(session, marked(1)))
     writer.close()
     with open_database(path) as db:
@@ -76,12 +78,12 @@ def test_purge_refuses_a_session_being_recorded_unless_forced(tmp_path: Path) ->
         assert orphans.fetchone()[0] == 0
 
 
-def test_purge_removes_the_session_third_party_inventory(tmp_path: Path) -> None:
+def test_purge_removes_the_session_third_party_inventory(db_target: Target) -> None:
     from phitrace.capture.parties import Inventory
     from phitrace.store.rows import party_rows
     from phitrace.store.writer import write_inventory
 
-    path = tmp_path / "p.db"
+    path = db_target
     db = open_database(path)
     session = start_session(db, source="har", label="gone")
     inventory = Inventory()
@@ -91,10 +93,10 @@ def test_purge_removes_the_session_third_party_inventory(tmp_path: Path) -> None
     )
     write_inventory(db, session, party_rows(session, inventory))
     end_session(db, session)
-    assert db["third_parties"].count == 1
+    assert db["third_parties"].count_where() == 1
     db.close()
-    result = CliRunner().invoke(main, ["purge", "--db", str(path), "--all", "--yes"])
+    result = CliRunner().invoke(main, ["purge", "--db", db_arg(path), "--all", "--yes"])
     assert result.exit_code == 0, result.output
     db = open_database(path)
-    assert db["third_parties"].count == 0
+    assert db["third_parties"].count_where() == 0
     db.close()

@@ -1,9 +1,11 @@
-"""Findings read back as stored: path and decode trail apart, the flow's reason and company."""
+"""Findings read back as stored: path and decode trail apart, the flow's reason and company.
+
+Each test runs on SQLite and on PostgreSQL (``db_target``).
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,12 +19,12 @@ from phitrace.store.database import open_database
 from phitrace.store.reader import count_leaks, iter_leaks, load_findings, load_leaks
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
+from phitrace.store.target import Target
 from phitrace.store.writer import write_record
 from tests.support.seeded_db import many
 
 
-def stored(tmp_path: Path, *findings: Finding, storage: str = "full") -> Path:
-    path = tmp_path / "p.db"
+def stored(path: Target, *findings: Finding, storage: str = "full") -> Target:
     db = open_database(path)
     session = start_session(db, source="har")
     analysis = Analysis(
@@ -46,8 +48,8 @@ def health(path: str, trail: tuple[str, ...] = ()) -> Finding:
 
 
 @pytest.mark.parametrize("storage", ["full", "redact"])
-def test_path_and_trail_round_trip_as_separate_values(tmp_path: Path, storage: str) -> None:
-    path = stored(tmp_path, health("body.data[0].q", ("gzip", "json")), storage=storage)
+def test_path_and_trail_round_trip_as_separate_values(db_target: Target, storage: str) -> None:
+    path = stored(db_target, health("body.data[0].q", ("gzip", "json")), storage=storage)
     with open_database(path) as db:
         row = next(iter(db.table("findings").rows))
         assert (row["path"], json.loads(row["trail"])) == ("body.data[0].q", ["gzip", "json"])
@@ -65,14 +67,14 @@ def test_path_and_trail_round_trip_as_separate_values(tmp_path: Path, storage: s
     [("body.note [draft]", ()), ("body.note [draft]", ("json",)), ("body.a [b>c]", ())],
 )
 def test_a_path_holding_a_bracket_and_space_is_read_back_unchanged(
-    tmp_path: Path, key: str, trail: tuple[str, ...]
+    db_target: Target, key: str, trail: tuple[str, ...]
 ) -> None:
-    with open_database(stored(tmp_path, health(key, trail))) as db:
+    with open_database(stored(db_target, health(key, trail))) as db:
         (leak,) = load_leaks(db)
     assert (leak.path, leak.trail) == (key, trail)
 
 
-def test_the_flow_stores_its_severity_reason_once_and_its_vendor_company(tmp_path: Path) -> None:
+def test_the_flow_stores_its_severity_reason_once_and_its_vendor_company(db_target: Target) -> None:
     signature = parse_signature(
         {
             "id": "pixel",
@@ -90,7 +92,7 @@ def test_the_flow_stores_its_severity_reason_once_and_its_vendor_company(tmp_pat
     )
     reason = "health data sent to an analytics tracker without an identifier"
     assert (analysis.severity_reason, analysis.vendor_company) == (reason, "Pixel Works Ltd.")
-    with open_database(tmp_path / "p.db") as db:
+    with open_database(db_target) as db:
         with db.atomic():
             flow_id = write_record(db, Record(start_session(db, source="har"), analysis), False)
         flow = db.table("flows").get(flow_id)
@@ -99,8 +101,8 @@ def test_the_flow_stores_its_severity_reason_once_and_its_vendor_company(tmp_pat
         assert all(r["reason"].endswith(f"; {reason}") for r in db.table("findings").rows)
 
 
-def test_reports_take_the_company_from_the_flows_not_the_signature_files(tmp_path: Path) -> None:
-    with open_database(stored(tmp_path, health("query.q"))) as db:
+def test_reports_take_the_company_from_the_flows_not_the_signature_files(db_target: Target) -> None:
+    with open_database(stored(db_target, health("query.q"))) as db:
         findings = load_findings(db)
     (view,) = vendor_views(findings)
     assert (view.vendor, view.company) == ("t-vendor", "T Corp.")
@@ -108,9 +110,9 @@ def test_reports_take_the_company_from_the_flows_not_the_signature_files(tmp_pat
 
 @pytest.mark.parametrize("session", [None, 2])
 def test_findings_read_in_batches_come_in_the_order_of_the_whole_list(
-    tmp_path: Path, session: int | None
+    db_target: Target, session: int | None
 ) -> None:
-    db = open_database(many(tmp_path / "many.db", 60))
+    db = open_database(many(db_target, 60))
     whole = load_leaks(db, session)
     batched = iter_leaks(db, session, batch=7)
     assert len(whole) > 7 * 5
@@ -120,8 +122,8 @@ def test_findings_read_in_batches_come_in_the_order_of_the_whole_list(
     db.close()
 
 
-def test_an_overview_without_the_findings_has_everything_else(tmp_path: Path) -> None:
-    db = open_database(many(tmp_path / "many.db", 40))
+def test_an_overview_without_the_findings_has_everything_else(db_target: Target) -> None:
+    db = open_database(many(db_target, 40))
     overview, full = load_findings(db, leaks=False), load_findings(db)
     db.close()
     assert overview.leaks == [] and full.leaks

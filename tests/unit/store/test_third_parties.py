@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from phitrace.capture.parties import Inventory
 from phitrace.model import Request
 from phitrace.report.html import build_context, render_html
@@ -11,11 +9,12 @@ from phitrace.store.database import open_database
 from phitrace.store.parties import load_parties
 from phitrace.store.rows import party_rows
 from phitrace.store.sessions import start_session
+from phitrace.store.target import Target
 from phitrace.store.writer import write_inventory
 
 
-def test_inventory_is_stored_once_per_domain_and_shown_in_the_report(tmp_path: Path) -> None:
-    with open_database(tmp_path / "p.db") as db:
+def test_inventory_is_stored_once_per_domain_and_shown_in_the_report(db_target: Target) -> None:
+    with open_database(db_target) as db:
         session = start_session(db, source="proxy")
         inventory = Inventory()
         request = Request("POST", "https://api.aptabase.com/e", body=b"{}", timestamp=1.0e9)

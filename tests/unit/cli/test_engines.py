@@ -1,0 +1,102 @@
+"""The same sessions, written by the same code into SQLite and PostgreSQL, read the same.
+
+``report`` (Markdown and JSON), ``check`` and ``compare`` are run on a SQLite
+file and on a PostgreSQL database seeded alike; their output must match but
+for the time each report was generated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from phitrace.cli.main import main
+from phitrace.store.target import PostgresTarget, Target
+from tests.support.postgres import Server
+from tests.support.seeded_db import clinic, consent_pair, logged_in_portal, many
+
+SEEDS: dict[str, Callable[[Target], Target]] = {
+    "clinic": clinic,
+    "consent_pair": consent_pair,
+    "logged_in_portal": logged_in_portal,
+    "many": lambda target: many(target, 60),
+}
+
+_GENERATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
+
+
+def run(target: Target, *args: str) -> Result:
+    url = target.url if isinstance(target, PostgresTarget) else str(target)
+    return CliRunner().invoke(main, [*args, "--db", url])
+
+
+def without_times(text: str, seeded: set[str]) -> str:
+    """The output with generation times blanked (the seeded session times are kept)."""
+    return _GENERATED.sub(lambda m: m.group(0) if m.group(0) in seeded else "<now>", text)
+
+
+def seeded_times(target: Target) -> set[str]:
+    from phitrace.store.database import open_database
+
+    with open_database(target) as db:
+        rows = db.execute("select started_at, ended_at from sessions").fetchall()
+        flows = db.execute("select timestamp from flows").fetchall()
+    return {str(v) for row in rows + flows for v in row if v}
+
+
+Pair = tuple[Target, Target, set[str]]
+
+
+@pytest.fixture(params=sorted(SEEDS))
+def pair(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: Server) -> Pair:
+    """One seed written into a SQLite file and into a PostgreSQL database."""
+    seed = SEEDS[request.param]
+    sqlite = seed(tmp_path / "seeded.db")
+    postgres = seed(postgres_server.target())
+    return sqlite, postgres, seeded_times(sqlite)
+
+
+def same(pair: Pair, *args: str) -> tuple[Result, Result]:
+    sqlite, postgres, times = pair
+    a, b = run(sqlite, *args), run(postgres, *args)
+    assert (a.exit_code, without_times(a.output, times)) == (
+        b.exit_code,
+        without_times(b.output, times),
+    )
+    return a, b
+
+
+@pytest.mark.parametrize("fmt", ["md", "json"])
+def test_report_is_the_same_on_both_engines(pair: Pair, fmt: str) -> None:
+    a, _ = same(pair, "report", "--format", fmt, "-o", "-")
+    assert a.exit_code == 0, a.output
+    if fmt == "json":
+        assert json.loads(a.output)["findings"]
+
+
+def test_check_is_the_same_on_both_engines(pair: Pair) -> None:
+    a, _ = same(pair, "check")
+    assert a.exit_code in (0, 1), a.output
+    assert a.output
+
+
+@pytest.mark.parametrize("pair", ["consent_pair", "many"], indirect=True)
+def test_compare_is_the_same_on_both_engines(pair: Pair) -> None:
+    for fmt in ("md", "json"):
+        a, _ = same(pair, "compare", "1", "2", "--format", fmt)
+        assert a.exit_code == 0, a.output
+        assert "2026-01-01" in a.output or "2026-01-02" in a.output
+
+
+def test_an_unknown_session_is_named_without_the_password(postgres_server: Server) -> None:
+    target = clinic(postgres_server.target())
+    assert isinstance(target, PostgresTarget)
+    result = run(target, "compare", "1", "2")
+    assert result.exit_code == 1
+    assert "no session 2 in postgresql://phitrace:***@" in result.output
+    assert postgres_server.password not in result.output
