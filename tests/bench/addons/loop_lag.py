@@ -40,12 +40,12 @@ class LoopLag:
         original = store.Writer._commit
         commits = self.commits
 
-        def timed(writer: store.Writer, db: Any, batch: Any) -> None:
+        def timed(writer: store.Writer, db: Any, batch: Any, *args: Any) -> None:
             if not ctx.options.bench_store:
                 return
             started = time.perf_counter()
             try:
-                original(writer, db, batch)
+                original(writer, db, batch, *args)
             finally:
                 commits.extend((started, time.perf_counter()))
 
