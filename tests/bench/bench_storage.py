@@ -9,6 +9,11 @@ difference in event-loop lag is what storage costs the loop.  Were SQLite
 on the loop, every commit would stall it for the commit's length; off the
 loop, the cost is at most sharing the GIL with the writer thread (one
 switch interval).  Chunks alternate between the two so noise hits both.
+
+Then the writer alone, on each engine: the same records submitted to a
+``store.Writer`` on a SQLite file and on a throw-away PostgreSQL server
+(started as the tests start theirs), timed until committed: the write
+throughput each engine gives one recorder.
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ from contextlib import closing
 from pathlib import Path
 
 from phitrace.cli.main import ADDON_SCRIPT
+from phitrace.model import Analysis, Finding, Request
+from phitrace.store.database import open_database
+from phitrace.store.rows import Record
+from phitrace.store.sessions import start_session
+from phitrace.store.target import Target
+from phitrace.store.writer import Writer
 from tests.bench.bench_proxy_overhead import chunked, load
 from tests.bench.figures import Figure, at_most, info
 from tests.bench.harness import Context
@@ -114,7 +125,76 @@ def run(context: Context) -> list[Figure]:
     out = figures(lag, times, flows, findings, seconds)
     if errors:
         out.append(info(TITLE, "client errors", errors))
-    return out
+    return out + engines(context)
+
+
+def _records(session: int, count: int) -> list[Record]:
+    """Tracker requests as the proxy records them: a pixel hit with a body and two findings."""
+    body = b"id=1&ev=Search&cd[search_string]=diabetes&fbp=fb.1.2.3&" + b"x" * 200
+    found = (
+        Finding(
+            "health", "condition", "body.cd[search_string]", "diabetes", "diabetes", "r", "high"
+        ),
+        Finding("identifier", "cookie_id", "body.fbp", "fb.1.2.3", "fbp", "r", "low"),
+    )
+    return [
+        Record(
+            session,
+            Analysis(
+                Request("POST", f"https://www.facebook.com/tr/?rid={n}", (), body),
+                "meta-pixel",
+                findings=found,
+                severity="high",
+            ),
+        )
+        for n in range(count)
+    ]
+
+
+def writer_throughput(target: Target, count: int) -> float:
+    """Records per second one ``Writer`` commits into ``target`` (submit to last commit)."""
+    db = open_database(target)
+    try:
+        session = start_session(db, source="proxy", label="bench")
+    finally:
+        db.close()
+    records = _records(session, count)
+    writer = Writer(target, session_id=session)
+    assert writer.flush(), "the writer did not start"
+    started = time.monotonic()
+    for record in records:
+        writer.submit(record)
+    assert writer.flush(timeout=600), "the writer did not finish"
+    seconds = time.monotonic() - started
+    writer.close()
+    assert (writer.written, writer.failed) == (count, 0)
+    return count / seconds
+
+
+def engines(context: Context) -> list[Figure]:
+    """The writer's throughput on a SQLite file and on a PostgreSQL server, side by side."""
+    from tests.support.postgres import Server, find_binaries
+
+    count = context.size(20_000, 2_000)
+    figures = [
+        info(
+            TITLE,
+            "writer throughput, SQLite",
+            writer_throughput(context.scratch("engines") / "writer.db", count),
+            "flows/s",
+            note=f"{count:,} flows with 2 findings and a raw request each; synchronous=FULL",
+        )
+    ]
+    binaries = find_binaries()
+    if binaries is None:
+        return [*figures, info(TITLE, "writer throughput, PostgreSQL", None, note="no server")]
+    server = Server(binaries).start()
+    try:
+        rate = writer_throughput(server.target(), count)
+    finally:
+        server.stop()
+    note = "loopback server with fsync off (as the tests run it): an upper bound"
+    return [*figures, info(TITLE, "writer throughput, PostgreSQL", rate, "flows/s", note=note)]
 
 
 def figures(
