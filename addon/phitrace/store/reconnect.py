@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from phitrace.store.database import DatabaseError, open_database
 from phitrace.store.engine import Store, is_postgres, postgres, store_errors
 from phitrace.store.target import Target
 
-__all__ = ["Backoff", "Link", "is_disconnect"]
+__all__ = ["Backoff", "Link", "is_disconnect", "landed"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,16 @@ def is_disconnect(db: Store | None, error: BaseException) -> bool:
 
     conn = postgres(db).conn
     return conn.broken or conn.closed or isinstance(error, psycopg.OperationalError)
+
+
+def landed(db: Store, flow_ids: Sequence[int]) -> bool:
+    """Whether a batch written with these flow ids was committed before its connection broke.
+
+    A batch commits whole or not at all, so its first id tells.  A commit cut
+    off mid-way may have landed: retrying it blindly would store it twice.
+    """
+    sql = "select count(*) from flows where id = ?"
+    return bool(db.execute(sql, [flow_ids[0]]).fetchone()[0])
 
 
 class Backoff:

@@ -32,7 +32,7 @@ from pathlib import Path
 from phitrace.store.continuation import Sessions
 from phitrace.store.database import open_database, write_transaction
 from phitrace.store.engine import Store, data_errors, insert_rows, is_postgres, new_ids
-from phitrace.store.reconnect import Link, is_disconnect
+from phitrace.store.reconnect import Link, is_disconnect, landed
 from phitrace.store.rows import MAX_STORED_BODY, Record, Row, check_storage, prepared, with_raw
 from phitrace.store.sessions import HEARTBEAT, release_sessions, touch_sessions
 from phitrace.store.target import PostgresTarget, Target, parse_target
@@ -339,7 +339,7 @@ class Writer:
             db = self._link.get()
             if db is not None:
                 try:
-                    if cut_off and _landed(db, cut_off):
+                    if cut_off and landed(db, cut_off):
                         return True
                     self._commit(db, batch, True)
                     return True
@@ -351,9 +351,12 @@ class Writer:
                     self._link.lost(error)
             if not self._retries or not self._link.pause(self._give_up_at):
                 self._count_failed(len(batch))
-                log.error(
-                    "phitrace could not store %d flow(s): %s is unreachable", len(batch), self.path
-                )
+                if self._retries:  # a file that cannot be opened was logged when it was tried
+                    log.error(
+                        "phitrace could not store %d flow(s): %s is unreachable",
+                        len(batch),
+                        self.path,
+                    )
                 return False
 
     def _one_by_one(self, db: Store, batch: list[Record]) -> None:
@@ -390,8 +393,3 @@ class Writer:
                 record.analysis.request.sha256(),
                 error,
             )
-
-
-def _landed(db: Store, ids: Sequence[int]) -> bool:
-    """Whether a batch written with these flow ids was committed (all of it or none is)."""
-    return bool(db.execute("select count(*) from flows where id = ?", [ids[0]]).fetchone()[0])

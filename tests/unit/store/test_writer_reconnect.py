@@ -8,7 +8,6 @@ import pytest
 
 from phitrace.model import Analysis, Request
 from phitrace.store.database import open_database
-from phitrace.store.reconnect import Backoff
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
 from phitrace.store.target import PostgresTarget
@@ -39,13 +38,6 @@ def _rids(target: PostgresTarget) -> list[str]:
         return sorted(row[0].rsplit("=", 1)[1] for row in db.execute("select url from flows"))
     finally:
         db.close()
-
-
-def test_backoff_doubles_up_to_its_longest_and_starts_again_once_connected() -> None:
-    backoff = Backoff(first=0.1, longest=0.5)
-    assert [backoff.next() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
-    backoff.reset()
-    assert backoff.next() == 0.1
 
 
 def test_records_wait_for_a_server_that_is_down_and_are_written_once_it_is_back(
