@@ -71,7 +71,7 @@ def same(pair: Pair, *args: str) -> tuple[Result, Result]:
     return a, b
 
 
-@pytest.mark.parametrize("fmt", ["md", "json"])
+@pytest.mark.parametrize("fmt", ["md", "json", "html", "csv", "junit", "sarif"])
 def test_report_is_the_same_on_both_engines(pair: Pair, fmt: str) -> None:
     a, _ = same(pair, "report", "--format", fmt, "-o", "-")
     assert a.exit_code == 0, a.output
@@ -93,6 +93,29 @@ def test_compare_is_the_same_on_both_engines(pair: Pair) -> None:
         assert "2026-01-01" in a.output or "2026-01-02" in a.output
 
 
+@pytest.mark.parametrize("pair", ["consent_pair", "many"], indirect=True)
+def test_diff_is_the_same_on_both_engines(pair: Pair) -> None:
+    for fmt in ("text", "json"):
+        a, _ = same(pair, "diff", "--old-session", "1", "--new-session", "2", "--format", fmt)
+        assert a.exit_code == 0, a.output
+
+
+def test_a_baseline_and_the_check_against_it_are_the_same_on_both_engines(
+    pair: Pair, tmp_path: Path
+) -> None:
+    sqlite, postgres, times = pair
+    baselines = []
+    for n, target in enumerate((sqlite, postgres)):
+        out = tmp_path / f"baseline-{n}.json"
+        result = run(target, "baseline", "-o", str(out))
+        assert result.exit_code == 0, result.output
+        baselines.append(out)
+    texts = [without_times(b.read_text(encoding="utf-8"), times) for b in baselines]
+    assert texts[0] == texts[1] and '"fingerprint"' in texts[0]
+    a, _ = same(pair, "check", "--baseline", str(baselines[0]))
+    assert a.exit_code == 0, a.output
+
+
 def test_an_unknown_session_is_named_without_the_password(postgres_server: Server) -> None:
     target = clinic(postgres_server.target())
     assert isinstance(target, PostgresTarget)
@@ -100,3 +123,42 @@ def test_an_unknown_session_is_named_without_the_password(postgres_server: Serve
     assert result.exit_code == 1
     assert "no session 2 in postgresql://phitrace:***@" in result.output
     assert postgres_server.password not in result.output
+
+
+def _har(n: int) -> dict[str, object]:
+    page = f"https://www.example.org/conditions/asthma-{n}"
+    tracker = (
+        "https://bat.bing.com/action/0?ti=1&evt=pageLoad&p="
+        + page.replace(":", "%3A").replace("/", "%2F")
+        + f"&vid=visitor{n}"
+    )
+    entries = [
+        {
+            "pageref": "page_1",
+            "startedDateTime": f"2026-01-01T00:00:0{i}.000Z",
+            "request": {"method": "GET", "url": url, "headers": []},
+            "response": {"status": status},
+        }
+        for i, (url, status) in enumerate(((page, 200), (tracker, 204)))
+    ]
+    return {
+        "log": {"version": "1.2", "pages": [{"id": "page_1", "title": page}], "entries": entries}
+    }
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_files_scanned_into_either_engine_report_the_same(
+    tmp_path: Path, postgres_server: Server, jobs: str
+) -> None:
+    hars = []
+    for n in range(3):
+        har = tmp_path / f"capture-{n}.har"
+        har.write_text(json.dumps(_har(n)))
+        hars.append(str(har))
+    sqlite, postgres = tmp_path / "scanned.db", postgres_server.target()
+    for target in (sqlite, postgres):
+        result = run(target, "scan", *hars, "--jobs", jobs)
+        assert result.exit_code == 0, result.output
+    a, _ = same((sqlite, postgres, set()), "report", "--format", "json", "-o", "-")
+    document = json.loads(a.output)
+    assert len(document["sessions"]) == 3 and document["findings"]
