@@ -201,12 +201,9 @@ class Writer:
         """Queue a record for writing; over ``max_queue`` waiting, count it as not written."""
         with self._lock:
             full = self._pending >= self.max_queue
-            if full:
-                self.dropped += 1
-                self._failed += 1
-                dropped = self.dropped
-            else:
-                self._pending += 1
+            self.dropped, self._failed = self.dropped + full, self._failed + full
+            self._pending += not full
+            dropped = self.dropped
         if not full:
             self._queue.put(record)
         elif dropped == 1 or dropped % 1000 == 0:
@@ -222,6 +219,9 @@ class Writer:
         self._give_up_at = time.monotonic() + max(0.0, timeout - 1.0)
         self._queue.put(self._STOP)
         self._thread.join(timeout)
+        if self.failed:
+            done = (self.written, self.path, self.failed, self.dropped)
+            log.warning("phitrace: %d flow(s) stored in %s, %d not (%d over the bound)", *done)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is committed; False on timeout."""
