@@ -87,11 +87,10 @@ class _WholeNumeric(NumericLoader):
 
 def connect(target: PostgresTarget, *, readonly: bool = False) -> psycopg.Connection[Any]:
     """A connection in autocommit mode; read-only when asked, so a reader can never write."""
-    options = "-c default_transaction_read_only=on" if readonly else ""
-    conn = psycopg.connect(
-        target.url, autocommit=True, application_name="phitrace", options=options
-    )
+    conn = psycopg.connect(target.url, autocommit=True, application_name="phitrace")
     conn.adapters.register_loader("numeric", _WholeNumeric)
+    if readonly:  # set here, not as connection options, so options in the URL still apply
+        conn.execute(b"set default_transaction_read_only = on")
     return conn
 
 
