@@ -100,17 +100,16 @@ def insert_rows(db: Store, table: str, rows: Sequence[dict[str, Any]]) -> None:
 
     Few statements matter on SQLite: the sqlite3 module releases the GIL
     around each one, and under load a writer thread waits for it again every
-    time.  PostgreSQL gets one pipelined statement per row.
+    time.  PostgreSQL gets them all in one ``COPY``.
     """
     if not rows:
         return
     columns = list(rows[0])
+    if is_postgres(db):
+        postgres(db).copy_rows(table, columns, ([row[c] for c in columns] for row in rows))
+        return
     names = ", ".join(f"[{c}]" for c in columns)
     one = "(" + ", ".join("?" * len(columns)) + ")"
-    if is_postgres(db):
-        sql = f"insert into [{table}] ({names}) values {one}"
-        postgres(db).executemany(sql, [[row[c] for c in columns] for row in rows])
-        return
     conn = sqlite(db).conn
     per_statement = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
     for start in range(0, len(rows), per_statement):

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from phitrace.store.continuation import Sessions
@@ -259,9 +260,22 @@ class Writer:
 
     def _commit(self, db: Store, batch: Sequence[Record], bodies: bool) -> None:
         with write_transaction(db):
-            records = [self._sessions.continued(db, record) for record in batch]
+            records = self._continued(db, batch)
             write_records(db, records, bodies and self.store_bodies, self.storage, self.max_body)
             touch_sessions(db, {record.session_id for record in records})
+
+    def _continued(self, db: Store, batch: Sequence[Record]) -> list[Record]:
+        """The batch, each record in the session that continues its own (looked up once each)."""
+        moved: dict[int, int] = {}
+        records = []
+        for record in batch:
+            if record.session_id not in moved:
+                moved[record.session_id] = self._sessions.continued(db, record).session_id
+            wanted = moved[record.session_id]
+            records.append(
+                record if wanted == record.session_id else replace(record, session_id=wanted)
+            )
+        return records
 
     def _write(self, db: Store | None, batch: list[Record]) -> None:
         if db is None:
