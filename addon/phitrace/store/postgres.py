@@ -63,6 +63,17 @@ def translate(sql: str) -> str:
     return _TOKENS.sub(one, sql)
 
 
+def storable(value: Any) -> Any:
+    """A value PostgreSQL can hold: text cannot contain NUL, so it is written as ``\\x00``.
+
+    The same backslash escape phitrace writes for bytes that are not UTF-8;
+    SQLite keeps the NUL itself.
+    """
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")
+    return value
+
+
 def quote(name: str) -> str:
     """An identifier quoted for PostgreSQL."""
     return '"' + name.replace('"', '""') + '"'
@@ -186,7 +197,8 @@ class PgTable:
         names = ", ".join(quote(c) for c in record)
         marks = ", ".join(["%s"] * len(record))
         sql = f"insert into {quote(self.name)} ({names}) values ({marks}) returning {quote(pk)}"
-        self.last_pk = _first(self.db.conn.execute(sql.encode(), list(record.values())))
+        values = [storable(value) for value in record.values()]
+        self.last_pk = _first(self.db.conn.execute(sql.encode(), values))
         return self
 
 
@@ -202,12 +214,12 @@ class PgDatabase:
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
         """Run one portable statement (see :func:`translate`); returns its cursor."""
-        return self.conn.execute(translate(sql).encode(), list(parameters or ()))
+        return self.conn.execute(translate(sql).encode(), [storable(v) for v in parameters or ()])
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
         """Run a portable query; its rows as dicts."""
         cursor = self.conn.cursor(row_factory=dict_row)
-        cursor.execute(translate(sql).encode(), list(params or ()))
+        cursor.execute(translate(sql).encode(), [storable(v) for v in params or ()])
         return iter(cursor.fetchall())
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -216,7 +228,7 @@ class PgDatabase:
         with self.conn.cursor() as cursor:
             with cursor.copy(f"copy {quote(table)} ({names}) from stdin".encode()) as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row([storable(value) for value in row])
 
     def table(self, name: str) -> PgTable:
         """The table called ``name`` (which need not exist yet)."""
