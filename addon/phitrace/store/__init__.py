@@ -1,1 +1,1 @@
-"""Store: the database contract, the background writer, sessions and the findings reader."""
+"""Store: the database contract (SQLite or PostgreSQL), the background writer, sessions, the reader."""

@@ -92,7 +92,7 @@ def test_a_wrong_password_is_one_line_without_any_password(
     with pytest.raises(DatabaseError, match="cannot connect to postgresql://phitrace:\\*\\*\\*@"):
         open_database(parse_target(wrong))
     result = CliRunner().invoke(main, ["check", "--db", wrong])
-    assert result.exit_code != 0 and "password authentication failed" in result.output
+    assert result.exit_code == 2 and "password authentication failed" in result.output
     with caplog.at_level(logging.DEBUG):
         writer = Writer(wrong)
         writer.submit(Record(1, Analysis(Request("GET", "https://t.example/"), "t")))
