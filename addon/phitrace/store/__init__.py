@@ -1,1 +1,1 @@
-"""Store: the database contract (SQLite or PostgreSQL), the background writer, sessions, the reader."""
+"""Store: the database contract on SQLite or PostgreSQL, the writer, sessions, the reader."""
