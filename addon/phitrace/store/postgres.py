@@ -134,7 +134,7 @@ class PgTable:
     def create(
         self,
         columns: dict[str, type],
-        pk: str,
+        pk: str = "id",
         foreign_keys: Iterable[tuple[str, str, str]] = (),
     ) -> PgTable:
         """Create the table; an integer ``id`` key is an identity column the database fills."""
@@ -152,9 +152,10 @@ class PgTable:
         self.db.execute(f"create table {quote(self.name)} ({', '.join(parts)})")
         return self
 
-    def add_column(self, name: str, kind: type) -> PgTable:
+    def add_column(self, col_name: str, col_type: type = str) -> PgTable:
         """Add a nullable column."""
-        self.db.execute(f"alter table {quote(self.name)} add column {quote(name)} {_TYPES[kind]}")
+        column = f"{quote(col_name)} {_TYPES[col_type]}"
+        self.db.execute(f"alter table {quote(self.name)} add column {column}")
         return self
 
     def create_index(
@@ -175,20 +176,23 @@ class PgTable:
         key = quote(self.db.primary_key(self.name))
         return self.db.query(f"select * from {quote(self.name)} order by {key}")
 
-    def get(self, pk_value: Any) -> dict[str, Any]:
-        """The row whose primary key is ``pk_value``; ``KeyError`` when there is none."""
+    def get(self, pk_values: Any) -> dict[str, Any]:
+        """The row whose primary key is ``pk_values``; ``KeyError`` when there is none."""
         key = quote(self.db.primary_key(self.name))
-        rows = list(self.db.query(f"select * from {quote(self.name)} where {key} = ?", [pk_value]))
+        rows = list(self.db.query(f"select * from {quote(self.name)} where {key} = ?", [pk_values]))
         if not rows:
-            raise KeyError(pk_value)
+            raise KeyError(pk_values)
         return rows[0]
 
-    def update(self, pk_value: Any, updates: dict[str, Any]) -> PgTable:
-        """Change columns of the row whose primary key is ``pk_value``."""
+    def update(self, pk_values: Any, updates: dict[str, Any] | None = None) -> PgTable:
+        """Change columns of the row whose primary key is ``pk_values``."""
+        updates = updates or {}
+        if not updates:
+            return self
         sets = ", ".join(f"{quote(column)} = ?" for column in updates)
         key = quote(self.db.primary_key(self.name))
         sql = f"update {quote(self.name)} set {sets} where {key} = ?"
-        self.db.execute(sql, [*updates.values(), pk_value])
+        self.db.execute(sql, [*updates.values(), pk_values])
         return self
 
     def insert(self, record: dict[str, Any]) -> PgTable:
@@ -230,9 +234,9 @@ class PgDatabase:
                 for row in rows:
                     copy.write_row([storable(value) for value in row])
 
-    def table(self, name: str) -> PgTable:
-        """The table called ``name`` (which need not exist yet)."""
-        return PgTable(self, name)
+    def table(self, table_name: str) -> PgTable:
+        """The table called ``table_name`` (which need not exist yet)."""
+        return PgTable(self, table_name)
 
     def __getitem__(self, name: str) -> PgTable:
         return self.table(name)
