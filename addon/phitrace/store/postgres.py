@@ -47,7 +47,8 @@ _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\[([^\]]*)\]|\?|%")
 def translate(sql: str) -> str:
     """A portable statement in PostgreSQL's form: ``?`` → ``%s``, ``[x]`` → ``"x"``, ``%`` escaped.
 
-    Quoted strings and identifiers are left as they are.
+    Quoted strings and identifiers keep their ``?`` and ``[``; their ``%`` is
+    escaped too, since the driver reads placeholders even inside quotes.
     """
 
     def one(match: re.Match[str]) -> str:
@@ -57,8 +58,8 @@ def translate(sql: str) -> str:
         if token == "%":
             return "%%"
         if match.group(1) is not None:
-            return '"' + match.group(1).replace('"', '""') + '"'
-        return token
+            return '"' + match.group(1).replace('"', '""').replace("%", "%%") + '"'
+        return token.replace("%", "%%")
 
     return _TOKENS.sub(one, sql)
 
