@@ -184,3 +184,12 @@ def test_an_evidence_bundle_holds_the_same_on_both_engines(pair: Pair, tmp_path:
                 }
             )
     assert contents[0] == contents[1] and contents[0]
+
+
+@pytest.mark.parametrize("pair", ["consent_pair", "many"], indirect=True)
+def test_purging_a_session_leaves_the_same_database_on_both_engines(pair: Pair) -> None:
+    a, _ = same(pair, "purge", "--session", "1", "--yes")
+    assert a.exit_code == 0 and a.output.startswith("deleted 1 session(s)"), a.output
+    after, _ = same(pair, "report", "--format", "json", "-o", "-")
+    remaining = [session["id"] for session in json.loads(after.output)["sessions"]]
+    assert remaining and 1 not in remaining
