@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from phitrace.store.database import open_database
 from phitrace.store.postgres import storable, translate
 from phitrace.store.target import PostgresTarget
+from tests.support.postgres import Server
 
 
 @pytest.mark.parametrize(
@@ -48,3 +51,43 @@ def test_sums_of_integers_come_back_as_integers(pg_target: PostgresTarget) -> No
     with open_database(pg_target) as db:
         total, half = db.execute("select sum(x), avg(x) from (values (1), (2)) v (x)").fetchone()
     assert (type(total), total, half) == (int, 3, 1.5)
+
+
+def test_processes_opening_a_new_database_at_once_apply_each_step_once(
+    pg_target: PostgresTarget,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from phitrace.store.migrations import MIGRATIONS, applied_migrations
+
+    def open_and_close(_: int) -> list[str]:
+        with open_database(pg_target) as db:
+            return applied_migrations(db)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(open_and_close, range(4)))
+    assert results == [[m.name for m in MIGRATIONS]] * 4
+
+
+def test_a_role_that_may_only_select_can_report(
+    postgres_server: Server, pg_target: PostgresTarget, tmp_path: Path
+) -> None:
+    import psycopg
+    from click.testing import CliRunner
+
+    from phitrace.cli.main import main
+    from tests.support.seeded_db import clinic
+
+    clinic(pg_target)
+    database = pg_target.url.rpartition("/")[2]
+    with psycopg.connect(pg_target.url, autocommit=True) as conn:
+        conn.execute(b"create role auditor login password 'auditor-pw'")
+        conn.execute(b"grant select on all tables in schema public to auditor")
+    reader = f"postgresql://auditor:auditor-pw@127.0.0.1:{postgres_server.port}/{database}"
+    out = tmp_path / "r.md"
+    result = CliRunner().invoke(main, ["report", "--db", reader, "--format", "md", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Meta Pixel" in out.read_text(encoding="utf-8")
+    purge = CliRunner().invoke(main, ["purge", "--db", reader, "--all", "--yes"])
+    assert purge.exit_code == 1 and "permission denied" in purge.output
+    assert "auditor-pw" not in purge.output
