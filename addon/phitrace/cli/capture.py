@@ -160,7 +160,7 @@ def proxy(
     confdir = confdir.expanduser()
     _private_confdir(confdir)
     options = {
-        "phitrace_db": db.url if isinstance(db, PostgresTarget) else str(db),
+        "phitrace_db": _db_option(db),
         "phitrace_label": label,
         "phitrace_mode": mode,
         "phitrace_block_severity": block_severity,
@@ -186,6 +186,20 @@ def proxy(
 
     runner = {"web": mitm.mitmweb, "console": mitm.mitmproxy, "none": mitm.mitmdump}[ui]
     sys.exit(runner([*args, *mitmproxy_args]))
+
+
+def _db_option(db: Target) -> str:
+    """``phitrace_db`` for mitmproxy: a server's password goes to ``PGPASSWORD`` instead.
+
+    mitmproxy shows its options (mitmweb's options page, ``:options`` in the
+    console), so a password in the URL would be on screen; libpq reads the
+    environment variable, which this process (mitmproxy runs in it) keeps.
+    """
+    if not isinstance(db, PostgresTarget):
+        return str(db)
+    if db.password is not None:
+        os.environ["PGPASSWORD"] = db.password
+    return db.without_password()
 
 
 def _private_confdir(confdir: Path) -> None:

@@ -1,1 +1,1 @@
-"""Store: the database contract, the background writer, sessions and the findings reader."""
+"""Store: the database contract on SQLite or PostgreSQL, the writer, sessions, the reader."""

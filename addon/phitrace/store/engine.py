@@ -41,7 +41,7 @@ class Cursor(Protocol):
 
 
 class Table(Protocol):
-    """One table: whether it exists, its columns, and inserting one row."""
+    """One table: whether it exists, its columns and rows, and the changes migrations make."""
 
     last_pk: Any
 
@@ -50,7 +50,24 @@ class Table(Protocol):
     @property
     def columns_dict(self) -> dict[str, Any]: ...
 
+    @property
+    def rows(self) -> Any: ...
+
     def count_where(self, where: str | None = ..., where_args: Any = ...) -> int: ...
+
+    def get(self, pk_values: Any) -> dict[str, Any]: ...
+
+    def insert(self, record: dict[str, Any]) -> Any: ...
+
+    def update(self, pk_values: Any, updates: Any = ...) -> Any: ...
+
+    def create(self, columns: dict[str, Any], pk: Any = ..., foreign_keys: Any = ...) -> Any: ...
+
+    def add_column(self, col_name: str, col_type: Any = ...) -> Any: ...
+
+    def create_index(
+        self, columns: Any, *, unique: bool = ..., if_not_exists: bool = ...
+    ) -> Any: ...
 
 
 class Store(Protocol):
@@ -60,9 +77,7 @@ class Store(Protocol):
 
     def query(self, sql: str, params: Any = ...) -> Iterator[dict[str, Any]]: ...
 
-    def table(self, table_name: str) -> Any: ...
-
-    def __getitem__(self, table_name: str) -> Any: ...
+    def table(self, table_name: str) -> Table: ...
 
     def atomic(self) -> AbstractContextManager[Any]: ...
 
@@ -100,17 +115,16 @@ def insert_rows(db: Store, table: str, rows: Sequence[dict[str, Any]]) -> None:
 
     Few statements matter on SQLite: the sqlite3 module releases the GIL
     around each one, and under load a writer thread waits for it again every
-    time.  PostgreSQL gets one pipelined statement per row.
+    time.  PostgreSQL gets them all in one ``COPY``.
     """
     if not rows:
         return
     columns = list(rows[0])
+    if is_postgres(db):
+        postgres(db).copy_rows(table, columns, ([row[c] for c in columns] for row in rows))
+        return
     names = ", ".join(f"[{c}]" for c in columns)
     one = "(" + ", ".join("?" * len(columns)) + ")"
-    if is_postgres(db):
-        sql = f"insert into [{table}] ({names}) values {one}"
-        postgres(db).executemany(sql, [[row[c] for c in columns] for row in rows])
-        return
     conn = sqlite(db).conn
     per_statement = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
     for start in range(0, len(rows), per_statement):

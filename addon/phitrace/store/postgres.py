@@ -47,7 +47,8 @@ _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\[([^\]]*)\]|\?|%")
 def translate(sql: str) -> str:
     """A portable statement in PostgreSQL's form: ``?`` → ``%s``, ``[x]`` → ``"x"``, ``%`` escaped.
 
-    Quoted strings and identifiers are left as they are.
+    Quoted strings and identifiers keep their ``?`` and ``[``; their ``%`` is
+    escaped too, since the driver reads placeholders even inside quotes.
     """
 
     def one(match: re.Match[str]) -> str:
@@ -57,10 +58,21 @@ def translate(sql: str) -> str:
         if token == "%":
             return "%%"
         if match.group(1) is not None:
-            return '"' + match.group(1).replace('"', '""') + '"'
-        return token
+            return '"' + match.group(1).replace('"', '""').replace("%", "%%") + '"'
+        return token.replace("%", "%%")
 
     return _TOKENS.sub(one, sql)
+
+
+def storable(value: Any) -> Any:
+    """A value PostgreSQL can hold: text cannot contain NUL, so it is written as ``\\x00``.
+
+    The same backslash escape phitrace writes for bytes that are not UTF-8;
+    SQLite keeps the NUL itself.
+    """
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")
+    return value
 
 
 def quote(name: str) -> str:
@@ -87,11 +99,10 @@ class _WholeNumeric(NumericLoader):
 
 def connect(target: PostgresTarget, *, readonly: bool = False) -> psycopg.Connection[Any]:
     """A connection in autocommit mode; read-only when asked, so a reader can never write."""
-    options = "-c default_transaction_read_only=on" if readonly else ""
-    conn = psycopg.connect(
-        target.url, autocommit=True, application_name="phitrace", options=options
-    )
+    conn = psycopg.connect(target.url, autocommit=True, application_name="phitrace")
     conn.adapters.register_loader("numeric", _WholeNumeric)
+    if readonly:  # set here, not as connection options, so options in the URL still apply
+        conn.execute(b"set default_transaction_read_only = on")
     return conn
 
 
@@ -124,7 +135,7 @@ class PgTable:
     def create(
         self,
         columns: dict[str, type],
-        pk: str,
+        pk: str = "id",
         foreign_keys: Iterable[tuple[str, str, str]] = (),
     ) -> PgTable:
         """Create the table; an integer ``id`` key is an identity column the database fills."""
@@ -142,9 +153,10 @@ class PgTable:
         self.db.execute(f"create table {quote(self.name)} ({', '.join(parts)})")
         return self
 
-    def add_column(self, name: str, kind: type) -> PgTable:
+    def add_column(self, col_name: str, col_type: type = str) -> PgTable:
         """Add a nullable column."""
-        self.db.execute(f"alter table {quote(self.name)} add column {quote(name)} {_TYPES[kind]}")
+        column = f"{quote(col_name)} {_TYPES[col_type]}"
+        self.db.execute(f"alter table {quote(self.name)} add column {column}")
         return self
 
     def create_index(
@@ -165,20 +177,23 @@ class PgTable:
         key = quote(self.db.primary_key(self.name))
         return self.db.query(f"select * from {quote(self.name)} order by {key}")
 
-    def get(self, pk_value: Any) -> dict[str, Any]:
-        """The row whose primary key is ``pk_value``; ``KeyError`` when there is none."""
+    def get(self, pk_values: Any) -> dict[str, Any]:
+        """The row whose primary key is ``pk_values``; ``KeyError`` when there is none."""
         key = quote(self.db.primary_key(self.name))
-        rows = list(self.db.query(f"select * from {quote(self.name)} where {key} = ?", [pk_value]))
+        rows = list(self.db.query(f"select * from {quote(self.name)} where {key} = ?", [pk_values]))
         if not rows:
-            raise KeyError(pk_value)
+            raise KeyError(pk_values)
         return rows[0]
 
-    def update(self, pk_value: Any, updates: dict[str, Any]) -> PgTable:
-        """Change columns of the row whose primary key is ``pk_value``."""
+    def update(self, pk_values: Any, updates: dict[str, Any] | None = None) -> PgTable:
+        """Change columns of the row whose primary key is ``pk_values``."""
+        updates = updates or {}
+        if not updates:
+            return self
         sets = ", ".join(f"{quote(column)} = ?" for column in updates)
         key = quote(self.db.primary_key(self.name))
         sql = f"update {quote(self.name)} set {sets} where {key} = ?"
-        self.db.execute(sql, [*updates.values(), pk_value])
+        self.db.execute(sql, [*updates.values(), pk_values])
         return self
 
     def insert(self, record: dict[str, Any]) -> PgTable:
@@ -187,7 +202,8 @@ class PgTable:
         names = ", ".join(quote(c) for c in record)
         marks = ", ".join(["%s"] * len(record))
         sql = f"insert into {quote(self.name)} ({names}) values ({marks}) returning {quote(pk)}"
-        self.last_pk = _first(self.db.conn.execute(sql.encode(), list(record.values())))
+        values = [storable(value) for value in record.values()]
+        self.last_pk = _first(self.db.conn.execute(sql.encode(), values))
         return self
 
 
@@ -203,22 +219,25 @@ class PgDatabase:
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
         """Run one portable statement (see :func:`translate`); returns its cursor."""
-        return self.conn.execute(translate(sql).encode(), list(parameters or ()))
+        return self.conn.execute(translate(sql).encode(), [storable(v) for v in parameters or ()])
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
         """Run a portable query; its rows as dicts."""
         cursor = self.conn.cursor(row_factory=dict_row)
-        cursor.execute(translate(sql).encode(), list(params or ()))
+        cursor.execute(translate(sql).encode(), [storable(v) for v in params or ()])
         return iter(cursor.fetchall())
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one portable statement for each parameter row, pipelined."""
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert rows with ``COPY``: one statement, however many rows (PostgreSQL's bulk path)."""
+        names = ", ".join(quote(c) for c in columns)
         with self.conn.cursor() as cursor:
-            cursor.executemany(translate(sql).encode(), rows)
+            with cursor.copy(f"copy {quote(table)} ({names}) from stdin".encode()) as copy:
+                for row in rows:
+                    copy.write_row([storable(value) for value in row])
 
-    def table(self, name: str) -> PgTable:
-        """The table called ``name`` (which need not exist yet)."""
-        return PgTable(self, name)
+    def table(self, table_name: str) -> PgTable:
+        """The table called ``table_name`` (which need not exist yet)."""
+        return PgTable(self, table_name)
 
     def __getitem__(self, name: str) -> PgTable:
         return self.table(name)

@@ -70,8 +70,8 @@ def _columns(source: Store, target: Store, table: str, drop: Sequence[str] = ())
     Either side may be older or newer than the other; a column only one has
     is left out (the target's gets its default), never an error.
     """
-    wanted = target[table].columns_dict
-    return [c for c in source[table].columns_dict if c in wanted and c not in drop]
+    wanted = target.table(table).columns_dict
+    return [c for c in source.table(table).columns_dict if c in wanted and c not in drop]
 
 
 class _Copier:

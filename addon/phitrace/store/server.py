@@ -30,17 +30,10 @@ def _connect_postgres(target: PostgresTarget, readonly: bool) -> PgDatabase:
         return PgDatabase(connect(target, readonly=readonly), target)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        password = _password(target)
+        password = target.password
         if password:
             reason = reason.replace(password, "***")
         raise DatabaseError(f"cannot connect to {target}: {reason}") from None
-
-
-def _password(target: PostgresTarget) -> str | None:
-    from urllib.parse import unquote, urlsplit
-
-    password = urlsplit(target.url).password
-    return unquote(password) if password else None
 
 
 def _refuse_foreign_postgres(db: PgDatabase) -> None:

@@ -210,7 +210,7 @@ def purge_sessions(db: Store, ids: Sequence[int]) -> Purged:
         )
         db.execute(f"delete from findings where session_id in ({marks})", ids)
         db.execute(f"delete from flows where session_id in ({marks})", ids)
-        if db["third_parties"].exists():
+        if db.table("third_parties").exists():
             db.execute(f"delete from third_parties where session_id in ({marks})", ids)
         db.execute(f"delete from sessions where id in ({marks})", ids)
     return Purged(counts.sessions, counts.flows, counts.findings, wipe(db))

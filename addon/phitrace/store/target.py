@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DB_ENV = "PHITRACE_DB"
 """Environment variable naming the database when ``--db`` (or ``phitrace_db``) is not given."""
@@ -37,6 +37,20 @@ class PostgresTarget:
 
     def __str__(self) -> str:
         return self.display
+
+    @property
+    def password(self) -> str | None:
+        """The password given in the URL (percent-decoded), if any."""
+        password = urlsplit(self.url).password
+        return unquote(password) if password is not None else None
+
+    def without_password(self) -> str:
+        """The URL with no password in it (libpq then reads ``PGPASSWORD`` or ``~/.pgpass``)."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        user, host = parts.username or "", parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
 
     def __repr__(self) -> str:
         return f"PostgresTarget({self.display!r})"

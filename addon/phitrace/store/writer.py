@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from phitrace.store.continuation import Sessions
@@ -308,17 +309,24 @@ class Writer:
     def _commit(self, db: Store, batch: Sequence[Record], bodies: bool) -> None:
         self._attempt = []
         with write_transaction(db):
-            records = [self._sessions.continued(db, record) for record in batch]
-            self._attempt = new_ids(db, "flows", len(records))
-            write_records(
-                db,
-                records,
-                bodies and self.store_bodies,
-                self.storage,
-                self.max_body,
-                self._attempt,
-            )
+            records = self._continued(db, batch)
+            self._attempt = ids = new_ids(db, "flows", len(records))
+            keep = bodies and self.store_bodies
+            write_records(db, records, keep, self.storage, self.max_body, ids)
             touch_sessions(db, {record.session_id for record in records})
+
+    def _continued(self, db: Store, batch: Sequence[Record]) -> list[Record]:
+        """The batch, each record in the session that continues its own (looked up once each)."""
+        moved: dict[int, int] = {}
+        records = []
+        for record in batch:
+            if record.session_id not in moved:
+                moved[record.session_id] = self._sessions.continued(db, record).session_id
+            wanted = moved[record.session_id]
+            records.append(
+                record if wanted == record.session_id else replace(record, session_id=wanted)
+            )
+        return records
 
     def _count_failed(self, count: int) -> None:
         with self._lock:
@@ -352,11 +360,8 @@ class Writer:
             if not self._retries or not self._link.pause(self._give_up_at):
                 self._count_failed(len(batch))
                 if self._retries:  # a file that cannot be opened was logged when it was tried
-                    log.error(
-                        "phitrace could not store %d flow(s): %s is unreachable",
-                        len(batch),
-                        self.path,
-                    )
+                    unreachable = (len(batch), self.path)
+                    log.error("phitrace could not store %d flow(s): %s unreachable", *unreachable)
                 return False
 
     def _one_by_one(self, db: Store, batch: list[Record]) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from phitrace.cli.capture import _proxy_args
@@ -114,3 +116,16 @@ def test_scan_with_redacted_storage_keeps_no_captured_value(tmp_path: Path) -> N
         assert conn.execute("select count(*) from requests").fetchone()[0] == 0
         dump = "\n".join(conn.iterdump())
     assert "conditions/asthma" not in dump and "conditions%2Fasthma" not in dump
+
+
+def test_the_proxy_hands_mitmproxy_a_server_url_without_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from phitrace.cli.capture import _db_option
+    from phitrace.store.target import parse_target
+
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    option = _db_option(parse_target("postgresql://qa:s3cret@db.example/team"))
+    assert option == "postgresql://qa@db.example/team"
+    assert os.environ["PGPASSWORD"] == "s3cret"
+    assert _db_option(Path("audit.db")) == "audit.db"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from mitmproxy.test import taddons, tflow, tutils
 from wsproto.frame_protocol import Opcode
 
 from phitrace.proxy.addon import PhiTrace
+from tests.support.postgres import Server
+from tests.support.postgres import rows as pg_rows
 from tests.support.proxy import flow_for, rows, running
 
 # The same Meta Pixel browser id (fbp) first with health data, then with a hashed e-mail:
@@ -305,3 +308,29 @@ async def test_the_live_proxy_records_sec_gpc_per_flow_and_the_session_summary(
         hooks.done()
     assert rows(db, "select gpc from flows order by id") == [(1,), (1,)]
     assert rows(db, "select consent, gpc from sessions") == [("rejected", "sent")]
+
+
+async def test_a_session_recorded_to_postgresql_is_stored_and_reported(
+    postgres_server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = postgres_server.target()
+    report = tmp_path / "report.html"
+    addon = PhiTrace()
+    caplog.set_level(logging.INFO)
+    with running(addon, phitrace_db=target.url, phitrace_label="team") as (tctx, hooks):
+        for url in (WITH_HEALTH, ID_ONLY):
+            flow = flow_for(url)
+            hooks.request(flow)
+            hooks.error(flow)
+        tctx.command(addon.recorder.report_command, str(report))
+        for thread in addon.recorder.reports:
+            thread.join(60)
+        hooks.done()
+    sql = (
+        "select s.label, s.status, w.severity from flows w "
+        "join sessions s on s.id = w.session_id order by w.id"
+    )
+    assert pg_rows(target, sql) == [("team", "complete", "high"), ("team", "complete", "high")]
+    assert "Meta Pixel" in report.read_text(encoding="utf-8")
+    assert "postgresql://phitrace:***@" in caplog.text
+    assert postgres_server.password not in caplog.text

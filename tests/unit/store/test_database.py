@@ -5,8 +5,11 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from phitrace.model import Analysis, Finding, Request
 from phitrace.store.database import open_database, open_database_readonly, read_snapshot
+from phitrace.store.engine import store_errors
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
 from phitrace.store.target import Target
@@ -149,3 +152,11 @@ def test_a_read_snapshot_does_not_see_what_a_writer_adds_meanwhile(db_target: Ta
     assert reader.execute(count).fetchone()[0] == session + 1
     reader.close()
     writer.close()
+
+
+def test_a_reader_of_a_postgresql_database_cannot_write_to_it(pg_target: Target) -> None:
+    new_session(pg_target, source="proxy")
+    with open_database_readonly(pg_target) as db:
+        assert [r["source"] for r in db.query("select source from sessions")] == ["proxy"]
+        with pytest.raises(store_errors(), match="read-only"):
+            db.execute("insert into sessions (source) values ('har')")

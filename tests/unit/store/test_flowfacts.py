@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from phitrace.store.database import open_database
 from phitrace.store.flowfacts import FlowFact, load_flow_facts
+from phitrace.store.target import Target
 from tests.support.seeded_db import DIABETES_PAGE, clinic
 
 
-def test_every_flow_in_time_order_quiet_ones_too(tmp_path: Path) -> None:
-    db = open_database(clinic(tmp_path / "clinic.db"))
+def test_every_flow_in_time_order_quiet_ones_too(db_target: Target) -> None:
+    db = open_database(clinic(db_target))
     db.execute("update flows set authenticated = 'yes' where id = 3")
     facts = load_flow_facts(db, 1)
     assert list(facts) == [1, 2, 3, 4, 5]

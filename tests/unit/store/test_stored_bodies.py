@@ -15,6 +15,7 @@ from phitrace.store import writer as writer_module
 from phitrace.store.database import open_database
 from phitrace.store.rows import MAX_STORED_BODY, Record
 from phitrace.store.sessions import start_session
+from phitrace.store.target import Target
 from phitrace.store.writer import Writer, write_record
 from tests.support.database import new_session
 
@@ -29,8 +30,8 @@ def big(size: int) -> Analysis:
     return Analysis(request, "meta-pixel", findings=(finding,), severity="medium")
 
 
-def test_a_body_over_the_cap_is_cut_and_its_true_length_and_digest_kept(tmp_path: Path) -> None:
-    with open_database(tmp_path / "p.db") as db:
+def test_a_body_over_the_cap_is_cut_and_its_true_length_and_digest_kept(db_target: Target) -> None:
+    with open_database(db_target) as db:
         analysis = big(3 * MAX_STORED_BODY + 5)
         flow_id = write_record(db, Record(start_session(db, source="har"), analysis), True)
         flow = db.table("flows").get(flow_id)
@@ -41,8 +42,8 @@ def test_a_body_over_the_cap_is_cut_and_its_true_length_and_digest_kept(tmp_path
         assert stored == analysis.request.body[:MAX_STORED_BODY]
 
 
-def test_a_body_under_the_cap_is_stored_whole_as_request_body_holds_it(tmp_path: Path) -> None:
-    with open_database(tmp_path / "p.db") as db:
+def test_a_body_under_the_cap_is_stored_whole_as_request_body_holds_it(db_target: Target) -> None:
+    with open_database(db_target) as db:
         analysis = big(100)
         flow_id = write_record(db, Record(start_session(db, source="har"), analysis), True)
         assert db.table("requests").get(flow_id)["body"] == analysis.request.body

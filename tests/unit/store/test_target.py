@@ -92,7 +92,7 @@ def test_a_wrong_password_is_one_line_without_any_password(
     with pytest.raises(DatabaseError, match="cannot connect to postgresql://phitrace:\\*\\*\\*@"):
         open_database(parse_target(wrong))
     result = CliRunner().invoke(main, ["check", "--db", wrong])
-    assert result.exit_code != 0 and "password authentication failed" in result.output
+    assert result.exit_code == 2 and "password authentication failed" in result.output
     with caplog.at_level(logging.DEBUG):
         writer = Writer(wrong)
         writer.submit(Record(1, Analysis(Request("GET", "https://t.example/"), "t")))
@@ -101,3 +101,13 @@ def test_a_wrong_password_is_one_line_without_any_password(
     assert "postgresql://phitrace:***@" in caplog.text
     for secret in ("Wr0ngPassw0rd", postgres_server.password):
         assert secret not in result.output and secret not in caplog.text
+
+
+def test_a_url_without_its_password_keeps_everything_else() -> None:
+    target = parse_target("postgresql://qa:p%40ss@db.example:5433/team?sslmode=require")
+    assert isinstance(target, PostgresTarget)
+    assert target.password == "p@ss"
+    assert target.without_password() == "postgresql://qa@db.example:5433/team?sslmode=require"
+    plain = parse_target("postgresql://db.example/team")
+    assert isinstance(plain, PostgresTarget)
+    assert (plain.password, plain.without_password()) == (None, "postgresql://db.example/team")

@@ -75,3 +75,18 @@ def test_every_session_gets_its_own_uid(db_target: Target) -> None:
         uids = [row["uid"] for row in db.query("select uid from sessions order by id")]
     assert len(ids) == len(set(ids)) == 3
     assert len(set(uids)) == 3 and all(len(uid) == 36 for uid in uids)
+
+
+def test_a_value_holding_a_nul_character_is_stored_on_both_engines(db_target: Target) -> None:
+    with open_database(db_target) as db:
+        session = start_session(db, source="har", label="nul\x00label")
+    finding = Finding("health", "condition", "body.q", "asth\x00ma", "asthma", "r", "medium", "x")
+    request = Request("POST", "https://t.example/c", (("X-A", "b\x00c"),), b"\x00")
+    analysis = Analysis(request, "t-vendor", findings=(finding,), severity="medium")
+    writer = Writer(db_target, session_id=session)
+    writer.submit(Record(session, analysis))
+    writer.close()
+    assert (writer.written, writer.failed) == (1, 0)
+    [(value,)] = rows(db_target, "select value from findings")
+    assert value in ("asth\x00ma", "asth\\x00ma")  # PostgreSQL text cannot hold NUL itself
+    assert rows(db_target, "select count(*) from requests") == [(1,)]
