@@ -168,6 +168,6 @@ class Link:
 
 
 def _reason(error: BaseException) -> str:
-    """The error's last line: libpq's messages are multi-line, a log line is not."""
+    """The error's first line (the server's message; CONTEXT and DETAIL lines follow it)."""
     text = str(error).strip()
-    return text.splitlines()[-1] if text else type(error).__name__
+    return text.splitlines()[0] if text else type(error).__name__
