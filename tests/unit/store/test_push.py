@@ -196,3 +196,10 @@ def test_push_refuses_to_copy_a_file_into_itself(laptop: Path) -> None:
     result = CliRunner().invoke(main, ["push", "--from", str(laptop), "--to", str(laptop)])
     assert result.exit_code == 2
     assert "same database" in result.output
+
+
+def test_push_refuses_a_url_that_names_no_database(laptop: Path) -> None:
+    target = "postgresql://team@127.0.0.1:5432/"
+    result = CliRunner().invoke(main, ["push", "--from", str(laptop), "--to", target])
+    assert result.exit_code == 2
+    assert "names no database" in result.output
