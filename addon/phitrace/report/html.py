@@ -28,7 +28,7 @@ from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
 from phitrace.report.accepted import AcceptedView
 from phitrace.report.cards import CARD_PAGE_SIZE, card_data, flow_cards, match_spans
 from phitrace.report.compare import Comparison
-from phitrace.report.compared import CHANGE_LABELS, SECTIONS, counts_line, first_and_last
+from phitrace.report.compared import CHANGE_LABELS, SECTIONS, counts_line
 from phitrace.report.decoded import raw_text
 from phitrace.report.journey import Journey
 from phitrace.report.parties import PartyView, party_views_of
@@ -175,10 +175,8 @@ class Flagged:
     """The login states those flows were seen in."""
 
 
-def context_of(
-    tally: ReportTally, flagged: Flagged, data: dict[str, Any], comparison: Comparison | None
-) -> ReportContext:
-    """The report's context from its tally, the flagged flows, the cards' data and a comparison."""
+def context_of(tally: ReportTally, flagged: Flagged, data: dict[str, Any]) -> ReportContext:
+    """The report's context from its tally, the flagged flows and the cards' data."""
     overview = tally.overview
     counts = tally.severities
     vendors = tally.vendors.views()
@@ -208,7 +206,7 @@ def context_of(
         logged_in_pages=overview.logged_in_pages,
         timeline=tally.timeline.plot(),
         page_matrix=tally.page_matrix.plot(),
-        comparison=comparison,
+        comparison=tally.comparison(),
     )
 
 
@@ -222,7 +220,7 @@ def context_for(findings: Findings) -> ReportContext:
     flagged_ids = findings.flagged_flow_ids
     states = {facts[f].authenticated for f in flagged_ids if f in facts}
     data = card_data(flow_cards(findings))
-    return context_of(tally, Flagged(len(flagged_ids), states), data, first_and_last(findings))
+    return context_of(tally, Flagged(len(flagged_ids), states), data)
 
 
 def build_context(db: sqlite_utils.Database, session: int | None = None) -> ReportContext:

@@ -18,12 +18,10 @@ import sqlite_utils
 
 from phitrace.model import SEVERITIES, severity_rank
 from phitrace.report.cards import CARD_PAGE_SIZE, FlowCard, card_data, card_for
-from phitrace.report.compare import Comparison
-from phitrace.report.compared import first_and_last
 from phitrace.report.documents import LeakSource
 from phitrace.report.html import Flagged, ReportContext, batched, context_of
 from phitrace.report.tally import ReportTally
-from phitrace.store.reader import Findings, Leak, iter_leaks
+from phitrace.store.reader import Leak
 from phitrace.store.stream import (
     count_flagged_flows,
     flagged_login_states,
@@ -73,28 +71,6 @@ def streamed_cards(
         del raw  # before the next page's requests are read
 
 
-def _comparison(
-    db: sqlite_utils.Database, overview: Findings, judge: Judge | None
-) -> Comparison | None:
-    """The first session against the last, each read on its own.
-
-    Only the two compared sessions' findings are held, and only for a report
-    of several sessions.
-    """
-    if len(overview.sessions) < 2:
-        return None
-    ordered = sorted(overview.sessions, key=lambda s: s.id)
-    leaks = [leak for s in (ordered[0], ordered[-1]) for leak in iter_leaks(db, s.id)]
-    both = Findings(
-        sessions=overview.sessions,
-        leaks=_judged(leaks, judge) if judge else leaks,
-        session_endpoints=overview.session_endpoints,
-        vendor_info=overview.vendor_info,
-        generated_at=overview.generated_at,
-    )
-    return first_and_last(both)
-
-
 def streamed_context(
     db: sqlite_utils.Database, session: int | None, source: LeakSource, judge: Judge | None
 ) -> ReportContext:
@@ -111,4 +87,4 @@ def streamed_context(
         tally.add(leak)
     flagged = Flagged(count_flagged_flows(db, session), flagged_login_states(db, session))
     data = card_data(streamed_cards(db, session, judge), lazy=True)
-    return context_of(tally, flagged, data, _comparison(db, overview, judge))
+    return context_of(tally, flagged, data)

@@ -2,13 +2,14 @@
 
 Every summary of the report (severity counts, vendor cards, the vendor ×
 category matrix, top pages, the page filter's options, what each third
-party received, the policy's accepted findings, the journey and both plots)
-is a tally that takes one finding at a time and keeps only counts per
-distinct key.  :func:`phitrace.report.html.context_for` feeds it the
-findings of a loaded session; the streamed report feeds it the findings
-read from a cursor, so the two give the same report and the streamed one
-never holds the findings.  The flows (for the journey, and the span of the
-time line) must all be given before the first finding.
+party received, the policy's accepted findings, the journey, both plots and
+the comparison of the first session with the last) is a tally that takes
+one finding at a time and keeps only counts per distinct key.
+:func:`phitrace.report.html.context_for` feeds it the findings of a loaded
+session; the streamed report feeds it the findings read from a cursor, so
+the two give the same report and the streamed one never holds the findings.
+The flows (for the journey, and the span of the time line) must all be
+given before the first finding.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from collections.abc import Iterable
 
 from phitrace.model import SEVERITIES
 from phitrace.report.accepted import AcceptedTally
+from phitrace.report.compare import Comparison, SessionCount, compare_counts
+from phitrace.report.compared import one_session
 from phitrace.report.journey import JourneyTally
 from phitrace.report.parties import PartyTally
 from phitrace.report.plots import PageMatrixTally, TimelineTally, span_of
 from phitrace.report.views import PageTally, VendorTally
 from phitrace.store.flowfacts import FlowFact
-from phitrace.store.reader import Findings, Leak
+from phitrace.store.reader import Findings, Leak, SessionView
 
 
 class ReportTally:
@@ -49,6 +52,8 @@ class ReportTally:
         self.journey = JourneyTally()
         self.page_matrix = PageMatrixTally()
         self.timeline = TimelineTally(None)
+        self.compared = _compared(overview)
+        """The first session's and the last's counts, when there are several."""
 
     def add_flows(self, flows: Iterable[FlowFact], extra_times: Iterable[str] = ()) -> None:
         """Every flow, in journey order: the journey's pages and the time line's span.
@@ -76,3 +81,21 @@ class ReportTally:
         self.journey.add(leak)
         self.page_matrix.add(leak)
         self.timeline.add(leak)
+        for session, count in self.compared:
+            if leak.session_id == session.id:
+                count.add(leak)
+
+    def comparison(self) -> Comparison | None:
+        """The first session against the last; None when there are fewer than two."""
+        if not self.compared:
+            return None
+        (first, a), (last, b) = self.compared
+        return compare_counts(a, b, first, last)
+
+
+def _compared(overview: Findings) -> list[tuple[SessionView, SessionCount]]:
+    """The first and last sessions (by id) with empty counts; none for a single session."""
+    if len(overview.sessions) < 2:
+        return []
+    ordered = sorted(overview.sessions, key=lambda s: s.id)
+    return [(s, SessionCount(one_session(overview, s))) for s in (ordered[0], ordered[-1])]
