@@ -7,7 +7,11 @@ Content-Security-Policy with hashes allows that script and style and
 nothing else, so nothing is fetched and no captured value can run.  One
 Jinja ``Environment`` with autoescaping and ``StrictUndefined`` renders the
 templates in ``reports/``; :func:`highlight` is the only place escaped text
-becomes markup, and the script builds the cards from text nodes only.
+becomes markup (and :func:`json_pieces` the only place JSON does, escaped as
+``tojson`` escapes it), and the script builds the cards from text nodes only.
+:func:`stream_html` yields the page a piece at a time, so a context whose
+cards are still to be read (:mod:`phitrace.report.streamed_html`) is written
+without being held.
 """
 
 from __future__ import annotations
