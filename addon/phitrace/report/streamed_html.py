@@ -48,16 +48,24 @@ def flow_groups(
     A policy can change severities, so with one the flows are read in
     journey order once per severity, and each pass yields the flows whose
     worst judged finding has that severity: the cards' order again, with
-    one flow in hand.
+    one flow in hand.  The first pass notes each flow's judged severity, so
+    the later ones build and judge only the flows they yield.
     """
     if judge is None:
         yield from iter_flow_leaks(db, session)
         return
-    for rank in range(len(SEVERITIES)):
-        for group in iter_flow_leaks(db, session, worst_first=False):
-            judged = _judged(group, judge)
-            if severity_rank(judged[0].severity) == rank:
-                yield judged
+    ranked: list[set[int]] = [set() for _ in SEVERITIES]
+    for group in iter_flow_leaks(db, session, worst_first=False):
+        judged = _judged(group, judge)
+        rank = severity_rank(judged[0].severity)
+        ranked[rank].add(group[0].flow_id)
+        if rank == 0:
+            yield judged
+    for rank in range(1, len(SEVERITIES)):
+        if ranked[rank]:
+            for group in iter_flow_leaks(db, session, worst_first=False, only=ranked[rank]):
+                yield _judged(group, judge)
+        ranked[rank] = set()  # done with
 
 
 def streamed_cards(

@@ -11,7 +11,7 @@ engine-specific functions).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from typing import Any
 
 import sqlite_utils
@@ -99,6 +99,7 @@ def iter_flow_leaks(
     session: int | None = None,
     *,
     worst_first: bool = True,
+    only: Container[int] | None = None,
     batch: int = LEAK_BATCH,
 ) -> Iterator[list[Leak]]:
     """The findings grouped by flow, each group most severe first, then by id.
@@ -106,7 +107,9 @@ def iter_flow_leaks(
     With ``worst_first`` the flows come as the evidence cards list them: the
     flows whose worst finding is most severe first, then by time and id;
     without, in journey order (time, id), for a caller that judges the
-    severities anew.  Only one batch of rows and one flow's group are held.
+    severities anew.  ``only`` keeps the flows whose ids it holds (the rows
+    of the others are passed over unread).  Only one batch of rows and one
+    flow's group are held.
     """
     where, params = _where(session, "f.session_id")
     worst = (
@@ -120,6 +123,8 @@ def iter_flow_leaks(
     )
     group: list[Leak] = []
     for row in _rows(db.conn.execute(sql, params * (2 if worst_first else 1)), batch):
+        if only is not None and row[2] not in only:
+            continue
         leak = _leak(row)
         if group and group[0].flow_id != leak.flow_id:
             yield group

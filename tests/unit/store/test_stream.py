@@ -102,3 +102,14 @@ def test_the_overview_is_the_loaded_findings_without_findings_or_flows(many_db: 
     for name in ("sessions", "endpoints", "session_endpoints", "vendor_info", "total_flows"):
         assert getattr(overview, name) == getattr(full, name), name
     assert overview.parties == full.parties and overview.logged_in_pages == full.logged_in_pages
+
+
+def test_only_the_flows_asked_for_are_read(many_db: Path) -> None:
+    db = open_database(many_db)
+    try:
+        every = list(iter_flow_leaks(db, worst_first=False))
+        wanted = {group[0].flow_id for group in every[::7]}
+        picked = list(iter_flow_leaks(db, worst_first=False, only=wanted, batch=3))
+    finally:
+        db.close()
+    assert picked == [group for group in every if group[0].flow_id in wanted]
