@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import click
 
 from phitrace.cli.options import read_or_fail, session_db
-from phitrace.cli.policy import judged_source
+from phitrace.cli.policy import judged_source, leak_judge
 
 if TYPE_CHECKING:
     from phitrace.assess.policy import Policy
     from phitrace.report.documents import Write
-    from phitrace.store.reader import Findings, Leak
+    from phitrace.store.reader import Findings
 
 CHUNK = 1 << 16
 """Characters gathered before one write: a system call per 64 KB, not per row."""
@@ -103,17 +103,7 @@ def stream_report(
         click.echo(f"wrote {target}: {overview.total_flows} flows, {found} findings")
 
 
-def _judge(policy: Policy | None) -> Callable[[Leak], Leak] | None:
-    """The policy applied to one finding, or None without a policy."""
-    if policy is None:
-        return None
-    from phitrace.assess.policy import judge
-
-    rules: Policy = policy
-    return lambda leak: judge(rules, leak, leak.vendor or None, leak.page_url or None)
-
-
-def stream_html(
+def stream_html_report(
     db_path: Path, session: int | None, policy: Policy | None, target: Path | None
 ) -> None:
     """Write the HTML report while the database is read (:mod:`phitrace.report.streamed_html`).
@@ -121,7 +111,7 @@ def stream_html(
     The summaries are counted first, then the template is written out piece by
     piece, the evidence cards read a page at a time; all in one snapshot.
     """
-    from phitrace.report.html import stream_html as pieces
+    from phitrace.report.html import stream_html
     from phitrace.report.streamed_html import streamed_context
     from phitrace.store.database import read_snapshot
     from phitrace.store.private import OutputError
@@ -132,9 +122,9 @@ def stream_html(
     def run() -> tuple[int, int]:
         with read_snapshot(db):
             source = judged_source(policy, lambda: iter_leaks(db, session))
-            context = streamed_context(db, session, source, _judge(policy))
+            context = streamed_context(db, session, source, leak_judge(policy))
             try:
-                _write_to(lambda write: _each(pieces(context), write), target, db_path)
+                _write_to(lambda write: _each(stream_html(context), write), target, db_path)
             except OutputError as exc:
                 raise click.ClickException(str(exc)) from exc
             return context.total_flows, context.total_findings

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from phitrace.assess.policy import Policy, judge
+from phitrace.assess.policy import Policy
 from phitrace.assess.policy_file import load_policy
-from phitrace.cli.policy import judge_leaks, judged_source
+from phitrace.cli.policy import judge_leaks, judged_source, leak_judge
 from phitrace.report.html import ReportContext, context_for, environment, json_pieces, stream_html
-from phitrace.report.streamed_html import Judge, streamed_context
+from phitrace.report.streamed_html import streamed_context
 from phitrace.store.database import open_database, read_snapshot
 from phitrace.store.reader import iter_leaks, load_findings
 from tests.support.seeded_db import (
@@ -55,13 +55,6 @@ def many_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return many(tmp_path_factory.mktemp("many") / "many.db", 1_200)
 
 
-def _judge(policy: Policy | None) -> Judge | None:
-    if policy is None:
-        return None
-    rules: Policy = policy
-    return lambda leak: judge(rules, leak, leak.vendor or None, leak.page_url or None)
-
-
 def _fixed(context: ReportContext) -> ReportContext:
     context.generated_at = GENERATED_AT
     return context
@@ -72,7 +65,7 @@ def streamed(path: Path, session: int | None = None, policy: Policy | None = Non
     try:
         with read_snapshot(db):
             source = judged_source(policy, lambda: iter_leaks(db, session))
-            context = _fixed(streamed_context(db, session, source, _judge(policy)))
+            context = _fixed(streamed_context(db, session, source, leak_judge(policy)))
             return "".join(stream_html(context))
     finally:
         db.close()
