@@ -8,6 +8,7 @@ are drawn, visible, and titled and labelled as the data says; and a report of
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,26 @@ def written(db: Path, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clinic_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("plots")
-    return written(clinic(directory / "clinic.db"), directory / "clinic.html")
+def clinic_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return clinic(tmp_path_factory.mktemp("plots") / "clinic.db")
+
+
+@pytest.fixture(scope="module")
+def clinic_report(clinic_db: Path) -> Path:
+    return written(clinic_db, clinic_db.with_name("clinic.html"))
+
+
+def stored(db_path: Path) -> list[tuple[str, str, str, str]]:
+    """Every stored finding as (vendor name, page without query, second, severity)."""
+    db = open_database(db_path)
+    try:
+        rows = db.execute(
+            "select w.vendor_name, w.page_url, w.timestamp, f.severity "
+            "from findings f join flows w on w.id = f.flow_id"
+        ).fetchall()
+    finally:
+        db.close()
+    return [(v, page.split("?")[0], t[:19].replace("T", " "), sev) for v, page, t, sev in rows]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +84,9 @@ def _box(locator: Any) -> dict[str, float]:
     return dict(box)
 
 
-def test_the_time_line_is_drawn_with_the_sessions_buckets(plots: Watched, tmp_path: Path) -> None:
+def test_the_time_line_is_drawn_with_the_sessions_buckets(
+    plots: Watched, clinic_db: Path, tmp_path: Path
+) -> None:
     figure = plots.page.locator("#timeline")
     figure.scroll_into_view_if_needed()
     assert figure.is_visible()
@@ -74,15 +94,16 @@ def test_the_time_line_is_drawn_with_the_sessions_buckets(plots: Watched, tmp_pa
     ticks = figure.locator("text.tick")
     assert ticks.all_text_contents() == ["2026-01-01 00:00:01", "2026-01-01 00:00:05"]
     assert figure.locator("text.label").all_text_contents() == ["3", "0"]  # the busiest bucket
-    # One tooltip per second of the session; the quiet second has no bar.
+    # One tooltip per second of the session, each counting that second's stored findings.
+    per_second = Counter((second, severity) for _v, _p, second, severity in stored(clinic_db))
     titles = figure.locator("svg > g > title").all_text_contents()
-    assert titles == [
-        "2026-01-01 00:00:01: 3 high",
-        "2026-01-01 00:00:02: 1 medium",
-        "2026-01-01 00:00:03: no findings",
-        "2026-01-01 00:00:04: 1 low",
-        "2026-01-01 00:00:05: 3 high",
-    ]
+    assert len(titles) == 5 and titles[2] == "2026-01-01 00:00:03: no findings"
+    for title in titles:
+        second, _, counts = title.partition(": ")
+        told = [count.split(" ") for count in counts.split(", ") if count != "no findings"]
+        assert {(second, sev): int(n) for n, sev in told} == {
+            key: n for key, n in per_second.items() if key[0] == second
+        }
     bars = figure.locator("rect.bar")
     assert bars.count() == 4
     boxes = [_box(bars.nth(i)) for i in range(4)]
@@ -99,7 +120,7 @@ def test_the_time_line_is_drawn_with_the_sessions_buckets(plots: Watched, tmp_pa
 
 
 def test_the_vendor_page_matrix_names_its_rows_columns_and_counts(
-    plots: Watched, tmp_path: Path
+    plots: Watched, clinic_db: Path, tmp_path: Path
 ) -> None:
     figure = plots.page.locator("#vendor-pages")
     figure.scroll_into_view_if_needed()
@@ -113,10 +134,16 @@ def test_the_vendor_page_matrix_names_its_rows_columns_and_counts(
     cells = figure.locator("rect.cell")
     assert cells.count() == len(rows) * len(columns)
     assert all(_box(cells.nth(i))["width"] > 0 for i in range(cells.count()))
-    # The full names travel in the tooltips: the pixel's six findings on the diabetes page.
-    titles = figure.locator("g > title").all_text_contents()
-    assert "Meta Pixel on https://clinic.example/conditions/diabetes: 6 findings" in titles
-    assert "Microsoft Advertising UET" in titles
+    # The full names travel in the tooltips, each cell counting the stored findings.
+    cells_stored = Counter((vendor, page) for vendor, page, _t, _s in stored(clinic_db))
+    told = {}
+    for title in figure.locator("g > title").all_text_contents():
+        if " on " in title:
+            where, _, count = title.rpartition(": ")
+            vendor, _, page = where.partition(" on ")
+            told[(vendor, page)] = int(count.split(" ")[0])
+    assert {key: n for key, n in told.items() if n} == dict(cells_stored)
+    assert told[("Meta Pixel", "https://clinic.example/conditions/diabetes")] == 6
     label = _box(figure.locator("text.label").first)
     first_cell = _box(cells.first)
     assert label["x"] + label["width"] <= first_cell["x"] + 1  # labels left of their row
