@@ -1,4 +1,7 @@
-"""Streamed readers give what the whole-session reader gives, a batch at a time."""
+"""Streamed readers give what the whole-session reader gives, a batch at a time.
+
+The seeded databases are made on SQLite and on PostgreSQL in turn.
+"""
 
 from __future__ import annotations
 
@@ -19,21 +22,31 @@ from phitrace.store.stream import (
     load_overview,
     load_raw_for,
 )
+from phitrace.store.target import Target
+from tests.support.postgres import ENGINES, Server
 from tests.support.seeded_db import clinic, logged_in_portal, many
 
 
-@pytest.fixture(scope="module")
-def many_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return many(tmp_path_factory.mktemp("stream") / "many.db", 300)
+def _target(request: pytest.FixtureRequest, factory: pytest.TempPathFactory, name: str) -> Target:
+    """A new database on the engine the fixture is parametrised with."""
+    if request.param == "sqlite":
+        return factory.mktemp("stream") / name
+    server: Server = request.getfixturevalue("postgres_server")
+    return server.target()
 
 
-@pytest.fixture(scope="module")
-def portal_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return logged_in_portal(tmp_path_factory.mktemp("stream") / "portal.db")
+@pytest.fixture(scope="module", params=ENGINES)
+def many_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Target:
+    return many(_target(request, tmp_path_factory, "many.db"), 300)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def portal_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Target:
+    return logged_in_portal(_target(request, tmp_path_factory, "portal.db"))
 
 
 @pytest.mark.parametrize("session", [None, 2])
-def test_flows_are_grouped_worst_first_then_by_time(many_db: Path, session: int | None) -> None:
+def test_flows_are_grouped_worst_first_then_by_time(many_db: Target, session: int | None) -> None:
     db = open_database(many_db)
     try:
         groups = list(iter_flow_leaks(db, session, batch=7))
@@ -48,7 +61,7 @@ def test_flows_are_grouped_worst_first_then_by_time(many_db: Path, session: int 
     assert keys == sorted(keys) and len({k[0] for k in keys}) > 1
 
 
-def test_without_worst_first_flows_come_in_journey_order(many_db: Path) -> None:
+def test_without_worst_first_flows_come_in_journey_order(many_db: Target) -> None:
     db = open_database(many_db)
     try:
         groups = list(iter_flow_leaks(db, worst_first=False, batch=5))
@@ -59,7 +72,7 @@ def test_without_worst_first_flows_come_in_journey_order(many_db: Path) -> None:
 
 
 @pytest.mark.parametrize("session", [None, 1])
-def test_flow_facts_stream_in_the_loaded_order(portal_db: Path, session: int | None) -> None:
+def test_flow_facts_stream_in_the_loaded_order(portal_db: Target, session: int | None) -> None:
     db = open_database(portal_db)
     try:
         assert list(iter_flow_facts(db, session, batch=2)) == list(
@@ -69,7 +82,7 @@ def test_flow_facts_stream_in_the_loaded_order(portal_db: Path, session: int | N
         db.close()
 
 
-def test_counts_and_login_states_are_those_of_the_loaded_findings(portal_db: Path) -> None:
+def test_counts_and_login_states_are_those_of_the_loaded_findings(portal_db: Target) -> None:
     db = open_database(portal_db)
     try:
         findings = load_findings(db)
@@ -92,7 +105,7 @@ def test_raw_requests_are_read_for_the_flows_asked_for(tmp_path: Path) -> None:
         db.close()
 
 
-def test_the_overview_is_the_loaded_findings_without_findings_or_flows(many_db: Path) -> None:
+def test_the_overview_is_the_loaded_findings_without_findings_or_flows(many_db: Target) -> None:
     db = open_database(many_db)
     try:
         overview, full = load_overview(db), load_findings(db, leaks=False)
@@ -104,7 +117,7 @@ def test_the_overview_is_the_loaded_findings_without_findings_or_flows(many_db: 
     assert overview.parties == full.parties and overview.logged_in_pages == full.logged_in_pages
 
 
-def test_only_the_flows_asked_for_are_read(many_db: Path) -> None:
+def test_only_the_flows_asked_for_are_read(many_db: Target) -> None:
     db = open_database(many_db)
     try:
         every = list(iter_flow_leaks(db, worst_first=False))
