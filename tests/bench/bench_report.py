@@ -1,13 +1,15 @@
 """Benchmark: report and export generation for 1k, 10k and 100k findings (not a test).
 
-Run: python tests/bench/bench_report.py [--sizes 1000,10000,100000] [--browser]
+Run: python -m tests.bench.bench_report [--sizes 1000,10000,100000] [--browser]
 
 For each size it builds a database through phitrace.store.writer (five findings per
-flow, raw requests stored), then prints the time (wall clock and CPU) to load
-the findings and render each format, and each output's size.  With --browser
-it also opens the HTML report in headless Chromium (Debian's
-/usr/bin/chromium) and prints how long the first page of evidence cards took to
-appear and one filter change took to apply.
+flow, raw requests stored).  It runs ``phitrace report --format html`` as a child
+process and prints its wall time, its peak resident set (beside the target of
+250 MB at 100k findings) and the file's size; then the time (wall clock and CPU)
+to load the findings in this process and render each format, and each output's
+size.  With --browser it also opens the HTML report in headless Chromium
+(Debian's /usr/bin/chromium) and prints how long the first page of evidence
+cards took to appear and one filter change took to apply.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from phitrace.store.reader import load_findings
 from phitrace.store.rows import Record
 from phitrace.store.sessions import start_session
 from phitrace.store.writer import write_record
+from tests.bench.child import measure, phitrace_command
+
+RSS_TARGET_MB = 250.0
+"""Peak resident set of ``phitrace report --format html`` at :data:`TARGET_FINDINGS`."""
+
+TARGET_FINDINGS = 100_000
 
 VENDORS = [
     ("meta-pixel", "Meta Pixel", "advertising"),
@@ -107,6 +115,22 @@ def measure_browser(html: Path) -> tuple[float, float]:
     return loaded, filtered
 
 
+def measure_report(db_path: Path, html: Path, size: int) -> None:
+    """Run ``phitrace report`` for the HTML report as a child; print time, peak RSS and size."""
+    command = phitrace_command("report", "--db", str(db_path), "--format", "html", "-o", str(html))
+    result = measure(command, timeout=900)
+    if result.returncode != 0:
+        raise SystemExit(f"phitrace report failed: {result.output[-2000:]}")
+    target = ""
+    if size == TARGET_FINDINGS:
+        met = "met" if result.peak_mb <= RSS_TARGET_MB else "NOT met"
+        target = f" (target ≤ {RSS_TARGET_MB:.0f} MB: {met})"
+    print(
+        f"  phitrace report --format html: {result.seconds:6.2f}s wall, "
+        f"peak RSS {result.peak_mb:7.1f} MB{target}, {html.stat().st_size / 1e6:8.2f} MB file"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
@@ -117,6 +141,13 @@ def main() -> None:
             db_path = Path(tmp) / f"bench-{size}.db"
             built = build(db_path, size)
             print(f"\n{size} findings (database written in {built:.1f}s)")
+            html = Path(tmp) / f"report-{size}.html"
+            measure_report(db_path, html, size)
+            if args.browser:
+                loaded, filtered = measure_browser(html)
+                print(f"  chromium: first page shown {loaded:.2f}s, filter {filtered:.2f}s")
+            html.unlink()
+            print("  in this process (load_findings, then the format's function):")
             db = open_database(db_path)
             for name, export in FORMATS.items():
                 start, cpu = time.perf_counter(), time.process_time()
@@ -125,11 +156,6 @@ def main() -> None:
                 took, cpu = time.perf_counter() - start, time.process_time() - cpu
                 size_mb = len(text.encode("utf-8", "backslashreplace")) / 1e6
                 print(f"  {name:<6} {took:6.2f}s wall {cpu:6.2f}s cpu  {size_mb:8.2f} MB")
-                if name == "html" and args.browser:
-                    html = Path(tmp) / f"report-{size}.html"
-                    html.write_text(text, encoding="utf-8")
-                    loaded, filtered = measure_browser(html)
-                    print(f"  chromium: first page shown {loaded:.2f}s, filter {filtered:.2f}s")
             db.close()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,16 @@ def judge_leaks(policy: Policy | None, leaks: list[Leak]) -> list[Leak]:
 
     judged = [judge(policy, leak, leak.vendor or None, leak.page_url or None) for leak in leaks]
     return sorted(judged, key=lambda leak: severity_rank(leak.severity))
+
+
+def leak_judge(policy: Policy | None) -> Callable[[Leak], Leak] | None:
+    """The policy applied anew to one stored finding; None without a policy."""
+    if policy is None:
+        return None
+    from phitrace.assess.policy import judge
+
+    rules: Policy = policy
+    return lambda leak: judge(rules, leak, leak.vendor or None, leak.page_url or None)
 
 
 def judged_source(policy: Policy | None, source: LeakSource) -> LeakSource:

@@ -16,7 +16,7 @@ from phitrace.cli.options import (
     session_option,
 )
 from phitrace.cli.policy import judge_leaks, policy_option, read_policy
-from phitrace.cli.streamed import stream_report
+from phitrace.cli.streamed import stream_html_report, stream_report
 from phitrace.report.formats import FORMATS, STREAMED
 from phitrace.store.reader import Findings, SessionView
 from phitrace.store.target import Target, files
@@ -69,6 +69,9 @@ def report(
         check_output(target, (db_path,))
     if fmt in STREAMED:
         stream_report(db_path, session, fmt, policy, None if to_stdout else target)
+        return
+    if fmt == "html":
+        stream_html_report(db_path, session, policy, None if to_stdout else target)
         return
     chromium = _chromium() if fmt == "pdf" else None
     findings = _findings(db_path, session, raw=fmt in RAW_FORMATS or chromium is not None)

@@ -1,4 +1,4 @@
-"""``phitrace report`` for the formats written while the findings are read (JSON, CSV, SARIF).
+"""``phitrace report`` for the formats written while the findings are read (JSON, CSV, SARIF, HTML).
 
 The findings go from SQLite, a batch at a time, through the format's writer
 to the private temporary file (or standard output), so a session of 100,000
@@ -9,14 +9,14 @@ only once complete, never written over a database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from phitrace.cli.options import read_or_fail, session_db
-from phitrace.cli.policy import judged_source
+from phitrace.cli.policy import judged_source, leak_judge
 from phitrace.store.target import Target
 
 if TYPE_CHECKING:
@@ -55,20 +55,18 @@ def chunked(sink: Write, size: int = CHUNK) -> tuple[Write, Callable[[], None]]:
     return write, flush
 
 
-def _write_to(
-    overview: Findings, export: Callable[[Findings, Write], None], target: Path | None, db: Target
-) -> None:
+def _write_to(export: Callable[[Write], None], target: Path | None, db: Target) -> None:
     """Run ``export`` into the target file, or standard output when there is none."""
     from phitrace.store.private import private_output
 
     if target is None:
         write, flush = chunked(lambda text: click.echo(text, nl=False))
-        export(overview, write)
+        export(write)
         flush()
         return
     with private_output(target, (db,)) as handle:
         write, flush = chunked(lambda text: handle.write(text.encode("utf-8", "backslashreplace")))
-        export(overview, write)
+        export(write)
         flush()
 
 
@@ -93,7 +91,7 @@ def stream_report(
             overview = load_findings(db, session, leaks=False)
             source = judged_source(policy, lambda: iter_leaks(db, session))
             try:
-                _write_to(overview, lambda o, write: writer(o, source, write), target, db_path)
+                _write_to(lambda write: writer(overview, source, write), target, db_path)
             except OutputError as exc:
                 raise click.ClickException(str(exc)) from exc
             return overview, count_leaks(db, session)
@@ -104,3 +102,42 @@ def stream_report(
         db.close()
     if target is not None:
         click.echo(f"wrote {target}: {overview.total_flows} flows, {found} findings")
+
+
+def stream_html_report(
+    db_path: Target, session: int | None, policy: Policy | None, target: Path | None
+) -> None:
+    """Write the HTML report while the database is read (:mod:`phitrace.report.streamed_html`).
+
+    The summaries are counted first, then the template is written out piece by
+    piece, the evidence cards read a page at a time; all in one snapshot.
+    """
+    from phitrace.report.html import stream_html
+    from phitrace.report.streamed_html import streamed_context
+    from phitrace.store.database import read_snapshot
+    from phitrace.store.private import OutputError
+    from phitrace.store.reader import iter_leaks
+
+    db = session_db(db_path, session)
+
+    def run() -> tuple[int, int]:
+        with read_snapshot(db):
+            source = judged_source(policy, lambda: iter_leaks(db, session))
+            context = streamed_context(db, session, source, leak_judge(policy))
+            try:
+                _write_to(lambda write: _each(stream_html(context), write), target, db_path)
+            except OutputError as exc:
+                raise click.ClickException(str(exc)) from exc
+            return context.total_flows, context.total_findings
+
+    try:
+        flows, found = read_or_fail(db_path, run)
+    finally:
+        db.close()
+    if target is not None:
+        click.echo(f"wrote {target}: {flows} flows, {found} findings")
+
+
+def _each(pieces: Iterable[str], write: Write) -> None:
+    for piece in pieces:
+        write(piece)

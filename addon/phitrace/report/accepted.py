@@ -50,20 +50,44 @@ def policy_counts(leaks: Iterable[Leak]) -> dict[str, int]:
     return {rule: counts[rule] for rule in sorted(counts, key=rule_order)}
 
 
+class AcceptedTally:
+    """The accepted findings counted by rule and vendor as they go by."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str], tuple[int, str, dict[str, None]]] = {}
+        self.findings = 0
+        """How many findings a rule accepted."""
+
+    def add(self, leak: Leak) -> None:
+        """Count one finding if a rule accepted it."""
+        if not leak.policy:
+            return
+        self.findings += 1
+        key = (leak.policy, leak.vendor_label)
+        count, worst, categories = self._groups.get(key, (0, leak.severity, {}))
+        categories.setdefault(leak.category)
+        worst = min(worst, leak.severity, key=severity_rank)
+        self._groups[key] = (count + 1, worst, categories)
+
+    def counts(self) -> dict[str, int]:
+        """Accepted findings per rule, in rule order (as :func:`policy_counts` gives them)."""
+        counts: dict[str, int] = {}
+        for (rule, _vendor), (n, _, _) in self._groups.items():
+            counts[rule] = counts.get(rule, 0) + n
+        return {rule: counts[rule] for rule in sorted(counts, key=rule_order)}
+
+    def views(self) -> list[AcceptedView]:
+        """One row per rule and vendor, rules in order and the most findings first within a rule."""
+        views = [
+            AcceptedView(rule, vendor, n, worst, tuple(categories))
+            for (rule, vendor), (n, worst, categories) in self._groups.items()
+        ]
+        return sorted(views, key=lambda v: (rule_order(v.rule), -v.findings, v.vendor))
+
+
 def accepted_views(leaks: Sequence[Leak]) -> list[AcceptedView]:
     """One row per rule and vendor, rules in order and the most findings first within a rule."""
-    grouped: dict[tuple[str, str], list[Leak]] = {}
+    tally = AcceptedTally()
     for leak in leaks:
-        if leak.policy:
-            grouped.setdefault((leak.policy, leak.vendor_label), []).append(leak)
-    views = [
-        AcceptedView(
-            rule=rule,
-            vendor=vendor,
-            findings=len(items),
-            worst=min((i.severity for i in items), key=severity_rank),
-            categories=tuple(dict.fromkeys(i.category for i in items)),
-        )
-        for (rule, vendor), items in grouped.items()
-    ]
-    return sorted(views, key=lambda v: (rule_order(v.rule), -v.findings, v.vendor))
+        tally.add(leak)
+    return tally.views()

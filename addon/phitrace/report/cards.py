@@ -205,7 +205,8 @@ def _node(item: Field, hits: Mapping[tuple[str, str], FindingLine]) -> TreeNode:
     return TreeNode(item.path, ">".join(item.trail), value, marks, line is not None)
 
 
-def _card(leaks: Sequence[Leak], raw: RawRequest | None, fact: FlowFact | None) -> FlowCard:
+def card_for(leaks: Sequence[Leak], raw: RawRequest | None, authenticated: str) -> FlowCard:
+    """The card of one flow from its findings (the first in report order first) and raw request."""
     first = leaks[0]
     ordered = sorted(leaks, key=lambda leak: (severity_rank(leak.severity), leak.id))
     lines = tuple(_line(leak) for leak in ordered)
@@ -231,8 +232,12 @@ def _card(leaks: Sequence[Leak], raw: RawRequest | None, fact: FlowFact | None) 
         tree=tree,
         truncated=truncated,
         raw=raw_text(first.method, first.url, raw) if raw else None,
-        authenticated=fact.authenticated if fact else "",
+        authenticated=authenticated,
     )
+
+
+def _login(fact: FlowFact | None) -> str:
+    return fact.authenticated if fact else ""
 
 
 def flow_cards(findings: Findings) -> list[FlowCard]:
@@ -241,7 +246,7 @@ def flow_cards(findings: Findings) -> list[FlowCard]:
     for leak in findings.leaks:
         by_flow.setdefault(leak.flow_id, []).append(leak)
     cards = [
-        _card(leaks, findings.raw.get(flow), findings.facts.get(flow))
+        card_for(leaks, findings.raw.get(flow), _login(findings.facts.get(flow)))
         for flow, leaks in by_flow.items()
     ]
     return sorted(cards, key=lambda c: (severity_rank(c.severity), c.timestamp, c.flow_id))
@@ -293,11 +298,16 @@ def _row(card: FlowCard) -> list[Any]:
     ]
 
 
-def card_data(cards: Iterable[FlowCard]) -> dict[str, Any]:
-    """The cards as ``report.js`` reads them: column names once, then one row per card."""
+def card_data(cards: Iterable[FlowCard], *, lazy: bool = False) -> dict[str, Any]:
+    """The cards as ``report.js`` reads them: column names once, then one row per card.
+
+    With ``lazy`` the rows are a generator, drawn from ``cards`` only as the
+    report is written (see :func:`phitrace.report.html.json_pieces`).
+    """
     columns = {
         "card": CARD_COLUMNS,
         "finding": tuple(FindingLine.__dataclass_fields__),
         "node": tuple(TreeNode.__dataclass_fields__),
     }
-    return {"columns": columns, "page_size": CARD_PAGE_SIZE, "cards": [_row(c) for c in cards]}
+    rows = (_row(c) for c in cards)
+    return {"columns": columns, "page_size": CARD_PAGE_SIZE, "cards": rows if lazy else list(rows)}

@@ -139,33 +139,65 @@ def _leak_endpoint(leak: Leak) -> str:
     return endpoint(leak.host or parts.netloc, parts.path)
 
 
-def _count(findings: Findings) -> tuple[_Counter, _Counter, _Counter]:
-    """Vendors, endpoints and cells of one session, tallied."""
-    vendors, endpoints, cells = _Counter(), _Counter(), _Counter()
-    for vendor, contacted in findings.endpoints.items():
-        for key, flows in contacted.items():
-            _method, _, where = key.partition(" ")
-            vendors.add_flows((vendor,), flows)
-            endpoints.add_flows((vendor, where), flows)
-    flows_per_cell: dict[tuple[str, str], set[int]] = {}
+class SessionCount:
+    """One session's vendors, endpoints and cells, counted as its findings go by.
+
+    The endpoints contacted come from the session's flows (``findings``'
+    ``endpoints``); each finding then adds to its keys.  Only counts per key
+    are kept (and, per cell, the ids of its flows), never the findings.
+    """
+
+    def __init__(self, findings: Findings) -> None:
+        self.vendors, self.endpoints, self._cells = _Counter(), _Counter(), _Counter()
+        self.vendor_info = findings.vendor_info
+        self.tracker_flows = findings.total_flows
+        self.findings = 0
+        self.severities: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        self.leak_labels: dict[str, str] = {}
+        """Each vendor's display name as its first finding gives it."""
+        self._flows_per_cell: dict[tuple[str, str], set[int]] = {}
+        for vendor, contacted in findings.endpoints.items():
+            for key, flows in contacted.items():
+                _method, _, where = key.partition(" ")
+                self.vendors.add_flows((vendor,), flows)
+                self.endpoints.add_flows((vendor, where), flows)
+
+    def add(self, leak: Leak) -> None:
+        """Count one finding of the session."""
+        self.findings += 1
+        self.severities[leak.severity] = self.severities.get(leak.severity, 0) + 1
+        self.leak_labels.setdefault(leak.vendor, leak.vendor_label)
+        self.vendors.add_finding((leak.vendor,), leak.severity)
+        self.endpoints.add_finding((leak.vendor, _leak_endpoint(leak)), leak.severity)
+        self._cells.add_finding((leak.vendor, leak.category), leak.severity)
+        self._flows_per_cell.setdefault((leak.vendor, leak.category), set()).add(leak.flow_id)
+
+    def cells(self) -> _Counter:
+        """The (vendor, category) cells, each with the number of its flows."""
+        cells = _Counter()
+        for cell, ids in self._flows_per_cell.items():
+            cells.add_flows(cell, len(ids))
+            cells.findings[cell] = self._cells.findings[cell]
+            cells.worst[cell] = self._cells.worst[cell]
+        return cells
+
+
+def count_session(findings: Findings) -> SessionCount:
+    """:class:`SessionCount` of a loaded session."""
+    count = SessionCount(findings)
     for leak in findings.leaks:
-        vendors.add_finding((leak.vendor,), leak.severity)
-        endpoints.add_finding((leak.vendor, _leak_endpoint(leak)), leak.severity)
-        cells.add_finding((leak.vendor, leak.category), leak.severity)
-        flows_per_cell.setdefault((leak.vendor, leak.category), set()).add(leak.flow_id)
-    for cell, ids in flows_per_cell.items():
-        cells.add_flows(cell, len(ids))
-    return vendors, endpoints, cells
+        count.add(leak)
+    return count
 
 
-def _labels(*sides: Findings) -> dict[str, str]:
+def _labels(*sides: SessionCount) -> dict[str, str]:
     """Each vendor's display name, from either session (B's when both know it)."""
     labels: dict[str, str] = {}
-    for findings in sides:
-        for vendor, info in findings.vendor_info.items():
+    for side in sides:
+        for vendor, info in side.vendor_info.items():
             labels[vendor] = info.name or vendor
-        for leak in findings.leaks:
-            labels.setdefault(leak.vendor, leak.vendor_label)
+        for vendor, label in side.leak_labels.items():
+            labels.setdefault(vendor, label)
     return labels
 
 
@@ -176,19 +208,24 @@ def _section(name: str, a: _Counter, b: _Counter, labels: dict[str, str]) -> Sec
     return Section(name, rows)
 
 
-def _side(findings: Findings, session: SessionView) -> SessionSide:
-    return SessionSide(session, findings.total_flows, len(findings.leaks), findings.severity_counts)
+def _side(count: SessionCount, session: SessionView) -> SessionSide:
+    return SessionSide(session, count.tracker_flows, count.findings, count.severities)
 
 
 def compare(a: Findings, b: Findings, session_a: SessionView, session_b: SessionView) -> Comparison:
     """Compare two loaded sessions (each :class:`Findings` holding one session)."""
-    va, ea, ca = _count(a)
-    vb, eb, cb = _count(b)
+    return compare_counts(count_session(a), count_session(b), session_a, session_b)
+
+
+def compare_counts(
+    a: SessionCount, b: SessionCount, session_a: SessionView, session_b: SessionView
+) -> Comparison:
+    """Compare two sessions from their counts."""
     labels = _labels(a, b)
     return Comparison(
         a=_side(a, session_a),
         b=_side(b, session_b),
-        vendors=_section("vendors", va, vb, labels),
-        endpoints=_section("endpoints", ea, eb, labels),
-        cells=_section("cells", ca, cb, labels),
+        vendors=_section("vendors", a.vendors, b.vendors, labels),
+        endpoints=_section("endpoints", a.endpoints, b.endpoints, labels),
+        cells=_section("cells", a.cells(), b.cells(), labels),
     )

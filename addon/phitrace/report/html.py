@@ -7,17 +7,21 @@ Content-Security-Policy with hashes allows that script and style and
 nothing else, so nothing is fetched and no captured value can run.  One
 Jinja ``Environment`` with autoescaping and ``StrictUndefined`` renders the
 templates in ``reports/``; :func:`highlight` is the only place escaped text
-becomes markup, and the script builds the cards from text nodes only.
+becomes markup (and :func:`json_pieces` the only place JSON does, escaped as
+``tojson`` escapes it), and the script builds the cards from text nodes only.
+:func:`stream_html` yields the page a piece at a time, so a context whose
+cards are still to be read (:mod:`phitrace.report.streamed_html`) is written
+without being held.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections import Counter
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 import sqlite_utils
@@ -25,15 +29,16 @@ from markupsafe import Markup, escape
 
 from phitrace import __version__
 from phitrace.model import HEALTH_CATEGORIES, IDENTIFIER_CATEGORIES, SEVERITIES
-from phitrace.report.accepted import AcceptedView, accepted_views, policy_counts
-from phitrace.report.cards import card_data, flow_cards, match_spans
+from phitrace.report.accepted import AcceptedView
+from phitrace.report.cards import CARD_PAGE_SIZE, card_data, flow_cards, match_spans
 from phitrace.report.compare import Comparison
-from phitrace.report.compared import CHANGE_LABELS, SECTIONS, counts_line, first_and_last
+from phitrace.report.compared import CHANGE_LABELS, SECTIONS, counts_line
 from phitrace.report.decoded import raw_text
-from phitrace.report.journey import Journey, journey
-from phitrace.report.parties import PartyView, party_views
-from phitrace.report.plots import PageMatrix, Timeline, page_matrix, timeline
+from phitrace.report.journey import Journey
+from phitrace.report.parties import PartyView, party_views_of
+from phitrace.report.plots import PageMatrix, Timeline
 from phitrace.report.printed import PrintView
+from phitrace.report.tally import ReportTally
 from phitrace.report.views import (
     Chart,
     MatrixView,
@@ -41,13 +46,12 @@ from phitrace.report.views import (
     VendorView,
     bar_chart,
     clip,
-    matrix,
-    top_pages,
-    vendor_views,
+    matrix_of,
 )
+from phitrace.report.views import vendor_views as vendor_views
 from phitrace.resources import data_dir
 from phitrace.store.loggedin import LoggedInPage
-from phitrace.store.reader import Findings, Leak, SessionView, load_findings
+from phitrace.store.reader import Findings, SessionView, load_findings
 
 __all__ = ["ReportContext", "build_context", "context_for", "highlight", "raw_text", "render_html"]
 
@@ -131,35 +135,31 @@ def _category_order(categories: Iterable[str]) -> list[str]:
 
 
 def _filters(
-    findings: Findings,
+    tally: ReportTally,
     vendors: Sequence[VendorView],
-    counts: dict[str, int],
     categories: Sequence[str],
+    login_states: Collection[str],
 ) -> dict[str, list[Any]]:
-    leaks = findings.leaks
-    pages: Counter[str] = Counter(leak.page_key for leak in leaks)
+    counts = tally.severities
     return {
         "severity": [(s, s) for s in SEVERITIES if counts[s]],
         "vendor": [(v.vendor, v.name) for v in vendors if v.findings],
         "category": [(c, c) for c in categories],
-        "page": [(p, p or "unknown page") for p, _ in pages.most_common(PAGE_OPTIONS)],
-        "policy": _policy_options(leaks),
-        "authenticated": _authenticated_options(findings),
+        "page": [(p, p or "unknown page") for p, _ in tally.pages.counts.most_common(PAGE_OPTIONS)],
+        "policy": _policy_options(tally.accepted.counts()),
+        "authenticated": _authenticated_options(login_states),
     }
 
 
-def _policy_options(leaks: Sequence[Leak]) -> list[tuple[str, str]]:
+def _policy_options(counts: dict[str, int]) -> list[tuple[str, str]]:
     """The policy filter: findings no rule accepts, then each rule; none without a policy."""
-    counts = policy_counts(leaks)
     if not counts:
         return []
     return [(NOT_ACCEPTED, "not accepted"), *((rule, f"accepted: {rule}") for rule in counts)]
 
 
-def _authenticated_options(findings: Findings) -> list[tuple[str, str]]:
+def _authenticated_options(states: Collection[str]) -> list[tuple[str, str]]:
     """The login filter: the states the flagged flows were seen in; none when nothing is known."""
-    facts = findings.facts
-    states = {facts[f].authenticated for f in findings.flagged_flow_ids if f in facts}
     labels = {"yes": "logged in", "no": "not logged in", "unknown": "unknown"}
     known = [(s, labels[s]) for s in labels if s in states]
     return known if any(s != "unknown" for s, _ in known) else []
@@ -169,40 +169,62 @@ NOT_ACCEPTED = "-"
 """The policy filter's value for findings no rule accepts (report.js reads it so)."""
 
 
-def context_for(findings: Findings) -> ReportContext:
-    """Turn loaded findings into the report's context."""
-    leaks = findings.leaks
-    counts = findings.severity_counts
-    vendors = vendor_views(findings)
-    flagged = len(findings.flagged_flow_ids)
-    categories = _category_order(leak.category for leak in leaks)
+@dataclass(frozen=True)
+class Flagged:
+    """What the report says of the flows with findings, counted apart from the tally."""
+
+    flows: int
+    """How many flows have findings."""
+    login_states: Collection[str]
+    """The login states those flows were seen in."""
+
+
+def context_of(tally: ReportTally, flagged: Flagged, data: dict[str, Any]) -> ReportContext:
+    """The report's context from its tally, the flagged flows and the cards' data."""
+    overview = tally.overview
+    counts = tally.severities
+    vendors = tally.vendors.views()
+    categories = _category_order(tally.categories)
     charted = [v for v in vendors if v.findings][:12]
     return ReportContext(
-        generated_at=findings.generated_at,
+        generated_at=overview.generated_at,
         phitrace_version=__version__,
-        sessions=findings.sessions,
+        sessions=overview.sessions,
         severity_counts=counts,
-        quiet_flows=findings.total_flows - flagged,
+        quiet_flows=overview.total_flows - flagged.flows,
         vendors=vendors,
-        matrix=matrix(leaks, vendors, categories),
-        top_pages=top_pages(leaks),
+        matrix=matrix_of(tally.cells, vendors, categories),
+        top_pages=tally.pages.top(),
         severity_chart=bar_chart([(s, {s: n}) for s, n in counts.items() if n]),
         vendor_chart=bar_chart([(v.name, dict(v.severities)) for v in charted]),
-        filters=_filters(findings, vendors, counts, categories),
-        data=card_data(flow_cards(findings)),
-        journey=journey(findings),
-        total_flows=findings.total_flows,
-        total_findings=len(leaks),
-        flagged_flows=flagged,
-        third_parties=party_views(findings.parties, leaks),
-        failed_sessions=[s for s in findings.sessions if s.failed],
-        accepted=accepted_views(leaks),
-        accepted_findings=sum(1 for leak in leaks if leak.policy),
-        logged_in_pages=findings.logged_in_pages,
-        timeline=timeline(leaks, (fact.timestamp for fact in findings.facts.values())),
-        page_matrix=page_matrix(leaks),
-        comparison=first_and_last(findings),
+        filters=_filters(tally, vendors, categories, flagged.login_states),
+        data=data,
+        journey=tally.journey.journey(),
+        total_flows=overview.total_flows,
+        total_findings=tally.findings,
+        flagged_flows=flagged.flows,
+        third_parties=party_views_of(overview.parties, tally.parties.received),
+        failed_sessions=[s for s in overview.sessions if s.failed],
+        accepted=tally.accepted.views(),
+        accepted_findings=tally.accepted.findings,
+        logged_in_pages=overview.logged_in_pages,
+        timeline=tally.timeline.plot(),
+        page_matrix=tally.page_matrix.plot(),
+        comparison=tally.comparison(),
     )
+
+
+def context_for(findings: Findings) -> ReportContext:
+    """Turn loaded findings into the report's context."""
+    tally = ReportTally(findings)
+    tally.add_flows(findings.facts.values(), (leak.timestamp for leak in findings.leaks))
+    for leak in findings.leaks:
+        tally.add(leak)
+    facts = findings.facts
+    flagged_ids = findings.flagged_flow_ids
+    states = {facts[f].authenticated for f in flagged_ids if f in facts}
+    data = card_data(flow_cards(findings))
+    return context_of(tally, Flagged(len(flagged_ids), states), data)
 
 
 def build_context(db: sqlite_utils.Database, session: int | None = None) -> ReportContext:
@@ -220,6 +242,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["highlight"] = highlight
+    env.filters["json_pieces"] = json_pieces
     env.globals.update(
         compare_sections=SECTIONS, compare_changes=CHANGE_LABELS, compare_counts=counts_line
     )
@@ -255,6 +278,59 @@ def style_policy(env: jinja2.Environment) -> str:
 
 def render_html(context: ReportContext) -> str:
     """Render the HTML report for a context."""
+    return "".join(stream_html(context))
+
+
+def stream_html(context: ReportContext) -> Iterator[str]:
+    """The HTML report for a context, a piece at a time as the template produces it.
+
+    The card rows go out a page at a time (:func:`json_pieces`), so a context
+    whose rows are a generator is written without ever being held whole.
+    """
     env = environment()
     context.csp = content_security_policy(env)
-    return env.get_template("report.html.j2").render(report=context)
+    return env.get_template("report.html.j2").generate(report=context)
+
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _script_safe(text: str) -> Markup:
+    # As Jinja's ``tojson``: nothing in the JSON can close the script element or start markup.
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, code)
+    return Markup(text)
+
+
+def json_pieces(data: Mapping[str, Any], batch: int = CARD_PAGE_SIZE) -> Iterator[Markup]:
+    """``data|tojson``, in pieces: each list (or generator) value ``batch`` items at a time.
+
+    The text is the very text of Jinja's ``tojson`` (sorted keys, the same
+    separators and escapes), so the report is alike whether its cards were
+    built beforehand or are built as it is written.
+    """
+    yield Markup("{")
+    for i, key in enumerate(sorted(data)):
+        value = data[key]
+        head = (", " if i else "") + json.dumps(key) + ": "
+        if not isinstance(value, list | Iterator):
+            yield _script_safe(head + json.dumps(value, sort_keys=True))
+            continue
+        yield _script_safe(head + "[")
+        for n, rows in enumerate(batched(value, batch)):
+            text = ", ".join(json.dumps(row, sort_keys=True) for row in rows)
+            yield _script_safe((", " if n else "") + text)
+        yield Markup("]")
+    yield Markup("}")

@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from phitrace.model import severity_rank
-from phitrace.store.reader import Findings, url_parts, without_query
+from phitrace.store.flowfacts import FlowFact
+from phitrace.store.reader import Findings, Leak, url_parts, without_query
 
 JOURNEY_PAGES = 300
 """Pages shown in the timeline; a longer session says how many more there were."""
@@ -63,20 +64,39 @@ def page_key(page_url: str) -> str:
     return without_query(url_parts(page_url)) if page_url else ""
 
 
-def journey(findings: Findings, limit: int = JOURNEY_PAGES) -> Journey:
-    """Pages in the order first seen, with the vendors each sent data to."""
-    pages: dict[str, PageStep] = {}
-    for fact in findings.facts.values():
+class JourneyTally:
+    """The timeline built as flows, then findings, go by (every flow before any finding)."""
+
+    def __init__(self) -> None:
+        self._pages: dict[str, PageStep] = {}
+
+    def add_flow(self, fact: FlowFact) -> None:
+        """Count one tracker flow under its page and vendor (flows come in journey order)."""
         key = page_key(fact.page_url)
-        step = pages.setdefault(key, PageStep(key, fact.timestamp))
+        step = self._pages.setdefault(key, PageStep(key, fact.timestamp))
         vendor = step.vendors.setdefault(fact.vendor, VendorStep(fact.vendor, fact.vendor_label))
         vendor.flows += 1
-    for leak in findings.leaks:
-        step = pages.setdefault(leak.page_key, PageStep(leak.page_key, leak.timestamp))
+
+    def add(self, leak: Leak) -> None:
+        """Count one finding under its page and vendor."""
+        step = self._pages.setdefault(leak.page_key, PageStep(leak.page_key, leak.timestamp))
         vendor = step.vendors.setdefault(leak.vendor, VendorStep(leak.vendor, leak.vendor_label))
         vendor.findings += 1
         vendor.categories[leak.category] += 1
         if severity_rank(leak.severity) < severity_rank(vendor.worst):
             vendor.worst = leak.severity
-    ordered = sorted(pages.values(), key=lambda p: (p.first_seen, p.page_key))
-    return Journey(ordered[:limit], max(0, len(ordered) - limit))
+
+    def journey(self, limit: int = JOURNEY_PAGES) -> Journey:
+        """Pages in the order first seen, bounded to ``limit``."""
+        ordered = sorted(self._pages.values(), key=lambda p: (p.first_seen, p.page_key))
+        return Journey(ordered[:limit], max(0, len(ordered) - limit))
+
+
+def journey(findings: Findings, limit: int = JOURNEY_PAGES) -> Journey:
+    """Pages in the order first seen, with the vendors each sent data to."""
+    tally = JourneyTally()
+    for fact in findings.facts.values():
+        tally.add_flow(fact)
+    for leak in findings.leaks:
+        tally.add(leak)
+    return tally.journey(limit)

@@ -129,9 +129,27 @@ def _ordered(views: list[PartyView]) -> list[PartyView]:
     return sorted(views, key=lambda v: (not v.unlisted_with_findings, -v.requests, v.domain))
 
 
+class PartyTally:
+    """What each registrable domain received, counted as the findings go by."""
+
+    def __init__(self) -> None:
+        self.received: dict[Any, Counter[tuple[str, str]]] = {}
+
+    def add(self, leak: Leak) -> None:
+        """Count one finding for the domain its request went to."""
+        domain = registrable_domain(leak.host) if leak.host else ""
+        self.received.setdefault(domain, Counter())[(leak.kind, leak.category)] += 1
+
+
 def party_views(parties: Sequence[dict[str, Any]], leaks: Sequence[Leak]) -> list[PartyView]:
     """One view per stored domain (summed over sessions), unlisted ones with findings first."""
-    received = _received(leaks, lambda _leak, domain: domain)
+    return party_views_of(parties, _received(leaks, lambda _leak, domain: domain))
+
+
+def party_views_of(
+    parties: Sequence[dict[str, Any]], received: dict[Any, Counter[tuple[str, str]]]
+) -> list[PartyView]:
+    """:func:`party_views` from findings already counted per domain."""
     by_domain: dict[str, list[dict[str, Any]]] = {}
     for row in parties:
         by_domain.setdefault(row["domain"], []).append(row)

@@ -105,34 +105,66 @@ def _width_words(width: int) -> str:
     return f"{width} s"
 
 
+def span_of(timestamps: Iterable[str]) -> tuple[float, float] | None:
+    """The first and last of stored timestamps as epoch seconds; None when none is readable."""
+    start = end = None
+    for t in (_seconds(s) for s in timestamps):
+        if t is not None:
+            start = t if start is None else min(start, t)
+            end = t if end is None else max(end, t)
+    return None if start is None or end is None else (start, end)
+
+
+class TimelineTally:
+    """Findings counted into time buckets as they go by, over a span known beforehand.
+
+    The span is the session's flows' (all of them, quiet ones too), which
+    also holds every finding's time: a finding carries its flow's timestamp.
+    """
+
+    def __init__(self, span: tuple[float, float] | None) -> None:
+        start, end = span or (0.0, 0.0)
+        self._step = bucket_width(end - start)
+        self._first = start - start % self._step
+        count = int((end - self._first) // self._step) + 1 if span else 0
+        self._counts: list[Counter[str]] = [Counter() for _ in range(count)]
+        self._stamped = False
+
+    def add(self, leak: Leak) -> None:
+        """Count one finding in its bucket (a finding without a readable time is left out)."""
+        t = _seconds(leak.timestamp)
+        if t is not None and self._counts:
+            index = min(max(int((t - self._first) // self._step), 0), len(self._counts) - 1)
+            self._counts[index][leak.severity] += 1
+            self._stamped = True
+
+    def plot(self, width: int = 640) -> Timeline:
+        """The plot's geometry."""
+        height, base, left = 180, 150, 40
+        counts, step = self._counts, self._step
+        if not self._stamped:
+            return Timeline((), "", 0, width, height, base, 0.0)
+        top = max(sum(c.values()) for c in counts)
+        col = (width - left - 10) / len(counts)
+        columns = []
+        for i, bucket in enumerate(counts):
+            y, segments = float(base), []
+            for severity in SEVERITIES:
+                if bucket[severity]:
+                    h = round((base - 10) * bucket[severity] / top, 1)
+                    y = round(y - h, 1)
+                    segments.append((severity, bucket[severity], y, h))
+            label = _clock(self._first + i * step, step)
+            columns.append(Column(label, round(left + i * col, 1), tuple(segments), bucket.total()))
+        return Timeline(tuple(columns), _width_words(step), top, width, height, base, round(col, 1))
+
+
 def timeline(leaks: Sequence[Leak], flow_times: Iterable[str], width: int = 640) -> Timeline:
     """Bucket the findings over the span of the session's flows (all of them, quiet ones too)."""
-    times = [t for t in (_seconds(s) for s in flow_times) if t is not None]
-    stamped = [(t, leak.severity) for leak in leaks if (t := _seconds(leak.timestamp)) is not None]
-    times += [t for t, _ in stamped]
-    height, base, left = 180, 150, 40
-    if not stamped:
-        return Timeline((), "", 0, width, height, base, 0.0)
-    start, end = min(times), max(times)
-    step = bucket_width(end - start)
-    first = start - start % step
-    count = int((end - first) // step) + 1
-    counts: list[Counter[str]] = [Counter() for _ in range(count)]
-    for t, severity in stamped:
-        counts[int((t - first) // step)][severity] += 1
-    top = max(sum(c.values()) for c in counts)
-    col = (width - left - 10) / count
-    columns = []
-    for i, bucket in enumerate(counts):
-        y, segments = float(base), []
-        for severity in SEVERITIES:
-            if bucket[severity]:
-                h = round((base - 10) * bucket[severity] / top, 1)
-                y = round(y - h, 1)
-                segments.append((severity, bucket[severity], y, h))
-        label = _clock(first + i * step, step)
-        columns.append(Column(label, round(left + i * col, 1), tuple(segments), bucket.total()))
-    return Timeline(tuple(columns), _width_words(step), top, width, height, base, round(col, 1))
+    tally = TimelineTally(span_of([*flow_times, *(leak.timestamp for leak in leaks)]))
+    for leak in leaks:
+        tally.add(leak)
+    return tally.plot(width)
 
 
 @dataclass(frozen=True)
@@ -181,26 +213,48 @@ def page_label(page_key: str) -> str:
     return f"{parts.netloc}{parts.path or '/'}" if parts.netloc else page_key
 
 
+class PageMatrixTally:
+    """Findings counted per vendor and page as they go by."""
+
+    def __init__(self) -> None:
+        self._cells: Counter[tuple[str, str]] = Counter()
+        self._worst: dict[str, int] = {}
+        self._by_vendor: Counter[str] = Counter()
+        self._by_page: Counter[str] = Counter()
+
+    def add(self, leak: Leak) -> None:
+        """Count one finding in its vendor's row and its page's column."""
+        vendor, page = leak.vendor_label, leak.page_key
+        self._cells[(vendor, page)] += 1
+        rank = severity_rank(leak.severity)
+        self._worst[vendor] = min(self._worst.get(vendor, rank), rank)
+        self._by_vendor[vendor] += 1
+        self._by_page[page] += 1
+
+    def plot(self) -> PageMatrix:
+        """The plot's geometry, for the vendors and pages with the most findings."""
+        cells, worst, by_vendor, by_page = self._cells, self._worst, self._by_vendor, self._by_page
+        vendors = sorted(by_vendor, key=lambda v: (worst[v], -by_vendor[v], v))[:MATRIX_VENDORS]
+        pages = sorted(by_page, key=lambda p: (-by_page[p], p))[:MATRIX_PAGES]
+        top = max((cells[(v, p)] for v in vendors for p in pages), default=1) or 1
+        rows = tuple(
+            tuple((n, -(-4 * n // top)) for n in (cells[(v, p)] for p in pages)) for v in vendors
+        )
+        return PageMatrix(
+            vendors=tuple(Label(clip(v, LABEL_CHARS), v) for v in vendors),
+            pages=tuple(
+                Label(clip(page_label(p), LABEL_CHARS), p or "unknown page") for p in pages
+            ),
+            rows=rows,
+            cell=40,
+            left=180,
+            head=120,
+        )
+
+
 def page_matrix(leaks: Sequence[Leak]) -> PageMatrix:
     """Count findings per vendor and page, for the vendors and pages with the most."""
-    cells: Counter[tuple[str, str]] = Counter((leak.vendor_label, leak.page_key) for leak in leaks)
-    worst: dict[str, int] = {}
+    tally = PageMatrixTally()
     for leak in leaks:
-        rank = severity_rank(leak.severity)
-        worst[leak.vendor_label] = min(worst.get(leak.vendor_label, rank), rank)
-    by_vendor: Counter[str] = Counter(leak.vendor_label for leak in leaks)
-    by_page: Counter[str] = Counter(leak.page_key for leak in leaks)
-    vendors = sorted(by_vendor, key=lambda v: (worst[v], -by_vendor[v], v))[:MATRIX_VENDORS]
-    pages = sorted(by_page, key=lambda p: (-by_page[p], p))[:MATRIX_PAGES]
-    top = max((cells[(v, p)] for v in vendors for p in pages), default=1) or 1
-    rows = tuple(
-        tuple((n, -(-4 * n // top)) for n in (cells[(v, p)] for p in pages)) for v in vendors
-    )
-    return PageMatrix(
-        vendors=tuple(Label(clip(v, LABEL_CHARS), v) for v in vendors),
-        pages=tuple(Label(clip(page_label(p), LABEL_CHARS), p or "unknown page") for p in pages),
-        rows=rows,
-        cell=40,
-        left=180,
-        head=120,
-    )
+        tally.add(leak)
+    return tally.plot()

@@ -100,26 +100,34 @@ def company_of(vendor: str) -> str:
         return ""
 
 
-def vendor_views(findings: Findings) -> list[VendorView]:
-    """One view per vendor contacted, the vendors with the most severe findings first."""
-    views: dict[str, VendorView] = {}
+class VendorTally:
+    """The vendor cards, built as the findings go by (one at a time, none kept).
 
-    def view(vendor: str) -> VendorView:
-        if vendor not in views:
-            name, category, company = findings.vendor_info.get(vendor, (vendor, "", ""))
-            views[vendor] = VendorView(
+    The vendors contacted come from the flows' endpoints; each finding then
+    adds to its vendor's counts and to what it received.
+    """
+
+    def __init__(self, findings: Findings) -> None:
+        self._info = findings.vendor_info
+        self._views: dict[str, VendorView] = {}
+        for vendor, endpoints in findings.endpoints.items():
+            v = self._view(vendor)
+            ordered = sorted(endpoints.items(), key=lambda item: (-item[1], item[0]))
+            v.flows = sum(endpoints.values())
+            v.endpoints = ordered[:ENDPOINT_LIMIT]
+            v.more_endpoints = max(0, len(ordered) - ENDPOINT_LIMIT)
+
+    def _view(self, vendor: str) -> VendorView:
+        if vendor not in self._views:
+            name, category, company = self._info.get(vendor, (vendor, "", ""))
+            self._views[vendor] = VendorView(
                 vendor, name or vendor or "unknown", company or company_of(vendor), category
             )
-        return views[vendor]
+        return self._views[vendor]
 
-    for vendor, endpoints in findings.endpoints.items():
-        v = view(vendor)
-        ordered = sorted(endpoints.items(), key=lambda item: (-item[1], item[0]))
-        v.flows = sum(endpoints.values())
-        v.endpoints = ordered[:ENDPOINT_LIMIT]
-        v.more_endpoints = max(0, len(ordered) - ENDPOINT_LIMIT)
-    for leak in findings.leaks:
-        v = view(leak.vendor)
+    def add(self, leak: Leak) -> None:
+        """Count one finding for its vendor."""
+        v = self._view(leak.vendor)
         v.findings += 1
         v.severities[leak.severity] += 1
         key = (leak.kind, leak.category, leak.matched)
@@ -129,7 +137,18 @@ def vendor_views(findings: Findings) -> list[VendorView]:
         item.count += 1
         if len(item.fields) < 5:
             item.fields.add(leak.path)
-    return sorted(views.values(), key=lambda v: (v.rank, -v.flows, v.name))
+
+    def views(self) -> list[VendorView]:
+        """The vendors with the most severe findings first."""
+        return sorted(self._views.values(), key=lambda v: (v.rank, -v.flows, v.name))
+
+
+def vendor_views(findings: Findings) -> list[VendorView]:
+    """One view per vendor contacted, the vendors with the most severe findings first."""
+    tally = VendorTally(findings)
+    for leak in findings.leaks:
+        tally.add(leak)
+    return tally.views()
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,13 @@ def matrix(
 ) -> MatrixView:
     """Count findings per vendor and category."""
     counts: Counter[tuple[str, str]] = Counter((leak.vendor, leak.category) for leak in leaks)
+    return matrix_of(counts, vendors, categories)
+
+
+def matrix_of(
+    counts: Counter[tuple[str, str]], vendors: Sequence[VendorView], categories: list[str]
+) -> MatrixView:
+    """The matrix from findings already counted per (vendor, category)."""
     top = max(counts.values(), default=1)
     rows = []
     for v in vendors:
@@ -167,20 +193,40 @@ class PageView:
     vendors: tuple[str, ...]
 
 
+class PageTally:
+    """Findings per page (query strings aside), with each page's worst severity and vendors."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        """Findings per page key, in the order pages were first seen."""
+        self._worst: dict[str, str] = {}
+        self._vendors: dict[str, set[str]] = {}
+
+    def add(self, leak: Leak) -> None:
+        """Count one finding for its page."""
+        page = leak.page_key
+        self.counts[page] += 1
+        best = self._worst.get(page)
+        if best is None or severity_rank(leak.severity) < severity_rank(best):
+            self._worst[page] = leak.severity
+        self._vendors.setdefault(page, set()).add(leak.vendor_label)
+
+    def top(self, limit: int = 10) -> list[PageView]:
+        """The pages with the most findings, worst severity first on ties."""
+        counts, worst = self.counts, self._worst
+        ordered = sorted(counts, key=lambda p: (-counts[p], severity_rank(worst[p]), p))
+        return [
+            PageView(p, counts[p], worst[p], tuple(sorted(self._vendors[p])))
+            for p in ordered[:limit]
+        ]
+
+
 def top_pages(leaks: Sequence[Leak], limit: int = 10) -> list[PageView]:
     """The pages (query strings aside) with the most findings, worst severity first on ties."""
-    counts: Counter[str] = Counter()
-    worst: dict[str, str] = {}
-    vendors: dict[str, set[str]] = {}
+    tally = PageTally()
     for leak in leaks:
-        page = leak.page_key
-        counts[page] += 1
-        best = worst.get(page)
-        if best is None or severity_rank(leak.severity) < severity_rank(best):
-            worst[page] = leak.severity
-        vendors.setdefault(page, set()).add(leak.vendor_label)
-    ordered = sorted(counts, key=lambda p: (-counts[p], severity_rank(worst[p]), p))
-    return [PageView(p, counts[p], worst[p], tuple(sorted(vendors[p]))) for p in ordered[:limit]]
+        tally.add(leak)
+    return tally.top(limit)
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,39 @@ def test_the_stream_holds_a_batch_not_the_whole_export(many_db: Path) -> None:
         tracemalloc.stop()
         db.close()
     assert streamed < whole / 10, (streamed, whole)
+
+
+_HTML_GENERATED = re.compile(rb"Generated [^ ]+ by phitrace")
+
+
+def _html(findings: Findings) -> bytes:
+    page = FORMATS["html"](findings).encode("utf-8", "backslashreplace")
+    return _HTML_GENERATED.sub(b"", page)
+
+
+def test_the_html_report_is_written_as_read_and_is_the_in_memory_report(
+    many_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    out.write_text("the previous report")
+    said = run(["report", "--db", str(many_db), "-o", str(out)])
+    db = open_database(many_db)
+    try:
+        findings = load_findings(db, raw=True)
+    finally:
+        db.close()
+    assert _HTML_GENERATED.sub(b"", out.read_bytes()) == _html(findings)
+    assert said == f"wrote {out}: {findings.total_flows} flows, {len(findings.leaks)} findings\n"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temporary left
+
+
+def test_one_session_of_the_html_report_to_standard_output(many_db: Path) -> None:
+    result = CliRunner().invoke(main, ["report", "--db", str(many_db), "--session", "3", "-o", "-"])
+    assert result.exit_code == 0, result.output
+    db = open_database(many_db)
+    try:
+        findings = load_findings(db, 3, raw=True)
+    finally:
+        db.close()
+    assert _HTML_GENERATED.sub(b"", result.stdout_bytes) == _html(findings)
