@@ -216,6 +216,7 @@ class PgDatabase:
         self.conn = conn
         self.target = target
         self._keys: dict[str, str] = {}
+        self._cursors = 0
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
         """Run one portable statement (see :func:`translate`); returns its cursor."""
@@ -226,6 +227,21 @@ class PgDatabase:
         cursor = self.conn.cursor(row_factory=dict_row)
         cursor.execute(translate(sql).encode(), [storable(v) for v in params or ()])
         return iter(cursor.fetchall())
+
+    def batch_cursor(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        """A cursor to read many rows a batch at a time.
+
+        Inside a transaction (a read snapshot) it is a server-side cursor: the
+        server sends each ``fetchmany`` batch as it is asked for, instead of
+        every row at once.  Outside one, a server-side cursor cannot live, and
+        the rows come whole.
+        """
+        if not self.in_transaction:
+            return self.execute(sql, params)
+        self._cursors += 1
+        cursor = self.conn.cursor(name=f"phitrace_batches_{self._cursors}")
+        cursor.execute(translate(sql).encode(), [storable(v) for v in params])
+        return cursor
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Insert rows with ``COPY``: one statement, however many rows (PostgreSQL's bulk path)."""
