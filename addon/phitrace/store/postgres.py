@@ -16,6 +16,7 @@ is its own transaction, as sqlite-utils' writes are.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,9 @@ from psycopg.types.numeric import NumericLoader
 from phitrace.store.target import PostgresTarget
 
 engine = "postgresql"
+
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for the server to answer, unless the URL or ``PGCONNECT_TIMEOUT`` says."""
 
 _TYPES: dict[type, str] = {int: "bigint", str: 'text collate "C"', bytes: "bytea", float: "float8"}
 _PYTHON: dict[str, type] = {
@@ -99,7 +103,10 @@ class _WholeNumeric(NumericLoader):
 
 def connect(target: PostgresTarget, *, readonly: bool = False) -> psycopg.Connection[Any]:
     """A connection in autocommit mode; read-only when asked, so a reader can never write."""
-    conn = psycopg.connect(target.url, autocommit=True, application_name="phitrace")
+    timeout: dict[str, Any] = {}
+    if "connect_timeout" not in target.url and not os.environ.get("PGCONNECT_TIMEOUT"):
+        timeout["connect_timeout"] = CONNECT_TIMEOUT
+    conn = psycopg.connect(target.url, autocommit=True, application_name="phitrace", **timeout)
     conn.adapters.register_loader("numeric", _WholeNumeric)
     if readonly:  # set here, not as connection options, so options in the URL still apply
         conn.execute(b"set default_transaction_read_only = on")
