@@ -113,7 +113,7 @@ def test_a_url_without_its_password_keeps_everything_else() -> None:
     assert (plain.password, plain.without_password()) == (None, "postgresql://db.example/team")
 
 
-def test_a_server_that_does_not_answer_is_given_up_on_in_one_line(tmp_path: Path) -> None:
+def test_a_server_that_does_not_answer_is_given_up_on_in_one_line() -> None:
     from tests.ports import free_port
 
     url = f"postgresql://qa:s3cret@127.0.0.1:{free_port()}/team?connect_timeout=2"
