@@ -147,6 +147,18 @@ def new_ids(db: Store, table: str, count: int) -> list[int]:
     return list(range(first, first + count))
 
 
+def batch_cursor(db: Store, sql: str, params: Sequence[Any]) -> Cursor:
+    """A cursor for reading a long result a batch at a time (``fetchmany``).
+
+    SQLite steps through the result as it is fetched; PostgreSQL does so with
+    a server-side cursor inside a read snapshot, so a streamed export holds
+    one batch of rows on either engine.
+    """
+    if is_postgres(db):
+        return postgres(db).batch_cursor(sql, params)
+    return cast(Cursor, db.execute(sql, params))
+
+
 def store_errors() -> tuple[type[Exception], ...]:
     """The exception types either engine raises for a database problem.
 

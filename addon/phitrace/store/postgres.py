@@ -16,6 +16,7 @@ is its own transaction, as sqlite-utils' writes are.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,9 @@ from psycopg.types.numeric import NumericLoader
 from phitrace.store.target import PostgresTarget
 
 engine = "postgresql"
+
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for the server to answer, unless the URL or ``PGCONNECT_TIMEOUT`` says."""
 
 _TYPES: dict[type, str] = {int: "bigint", str: 'text collate "C"', bytes: "bytea", float: "float8"}
 _PYTHON: dict[str, type] = {
@@ -99,7 +103,10 @@ class _WholeNumeric(NumericLoader):
 
 def connect(target: PostgresTarget, *, readonly: bool = False) -> psycopg.Connection[Any]:
     """A connection in autocommit mode; read-only when asked, so a reader can never write."""
-    conn = psycopg.connect(target.url, autocommit=True, application_name="phitrace")
+    timeout: dict[str, Any] = {}
+    if "connect_timeout" not in target.url and not os.environ.get("PGCONNECT_TIMEOUT"):
+        timeout["connect_timeout"] = CONNECT_TIMEOUT
+    conn = psycopg.connect(target.url, autocommit=True, application_name="phitrace", **timeout)
     conn.adapters.register_loader("numeric", _WholeNumeric)
     if readonly:  # set here, not as connection options, so options in the URL still apply
         conn.execute(b"set default_transaction_read_only = on")
@@ -216,6 +223,7 @@ class PgDatabase:
         self.conn = conn
         self.target = target
         self._keys: dict[str, str] = {}
+        self._cursors = 0
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
         """Run one portable statement (see :func:`translate`); returns its cursor."""
@@ -226,6 +234,21 @@ class PgDatabase:
         cursor = self.conn.cursor(row_factory=dict_row)
         cursor.execute(translate(sql).encode(), [storable(v) for v in params or ()])
         return iter(cursor.fetchall())
+
+    def batch_cursor(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        """A cursor to read many rows a batch at a time.
+
+        Inside a transaction (a read snapshot) it is a server-side cursor: the
+        server sends each ``fetchmany`` batch as it is asked for, instead of
+        every row at once.  Outside one, a server-side cursor cannot live, and
+        the rows come whole.
+        """
+        if not self.in_transaction:
+            return self.execute(sql, params)
+        self._cursors += 1
+        cursor = self.conn.cursor(name=f"phitrace_batches_{self._cursors}")
+        cursor.execute(translate(sql).encode(), [storable(v) for v in params])
+        return cursor
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Insert rows with ``COPY``: one statement, however many rows (PostgreSQL's bulk path)."""

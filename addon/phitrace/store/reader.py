@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from urllib.parse import SplitResult
 
 from phitrace.model import SEVERITIES
-from phitrace.store.engine import Store
+from phitrace.store.engine import Store, batch_cursor
 from phitrace.store.flowfacts import FlowFact, load_flow_facts
 from phitrace.store.loggedin import LoggedInPage, load_logged_in_pages
 from phitrace.store.parties import load_parties
@@ -324,7 +324,7 @@ def iter_leaks(db: Store, session: int | None = None, *, batch: int = LEAK_BATCH
     held; the generator keeps its cursor open until it is used up or closed.
     """
     where, params = _where(session, "f.session_id")
-    cursor = db.execute(f"{_LEAK_SELECT} {where} order by {_SEVERITY_ORDER}, f.id", params)
+    cursor = batch_cursor(db, f"{_LEAK_SELECT} {where} order by {_SEVERITY_ORDER}, f.id", params)
     try:
         while rows := cursor.fetchmany(batch):
             yield from (_leak(row) for row in rows)

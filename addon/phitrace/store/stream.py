@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Container, Iterator, Sequence
 from typing import Any
 
-from phitrace.store.engine import Store
+from phitrace.store.engine import Store, batch_cursor
 from phitrace.store.flowfacts import FlowFact
 from phitrace.store.loggedin import load_logged_in_pages
 from phitrace.store.parties import load_parties
@@ -72,7 +72,7 @@ def iter_flow_facts(
         "coalesce(vendor, ''), coalesce(nullif(vendor_name, ''), nullif(vendor, ''), host, ''), "
         f"coalesce(authenticated, '') from flows {where} order by timestamp, id"
     )
-    for row in _rows(db.execute(sql, params), batch):
+    for row in _rows(batch_cursor(db, sql, params), batch):
         yield FlowFact(*row)
 
 
@@ -121,7 +121,7 @@ def iter_flow_leaks(
         f"order by {head}coalesce(w.timestamp, ''), f.flow_id, {_SEVERITY_ORDER}, f.id"
     )
     group: list[Leak] = []
-    for row in _rows(db.execute(sql, params * (2 if worst_first else 1)), batch):
+    for row in _rows(batch_cursor(db, sql, params * (2 if worst_first else 1)), batch):
         if only is not None and row[2] not in only:
             continue
         leak = _leak(row)

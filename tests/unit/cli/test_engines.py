@@ -206,3 +206,13 @@ def test_purging_a_session_leaves_the_same_database_on_both_engines(pair: Pair) 
     after, _ = same(pair, "report", "--format", "json", "-o", "-")
     remaining = [session["id"] for session in json.loads(after.output)["sessions"]]
     assert remaining and 1 not in remaining
+
+
+def test_diff_compares_a_sqlite_file_with_a_postgresql_database(pair: Pair) -> None:
+    from tests.support.postgres import db_arg
+
+    sqlite, postgres, _ = pair
+    result = CliRunner().invoke(main, ["diff", str(sqlite), db_arg(postgres), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert not document["new"] and not document["fixed"] and document["unchanged"]

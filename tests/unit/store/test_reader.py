@@ -129,3 +129,19 @@ def test_an_overview_without_the_findings_has_everything_else(db_target: Target)
     assert overview.leaks == [] and full.leaks
     assert (overview.sessions, overview.parties) == (full.sessions, full.parties)
     assert (overview.total_flows, overview.endpoints) == (full.total_flows, full.endpoints)
+
+
+def test_findings_read_in_batches_inside_a_snapshot_interleave_with_other_reads(
+    db_target: Target,
+) -> None:
+    from phitrace.store.database import read_snapshot
+
+    db = open_database(many(db_target, 60))
+    whole = load_leaks(db)
+    with read_snapshot(db):
+        batched = iter_leaks(db, batch=7)
+        first = [next(batched) for _ in range(10)]
+        assert count_leaks(db) == len(whole)  # another statement while the cursor is open
+        rest = list(batched)
+    db.close()
+    assert first + rest == whole

@@ -111,3 +111,13 @@ def test_a_url_without_its_password_keeps_everything_else() -> None:
     plain = parse_target("postgresql://db.example/team")
     assert isinstance(plain, PostgresTarget)
     assert (plain.password, plain.without_password()) == (None, "postgresql://db.example/team")
+
+
+def test_a_server_that_does_not_answer_is_given_up_on_in_one_line() -> None:
+    from tests.ports import free_port
+
+    url = f"postgresql://qa:s3cret@127.0.0.1:{free_port()}/team?connect_timeout=2"
+    result = CliRunner().invoke(main, ["report", "--db", url])
+    assert result.exit_code == 1
+    assert "cannot connect to postgresql://qa:***@127.0.0.1:" in result.output
+    assert "s3cret" not in result.output and len(result.output.strip().splitlines()) == 1
