@@ -63,13 +63,19 @@ async def test_a_passive_session_marks_flows_a_moment_later_and_records_each_onc
     assert rows(db, "select errors, ended_at is not null from sessions") == [(0, 1)]
 
 
-async def test_linkage_in_the_worker_is_that_of_one_session(tmp_path: Path) -> None:
-    # The same vendor id travels first with health data, then alone: the second is linked.
+WITH_HEALTH = (
+    "https://www.facebook.com/tr/?id=1&ev=Search&dl=https%3A%2F%2Fwww.example.org"
+    "%2Fsearch&cd[search_string]=diabetes&fbp=fb.1.2.3"
+)
+ID_ONLY = "https://www.facebook.com/tr/?id=1&ev=PageView&fbp=fb.1.2.3&ud[em]=" + "a" * 64
+
+
+async def test_the_worker_links_requests_as_the_event_loop_does(tmp_path: Path) -> None:
+    # The same browser id first with health data, then with an e-mail: the second is linked.
     addon = PhiTrace(workers=True)
     db = tmp_path / "p.db"
-    plain = GA4.split("&dl=")[0] + "&dl=https%3A%2F%2Fwww.example.org%2F"
     with running(addon, phitrace_db=str(db)) as (tctx, hooks):
-        for url in (GA4.format(1), plain):
+        for url in (WITH_HEALTH, ID_ONLY):
             flow = flow_for(url, "POST")
             hooks.request(flow)
             answer(flow)
@@ -78,7 +84,7 @@ async def test_linkage_in_the_worker_is_that_of_one_session(tmp_path: Path) -> N
     inline = PhiTrace()
     db2 = tmp_path / "q.db"
     with running(inline, phitrace_db=str(db2)) as (tctx, hooks):
-        for url in (GA4.format(1), plain):
+        for url in (WITH_HEALTH, ID_ONLY):
             flow = flow_for(url, "POST")
             hooks.request(flow)
             answer(flow)
