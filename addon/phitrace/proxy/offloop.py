@@ -51,8 +51,11 @@ class OffLoop:
         label: str,
         on_verdict: Callable[[Verdict, Any], None],
         on_death: Callable[[OffLoop], None],
+        on_shown: Callable[[list[Any]], None] = lambda _: None,
     ) -> None:
         self.on_verdict = on_verdict
+        self.on_shown = on_shown
+        """Called once per batch with the flows whose verdicts were just shown."""
         self.on_death = on_death
         self.pending: dict[str, list[Any]] = {}
         """Per key: the captured event, its status (or :data:`NOT_FINISHED`), its flow."""
@@ -144,11 +147,13 @@ class OffLoop:
         with self._lock:
             items, self._incoming = self._incoming, []
             self._scheduled = False
+        shown = []
         for item in items:
             if isinstance(item, Verdict):
                 entry = self.pending.get(item.key)
                 if entry is not None:
                     self.on_verdict(item, entry[2])
+                    shown.append(entry[2])
             elif isinstance(item, Settled):
                 self.errors = item.errors
                 for key in item.keys:
@@ -158,6 +163,8 @@ class OffLoop:
             elif item is DIED and not self.stopping:
                 self._reap()
                 self.on_death(self)
+        if shown:
+            self.on_shown(shown)
 
     def _queue(self, item: object) -> None:
         if not self._batch:

@@ -56,7 +56,7 @@ class Workers:
         if not self.enabled or state.analyzer is None or not wants_worker(ctx.options):
             return False
         try:
-            offloop = OffLoop(state.analyzer, label, self._verdict, self._died)
+            offloop = OffLoop(state.analyzer, label, self._verdict, self._died, self._shown)
         except Exception:  # noqa: BLE001 - no worker, no harm: analyse on the loop
             log.exception("phitrace: cannot start the analysis worker; analysing on the loop")
             return False
@@ -136,10 +136,14 @@ class Workers:
             self.show(flow, entry)
         except Exception:  # noqa: BLE001 - fail open: the record is the worker's, kept
             self.state.failed(flow, verdict.hook)
+
+    @staticmethod
+    def _shown(flows: list[http.HTTPFlow]) -> None:
+        """Tell mitmweb and the console, once per batch, that these flows changed."""
         try:
-            ctx.master.addons.trigger(hooks.UpdateHook([flow]))  # mitmweb redraws the flow
+            ctx.master.addons.trigger(hooks.UpdateHook(flows))
         except Exception:  # noqa: BLE001 - only the live view is late
-            log.debug("phitrace: could not announce the verdict of %s", flow.id, exc_info=True)
+            log.debug("phitrace: could not announce %d verdicts", len(flows), exc_info=True)
 
     def _died(self, offloop: OffLoop) -> None:
         """The worker died mid-session: count it, and analyse its unsettled flows here."""
