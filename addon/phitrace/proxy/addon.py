@@ -8,6 +8,11 @@ worth recording; :class:`~phitrace.proxy.enforcement.Enforcement` sinkholes,
 blocks or redacts them; :class:`~phitrace.proxy.view.View` marks, comments and
 logs them; :class:`~phitrace.proxy.recorder.Recorder` records them once
 answered.  They share one :class:`~phitrace.proxy.state.ProxyState`.
+
+With ``workers`` (as the mitmproxy entry point loads it), a passive session
+leaves the event loop only capturing: :class:`~phitrace.proxy.workers.Workers`
+runs the analysis, session memory and storage in a worker process and the view
+shows each verdict when it comes back (:mod:`phitrace.proxy.offloop`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ proxy disappears (its end of the pipe closes) it does the same on its own.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from multiprocessing.connection import Connection
@@ -21,6 +22,9 @@ from typing import Any, NamedTuple
 from phitrace.analyzer import Analyzer
 from phitrace.proxy.analyst import Analyst
 from phitrace.session import Session
+
+NICENESS = 10
+"""How much lower the worker's scheduling priority is than the proxy's."""
 
 SETTLE_EVERY = 0.25
 """Seconds between commits the worker waits for, to tell the proxy what is safely stored."""
@@ -124,6 +128,9 @@ def serve(analyzer: Analyzer, inbox: Connection, out: Connection, label: str) ->
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Traffic first: on a busy machine the proxy gets the CPU, and the worker catches up
+    # when it is free (what it holds is recorded all the same, however late).
+    os.nice(NICENESS)
     outbox = Outbox(out)
     forward_logs(outbox)
     analyst = Analyst(analyzer, outbox.put, session=Session(label=label))
