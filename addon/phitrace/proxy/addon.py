@@ -47,7 +47,7 @@ class PhiTrace:
         self.analyse = Analyse(self.state)
         self.enforcement = Enforcement(self.state)
         self.view = View(self.state)
-        self.workers = Workers(self.state, self.view.show)
+        self.workers = Workers(self.state, self.view)
         self.workers.enabled = workers
         self.recorder = Recorder(self.state, self.workers)
         self.addons = [self.options, self.analyse, self.enforcement, self.view, self.recorder]

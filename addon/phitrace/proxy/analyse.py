@@ -113,7 +113,10 @@ class Analyse:
             return
         try:
             if state.offloop is not None:
-                state.offloop.answered(Answered(flow.id, to_request(flow), response_of(flow)))
+                # The request as captured: phitrace never changes it in the modes that get here.
+                captured = state.offloop.captured(flow.id)
+                request = captured.request if captured is not None else to_request(flow)
+                state.offloop.answered(Answered(flow.id, request, response_of(flow)))
                 return
             state.analyzer.observe_response(to_request(flow), response_of(flow), state.session)
         except Exception:  # noqa: BLE001 - fail open: the response goes on unchanged

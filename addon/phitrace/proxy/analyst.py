@@ -22,6 +22,7 @@ from phitrace.analyzer import Analyzer
 from phitrace.decode.budget import Limits
 from phitrace.model import Analysis, Request, Response
 from phitrace.proxy.state import Flagged
+from phitrace.proxy.view import Shown, shown, verdict_metadata
 from phitrace.session import Session
 from phitrace.store.rows import Record
 from phitrace.store.writer import Writer
@@ -59,19 +60,12 @@ class Finished(NamedTuple):
 
 
 class Verdict(NamedTuple):
-    """A flagged flow's analysis, trimmed to what the live view shows."""
+    """A flagged flow's verdict, as the live view shows it."""
 
     key: str
     flow_id: str
-    analysis: Analysis
+    view: Shown
     hook: str
-
-
-def trimmed(analysis: Analysis) -> Analysis:
-    """The analysis without fields, headers and body: the view needs findings and the URL."""
-    request = analysis.request
-    light = Request(request.method, request.url, timestamp=request.timestamp)
-    return replace(analysis, request=light, fields=())
 
 
 def in_domains(domains: tuple[str, ...], page: str | None) -> bool:
@@ -150,9 +144,23 @@ class Analyst:
         if analysis is not None:
             status = 101 if event.hook == "websocket_message" else None
             self.flagged[key] = Flagged(analysis, None, status=status)
-            self.emit(Verdict(key, event.flow_id, trimmed(analysis), event.hook))
+            self.emit(Verdict(key, event.flow_id, self._view(event, analysis), event.hook))
         if event.hook == "websocket_message":
             self.finish(key, 101)
+
+    def _view(self, event: Captured, analysis: Analysis) -> Shown:
+        """The verdict to show; without mark and comment when making them fails (fail open)."""
+        try:
+            return shown(analysis, "passive")
+        except Exception:  # noqa: BLE001 - the record is kept; only the live view is less
+            self.session.errors += 1
+            log.exception(
+                "phitrace: internal error in %s hook for flow %s; flow left untouched",
+                event.hook,
+                event.flow_id,
+            )
+            severity, vendor = analysis.severity or "info", analysis.vendor or "third party"
+            return Shown(verdict_metadata(analysis, "passive"), severity, vendor)
 
     def _analysis(self, event: Captured, request: Request) -> Analysis | None:
         """The analysis of an in-scope request that belongs in the database, else None."""

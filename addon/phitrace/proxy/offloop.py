@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 STOP_WAIT = 300.0
 """Seconds the proxy waits for the worker to record its backlog when a session closes."""
 
+BATCH_DELAY = 0.005
+"""Seconds events wait on the loop to be handed over together."""
+
+BATCH_MAX = 256
+"""Events handed over at once at most."""
+
 NOT_FINISHED = object()
 """The status of a pending flow whose answer has not come yet."""
 
@@ -98,6 +104,11 @@ class OffLoop:
         """Queue a captured request; it stays pending until the worker settles it."""
         self.pending[event.key] = [event, NOT_FINISHED, flow]
         self._queue(event)
+
+    def captured(self, key: str) -> Captured | None:
+        """The captured request of a flow not yet settled, if any."""
+        entry = self.pending.get(key)
+        return entry[0] if entry is not None else None
 
     def answered(self, event: Answered) -> None:
         """Queue a response for the session to learn from."""
@@ -167,9 +178,13 @@ class OffLoop:
             self.on_shown(shown)
 
     def _queue(self, item: object) -> None:
+        # One hand-off per few milliseconds, not per event: each wakes the sender thread,
+        # which then holds the GIL the event loop needs.
         if not self._batch:
-            self.loop.call_soon(self._flush)  # everything captured in this loop pass, at once
+            self.loop.call_later(BATCH_DELAY, self._flush)
         self._batch.append(item)
+        if len(self._batch) >= BATCH_MAX:
+            self._flush()
 
     def _flush(self) -> None:
         if self._batch:

@@ -12,7 +12,6 @@ its unsettled flows again so that none is lost.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ from mitmproxy import ctx, hooks, http
 
 from phitrace.proxy.analyst import Analyst, Verdict
 from phitrace.proxy.offloop import NOT_FINISHED, OffLoop, WorkerGone
-from phitrace.proxy.state import Flagged, ProxyState
+from phitrace.proxy.state import ProxyState
+from phitrace.proxy.view import View
 from phitrace.session import Session
 from phitrace.store.writer import Writer
 
@@ -44,9 +44,9 @@ def writer_options(options: Any) -> dict[str, Any]:
 class Workers:
     """Starts the analysis worker of a session, shows its verdicts, and takes sessions back."""
 
-    def __init__(self, state: ProxyState, show: Callable[[http.HTTPFlow, Flagged], None]) -> None:
+    def __init__(self, state: ProxyState, view: View) -> None:
         self.state = state
-        self.show = show
+        self.view = view
         self.enabled = False
         """Whether sessions may analyse off the loop (the mitmproxy entry point turns it on)."""
 
@@ -131,9 +131,8 @@ class Workers:
 
     def _verdict(self, verdict: Verdict, flow: Any) -> None:
         """Show a flagged flow's verdict on the flow, a moment after it went on."""
-        entry = Flagged(verdict.analysis, None)
         try:
-            self.show(flow, entry)
+            self.view.apply(flow, verdict.view)
         except Exception:  # noqa: BLE001 - fail open: the record is the worker's, kept
             self.state.failed(flow, verdict.hook)
 

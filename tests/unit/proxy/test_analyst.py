@@ -47,11 +47,10 @@ def test_tracker_flows_get_a_verdict_and_a_record_and_others_only_settle(
     for key, url in (("a", WITH_HEALTH), ("b", FIRST_PARTY)):
         analyst.handle(captured(key, url))
         analyst.handle(Finished(key, 200))
-    assert [(v.key, v.analysis.vendor) for v in sent if isinstance(v, Verdict)] == [
-        ("a", "meta-pixel")
-    ]
+    assert [(v.key, v.view.vendor) for v in sent if isinstance(v, Verdict)] == [("a", "meta-pixel")]
     verdict = next(v for v in sent if isinstance(v, Verdict))
-    assert verdict.analysis.fields == () and verdict.analysis.request.body == b""
+    assert verdict.view.mark and "meta-pixel [" in verdict.view.comment
+    assert verdict.view.metadata["action"] == "passive"
     assert analyst.settle() == ["a", "b"]
     assert rows(tmp_path / "p.db", "select vendor, status_code from flows") == [("meta-pixel", 200)]
     analyst.close(True)
