@@ -57,6 +57,8 @@ class Finished(NamedTuple):
 
     key: str
     status: int | None
+    blocked: bool = False
+    """Whether the loop answered it itself (the sinkhole): nothing was forwarded."""
 
 
 class Verdict(NamedTuple):
@@ -117,7 +119,7 @@ class Analyst:
         if isinstance(event, Captured):
             self.analyse(event)
         elif isinstance(event, Finished):
-            self.finish(event.key, event.status)
+            self.finish(event.key, event.status, event.blocked)
         elif isinstance(event, Answered):
             self.answered(event)
 
@@ -177,7 +179,7 @@ class Analyst:
             self.session.errors += 1
             log.exception("phitrace: internal error reading the response of flow %s", event.flow_id)
 
-    def finish(self, key: str, status: int | None) -> None:
+    def finish(self, key: str, status: int | None, blocked: bool = False) -> None:
         """Hand a flagged (or unanalysed) flow's record to the writer; it is settled then."""
         entry = self.unanalysed.pop(key, None) or self.flagged.pop(key, None)
         self.flagged.pop(key, None)
@@ -187,7 +189,7 @@ class Analyst:
         if self.writer is None or self.session_id is None:
             return
         status = entry.status if entry.status is not None else status
-        record = Record(self.session_id, entry.analysis, status, False, (), entry.error)
+        record = Record(self.session_id, entry.analysis, status, blocked, (), entry.error)
         self.writer.submit(record)
 
     def settle(self) -> list[str]:

@@ -19,6 +19,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Pipe
 from typing import Any
 
@@ -48,6 +49,18 @@ class WorkerGone(Exception):
     """The worker died before it answered."""
 
 
+@dataclass
+class Pending:
+    """A flow handed to the worker and not yet settled."""
+
+    event: Captured
+    flow: Any
+    status: Any = NOT_FINISHED
+    """Its status once finished (None for an error), else :data:`NOT_FINISHED`."""
+    action: str = "passive"
+    """What the event loop did to it: passive, or sinkhole."""
+
+
 class OffLoop:
     """One analysis worker process and the hand-off to and from it."""
 
@@ -55,7 +68,7 @@ class OffLoop:
         self,
         analyzer: Analyzer,
         label: str,
-        on_verdict: Callable[[Verdict, Any], None],
+        on_verdict: Callable[[Verdict, Pending], None],
         on_death: Callable[[OffLoop], None],
         on_shown: Callable[[list[Any]], None] = lambda _: None,
     ) -> None:
@@ -63,8 +76,7 @@ class OffLoop:
         self.on_shown = on_shown
         """Called once per batch with the flows whose verdicts were just shown."""
         self.on_death = on_death
-        self.pending: dict[str, list[Any]] = {}
-        """Per key: the captured event, its status (or :data:`NOT_FINISHED`), its flow."""
+        self.pending: dict[str, Pending] = {}
         self.errors = 0
         """Internal errors the worker counted so far."""
         self.loop = asyncio.get_running_loop()
@@ -102,13 +114,19 @@ class OffLoop:
 
     def capture(self, event: Captured, flow: Any) -> None:
         """Queue a captured request; it stays pending until the worker settles it."""
-        self.pending[event.key] = [event, NOT_FINISHED, flow]
+        self.pending[event.key] = Pending(event, flow)
         self._queue(event)
 
     def captured(self, key: str) -> Captured | None:
         """The captured request of a flow not yet settled, if any."""
         entry = self.pending.get(key)
-        return entry[0] if entry is not None else None
+        return entry.event if entry is not None else None
+
+    def acted(self, key: str, action: str) -> None:
+        """Note what the loop did to a captured flow (it is recorded with it)."""
+        entry = self.pending.get(key)
+        if entry is not None:
+            entry.action = action
 
     def answered(self, event: Answered) -> None:
         """Queue a response for the session to learn from."""
@@ -117,9 +135,11 @@ class OffLoop:
     def finish(self, key: str, status: int | None) -> None:
         """Queue the end of a flow: its record, if flagged, is written now."""
         entry = self.pending.get(key)
+        blocked = False
         if entry is not None:
-            entry[1] = status
-        self._queue(Finished(key, status))
+            entry.status = status
+            blocked = entry.action == "sinkhole"
+        self._queue(Finished(key, status, blocked))
 
     def command(self, name: str, *args: Any) -> None:
         """Queue a command that needs no answer, in order with the events."""
@@ -147,7 +167,7 @@ class OffLoop:
             self._outgoing.put(None)
             self._reap()
 
-    def orphans(self) -> list[list[Any]]:
+    def orphans(self) -> list[Pending]:
         """The pending flows, in order, once the worker is gone: to be analysed in the proxy."""
         orphans = list(self.pending.values())
         self.pending.clear()
@@ -163,8 +183,8 @@ class OffLoop:
             if isinstance(item, Verdict):
                 entry = self.pending.get(item.key)
                 if entry is not None:
-                    self.on_verdict(item, entry[2])
-                    shown.append(entry[2])
+                    self.on_verdict(item, entry)
+                    shown.append(entry.flow)
             elif isinstance(item, Settled):
                 self.errors = item.errors
                 for key in item.keys:

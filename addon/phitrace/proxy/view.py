@@ -43,23 +43,29 @@ def console_line(analysis: Analysis, action: str, text: str | None = None) -> st
 
     ``text`` is the flow's :func:`summary` when the caller has already made it.
     """
-    severity = analysis.severity or "info"
-    url = printable(analysis.request.url, 120)
-    suffix = f" ({action})" if action != "passive" else ""
     text = summary(analysis) if text is None else text
+    return line_of(analysis.severity or "info", text, printable(analysis.request.url, 120), action)
+
+
+def line_of(severity: str, text: str, url: str, action: str) -> str:
+    """The console line from its parts (``url`` already printable)."""
+    suffix = f" ({action})" if action != "passive" else ""
     return f"phitrace {severity.upper():<6} {text} <- {url}{suffix}"
 
 
 class Shown(NamedTuple):
-    """What the live view puts on a flagged flow, made where the analysis was made."""
+    """What the live view puts on a flagged flow, made where the analysis was made.
+
+    The action is the event loop's to add: it decides what is done to the flow.
+    """
 
     metadata: dict[str, Any]
     severity: str
     vendor: str
     mark: str = ""
     comment: str = ""
-    line: str | None = None
-    """The console line, when the log shows ALERT lines."""
+    url: str = ""
+    """The printable URL for the console line, when the log shows ALERT lines."""
 
 
 def verdict_metadata(analysis: Analysis, action: str) -> dict[str, Any]:
@@ -78,9 +84,8 @@ def shown(analysis: Analysis, action: str) -> Shown:
     view = Shown(verdict_metadata(analysis, action), severity, analysis.vendor or "third party")
     if severity_rank(severity) > severity_rank("low"):
         return view
-    text = summary(analysis)
-    line = console_line(analysis, action, text) if log.isEnabledFor(ALERT) else None
-    return view._replace(mark=MARKS[severity], comment=text, line=line)
+    url = printable(analysis.request.url, 120) if log.isEnabledFor(ALERT) else ""
+    return view._replace(mark=MARKS[severity], comment=summary(analysis), url=url)
 
 
 class View:
@@ -104,13 +109,15 @@ class View:
         analysis, action = entry.analysis, entry.action
         flow.metadata.setdefault("phitrace", {}).update(verdict_metadata(analysis, action))
         self._count(analysis.severity or "info", analysis.vendor or "third party")
-        self._mark(flow, shown(analysis, action))
+        self._mark(flow, shown(analysis, action), action)
 
-    def apply(self, flow: http.HTTPFlow, view: Shown) -> None:
+    def apply(self, flow: http.HTTPFlow, view: Shown, action: str) -> None:
         """Put a verdict made elsewhere (the analysis worker) on the flow, and count it."""
-        flow.metadata.setdefault("phitrace", {}).update(view.metadata)
+        verdict = flow.metadata.setdefault("phitrace", {})
+        verdict.pop("analysed", None)  # set when the sinkhole answered before the analysis
+        verdict.update(view.metadata, action=action)
         self._count(view.severity, view.vendor)
-        self._mark(flow, view)
+        self._mark(flow, view, action)
 
     def _count(self, severity: str, vendor: str) -> None:
         counts = self.state.session
@@ -118,9 +125,9 @@ class View:
         counts.vendors[vendor] += 1
 
     @staticmethod
-    def _mark(flow: http.HTTPFlow, view: Shown) -> None:
+    def _mark(flow: http.HTTPFlow, view: Shown, action: str) -> None:
         if view.mark:
             flow.marked = view.mark
             flow.comment = view.comment
-        if view.line is not None:
-            log.log(ALERT, view.line)
+        if view.url:
+            log.log(ALERT, line_of(view.severity, view.comment, view.url, action))

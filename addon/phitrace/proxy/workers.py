@@ -18,7 +18,7 @@ from typing import Any
 from mitmproxy import ctx, hooks, http
 
 from phitrace.proxy.analyst import Analyst, Verdict
-from phitrace.proxy.offloop import NOT_FINISHED, OffLoop, WorkerGone
+from phitrace.proxy.offloop import NOT_FINISHED, OffLoop, Pending, WorkerGone
 from phitrace.proxy.state import ProxyState
 from phitrace.proxy.view import View
 from phitrace.session import Session
@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def wants_worker(options: Any) -> bool:
-    """True when no flow waits for a verdict: passive, with the sinkhole off."""
-    return options.phitrace_mode == "passive" and not options.phitrace_sinkhole
+    """True when no flow waits for an analysis: passive, where the sinkhole needs only a match."""
+    return options.phitrace_mode == "passive"
 
 
 def writer_options(options: Any) -> dict[str, Any]:
@@ -129,12 +129,12 @@ class Workers:
         path = Path(ctx.options.phitrace_db).expanduser()
         return Writer(path, **writer_options(ctx.options), session_id=self.state.session_id)
 
-    def _verdict(self, verdict: Verdict, flow: Any) -> None:
+    def _verdict(self, verdict: Verdict, pending: Pending) -> None:
         """Show a flagged flow's verdict on the flow, a moment after it went on."""
         try:
-            self.view.apply(flow, verdict.view)
+            self.view.apply(pending.flow, verdict.view, pending.action)
         except Exception:  # noqa: BLE001 - fail open: the record is the worker's, kept
-            self.state.failed(flow, verdict.hook)
+            self.state.failed(pending.flow, verdict.hook)
 
     @staticmethod
     def _shown(flows: list[http.HTTPFlow]) -> None:
@@ -169,7 +169,7 @@ class Workers:
         session = Session(label=state.session.label)
         session.errors = state.session.errors
         session.severities, session.vendors = state.session.severities, state.session.vendors
-        flows = {event.key: flow for event, _status, flow in orphans}
+        flows = {pending.event.key: pending for pending in orphans}
 
         def show(item: object) -> None:
             if isinstance(item, Verdict) and item.key in flows:
@@ -178,10 +178,10 @@ class Workers:
         analyst = Analyst(state.analyzer, show, state.scope.domains, session)
         state.writer = analyst.writer = self._writer()
         analyst.session_id = state.session_id
-        for event, status, _flow in orphans:
-            analyst.analyse(event)
-            if status is not NOT_FINISHED:
-                analyst.finish(event.key, status)
+        for pending in orphans:
+            analyst.analyse(pending.event)
+            if pending.status is not NOT_FINISHED:
+                analyst.finish(pending.event.key, pending.status, pending.action == "sinkhole")
         state.session = analyst.session
         state.flagged.update(analyst.flagged)
         state.unanalysed.update(analyst.unanalysed)

@@ -140,3 +140,24 @@ async def test_a_dead_worker_costs_no_record_and_traffic_goes_on(tmp_path: Path)
     assert len(urls) == len(set(urls))
     ((errors,),) = rows(db, "select errors from sessions")
     assert errors == 1
+
+
+async def test_the_sinkhole_answers_on_the_spot_and_the_record_says_so(tmp_path: Path) -> None:
+    addon = PhiTrace(workers=True)
+    db = tmp_path / "p.db"
+    with running(addon, phitrace_db=str(db), phitrace_sinkhole=True) as (tctx, hooks):
+        assert addon.state.offloop is not None
+        flow = tracker_flows(1)[0]
+        flow.request.headers["Sec-Fetch-Dest"] = "empty"
+        hooks.request(flow)
+        assert flow.response is not None, "answered by the sinkhole before the analysis"
+        status = flow.response.status_code
+        assert flow.metadata["phitrace"] == {"action": "sinkhole", "analysed": False}
+        hooks.response(flow)
+        await until(lambda: bool(flow.marked))
+        assert flow.metadata["phitrace"]["action"] == "sinkhole"
+        assert "analysed" not in flow.metadata["phitrace"]
+        hooks.done()
+    assert rows(db, "select vendor, status_code, blocked from flows") == [
+        ("google-analytics", status, 1)
+    ]
