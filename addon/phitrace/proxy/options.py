@@ -112,7 +112,7 @@ def build_policy(options: Any, catalogue: Catalogue) -> Policy | None:
 def settle_heap(replaces: bool) -> None:
     """Keep the analyzer just built out of the garbage collector's sight from now on.
 
-    Its catalogue and vocabulary are hundreds of thousands of objects that live
+    Its catalogue and vocabulary are tens of thousands of objects that live
     as long as the proxy; every full collection would walk them all again, in a
     pause of the event loop.  Frozen, they are skipped (and stay shared, not
     copied, in the analysis worker).  A replaced analyzer is collected first.
