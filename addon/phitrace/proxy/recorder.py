@@ -213,11 +213,12 @@ class Recorder:
         """Counts of flagged flows so far in this session, by severity and vendor."""
         session = self.state.session
         counts, vendors = session.severities, session.vendors
+        worker = self.state.offloop.errors if self.state.offloop is not None else 0
         by_severity = ", ".join(f"{s} {counts[s]}" for s in SEVERITIES)
         top = ", ".join(f"{v} {n}" for v, n in vendors.most_common(10)) or "none"
         text = (
             f"session {self.state.session_id}: {sum(counts.values())} tracker flows "
-            f"({by_severity}); vendors: {top}; internal errors: {session.errors}"
+            f"({by_severity}); vendors: {top}; internal errors: {session.errors + worker}"
         )
         log.info(text)
         return text

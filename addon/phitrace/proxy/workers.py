@@ -115,7 +115,7 @@ class Workers:
         state.session.errors += result["failed"]
         state.flagged.update(result["flagged"])
         state.unanalysed.update(result["unanalysed"])
-        state.session_id = result["continued_in"] or state.session_id
+        # A new writer for the same session finds a purge for itself and continues likewise.
         state.writer = self._writer()
 
     def _merge(self, worker: Session) -> None:
