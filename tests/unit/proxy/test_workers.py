@@ -161,3 +161,27 @@ async def test_the_sinkhole_answers_on_the_spot_and_the_record_says_so(tmp_path:
     assert rows(db, "select vendor, status_code, blocked from flows") == [
         ("google-analytics", status, 1)
     ]
+
+
+async def test_commands_see_what_the_worker_recorded(tmp_path: Path) -> None:
+    addon = PhiTrace(workers=True)
+    db = tmp_path / "p.db"
+    report = tmp_path / "now.html"
+    with running(addon, phitrace_db=str(db), phitrace_label="first") as (tctx, hooks):
+        flow = flow_for(WITH_HEALTH)
+        hooks.request(flow)
+        hooks.error(flow)
+        await until(lambda: bool(flow.marked))
+        assert "1 tracker flows" in tctx.command(addon.recorder.summary_command)
+        tctx.command(addon.recorder.session_command, "second")
+        assert addon.state.offloop is not None, "the new session has a worker of its own"
+        flow = flow_for(ID_ONLY)
+        hooks.request(flow)
+        tctx.command(addon.recorder.report_command, str(report))
+        hooks.done()
+    assert "Meta Pixel" in report.read_text()
+    assert rows(db, "select id, label, ended_at is not null from sessions") == [
+        (1, "first", 1),
+        (2, "second", 1),
+    ]
+    assert rows(db, "select session_id, count(*) from flows group by 1") == [(1, 1), (2, 1)]
