@@ -49,6 +49,8 @@ class Workers:
         self.view = view
         self.enabled = False
         """Whether sessions may analyse off the loop (the mitmproxy entry point turns it on)."""
+        self.path: Path | None = None
+        """The database of the session the worker records, as the recorder named it."""
 
     def start(self, path: Path, label: str) -> bool:
         """Start the worker for a session just opened; False when it analyses on the loop."""
@@ -62,7 +64,7 @@ class Workers:
             return False
         offloop.command("domains", state.scope.domains)
         offloop.command("open", path, state.session_id, writer_options(ctx.options))
-        state.offloop = offloop
+        state.offloop, self.path = offloop, path
         return True
 
     def configure(self, updated: set[str], rebuilt: bool) -> None:
@@ -126,8 +128,9 @@ class Workers:
         self.state.session = worker
 
     def _writer(self) -> Writer:
-        path = Path(ctx.options.phitrace_db).expanduser()
-        return Writer(path, **writer_options(ctx.options), session_id=self.state.session_id)
+        """The writer that goes on with the session here, on the database the worker wrote."""
+        assert self.path is not None
+        return Writer(self.path, **writer_options(ctx.options), session_id=self.state.session_id)
 
     def _verdict(self, verdict: Verdict, pending: Pending) -> None:
         """Show a flagged flow's verdict on the flow, a moment after it went on."""
