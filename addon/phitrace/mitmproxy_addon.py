@@ -2,4 +2,5 @@
 
 from phitrace.proxy.addon import PhiTrace
 
-addons = [PhiTrace()]
+# Passive sessions are analysed and recorded in a worker process: the event loop only captures.
+addons = [PhiTrace(workers=True)]

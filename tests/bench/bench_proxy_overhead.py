@@ -1,17 +1,22 @@
 """1. Proxy overhead: the same load through plain mitmdump and through mitmdump + phitrace.
 
-Both proxies run side by side on 127.0.0.1 with the sinkhole on for
-trackers (phitrace's own in one, :mod:`addons.plain_sinkhole` giving the
-same answers in the other), in front of one loopback upstream.  The load is
+Both proxies run side by side on 127.0.0.1, in front of one loopback
+upstream, with phitrace in its default mode (passive, sinkhole off): in both,
+:mod:`addons.plain_sinkhole` answers tracker requests locally (loaded after
+phitrace, so phitrace sees each request first and records it once answered),
+so nothing leaves the machine and the difference is phitrace's work.  The load is
 corpus requests: 30 % tracker requests with their real payloads, the rest
 first-party requests re-pointed at the upstream, all over plain HTTP (TLS
 would cost both alike and hide the difference).  Rounds alternate between
 the two proxies so that a noisy neighbour hits both; latency is measured
 under load (50 concurrent) and one request at a time (no queueing: the
-latency phitrace itself adds).  The 2 ms target is judged one at a time:
-50 requests at once keep the proxy saturated, so latency under load is
-mostly time queued behind the other 49 (hundreds of ms) and its p99 moves by
-tens of ms from one run to the next, however little phitrace adds.
+latency phitrace itself adds).  Under load the p99 is judged as a ratio
+(≤ 1.15 ×): 50 requests at once keep the proxy saturated, so latency is
+mostly time queued behind the other 49 (hundreds of ms) and moves by tens of
+ms from one run to the next; the 2 ms added p99 is judged one at a time.
+phitrace analyses in a worker process: its CPU is reported apart from the
+proxy process's, whose CPU per request is the steadiest of these figures on
+a shared machine.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from tests.bench.loopback import ADDONS, Mitmdump, Outcome, Planned, Upstream, d
 ORDER = 1
 TITLE = "1 proxy overhead"
 CONCURRENCY = 50
-THROUGHPUT_RATIO = 0.95
+THROUGHPUT_RATIO = 0.97
+P99_RATIO = 1.15
 ADDED_P99_MS = 2.0
 
 
@@ -46,6 +52,8 @@ class Totals:
     first_error: str = ""
     cpu: float = 0.0
     """CPU seconds the proxy process spent (all its threads)."""
+    worker_cpu: float = 0.0
+    """CPU seconds its child processes (phitrace's analysis worker) spent."""
 
     def add(self, outcome: Outcome) -> None:
         self.seconds += outcome.seconds
@@ -61,6 +69,10 @@ class Totals:
     @property
     def cpu_per_request(self) -> float:
         return self.cpu / len(self.latencies) if self.latencies else 0.0
+
+    @property
+    def worker_cpu_per_request(self) -> float:
+        return self.worker_cpu / len(self.latencies) if self.latencies else 0.0
 
     def ms(self, q: float, trackers: bool = False) -> float:
         return 1000 * percentile(self.tracker_latencies if trackers else self.latencies, q)
@@ -78,16 +90,16 @@ def load(upstream_port: int, count: int) -> list[Planned]:
 
 
 def proxies(workdir: Path, planned: list[Planned]) -> tuple[Mitmdump, Mitmdump]:
-    """(plain mitmdump + sinkhole stand-in, mitmdump + phitrace in sinkhole mode)."""
+    """(plain mitmdump, mitmdump + passive phitrace), both answering trackers locally."""
     hosts = workdir / "tracker-hosts.txt"
     hosts.write_text("\n".join(sorted({p.host for p in planned if p.tracker})))
-    plain = Mitmdump(
-        workdir / "plain", [ADDONS / "plain_sinkhole.py"], [f"bench_sinkhole_hosts={hosts}"]
-    )
+    answer = [f"bench_sinkhole_hosts={hosts}"]
+    local = ADDONS / "plain_sinkhole.py"
+    plain = Mitmdump(workdir / "plain", [local], answer)
     phitrace = Mitmdump(
         workdir / "phitrace",
-        [ADDON_SCRIPT],
-        ["phitrace_sinkhole=true", f"phitrace_db={workdir / 'phitrace.db'}"],
+        [ADDON_SCRIPT, local],
+        [*answer, f"phitrace_db={workdir / 'phitrace.db'}"],
     )
     return plain, phitrace
 
@@ -96,6 +108,20 @@ def recorded(db: Path) -> int:
     """Tracker flows phitrace stored (read after it stopped)."""
     with closing(sqlite3.connect(db)) as conn, conn:
         return int(conn.execute("select count(*) from flows").fetchone()[0])
+
+
+def worker_cpu_seconds(proxy: Mitmdump) -> float:
+    """CPU time the proxy's child processes (the analysis worker) have used so far."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process(proxy.pid).children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += float(times.user + times.system)
+    return total
 
 
 def alternate(
@@ -108,9 +134,10 @@ def alternate(
     """Send each chunk through each proxy in turn, so noise on the machine hits both alike."""
     for chunk in chunks:
         for name, proxy in pair.items():
-            before = proxy.cpu_seconds()
+            before, worker = proxy.cpu_seconds(), worker_cpu_seconds(proxy)
             totals[name].add(drive(proxy.port, chunk, concurrency))
             totals[name].cpu += proxy.cpu_seconds() - before
+            totals[name].worker_cpu += worker_cpu_seconds(proxy) - worker
 
 
 def chunked(planned: list[Planned], size: int, total: int) -> list[list[Planned]]:
@@ -166,17 +193,31 @@ def figures(
             "proxy CPU per request plain ÷ phitrace",
             a.cpu_per_request / b.cpu_per_request,
             "×",
-            note=f"{1000 * a.cpu_per_request:.2f} vs {1000 * b.cpu_per_request:.2f} ms CPU; "
-            "less noisy than wall clock",
+            note=f"{1000 * a.cpu_per_request:.2f} vs {1000 * b.cpu_per_request:.2f} ms CPU "
+            "in the proxy process; less noisy than wall clock",
+        ),
+        info(
+            TITLE,
+            "phitrace analysis worker CPU per request",
+            1000 * b.worker_cpu_per_request,
+            "ms",
+            note="on the other core, off the event loop",
         ),
         info(TITLE, "plain p50 (50 at once)", a.ms(50), "ms", note=f"p99 {a.ms(99):.1f} ms"),
         info(TITLE, "phitrace p50 (50 at once)", b.ms(50), "ms", note=f"p99 {b.ms(99):.1f} ms"),
+        at_most(
+            TITLE,
+            "p99 ratio under load phitrace ÷ plain",
+            b.ms(99) / a.ms(99) if a.ms(99) else 0.0,
+            P99_RATIO,
+            "×",
+        ),
         info(
             TITLE,
             "p99 added under load",
             b.ms(99) - a.ms(99),
             "ms",
-            note="queueing in a saturated proxy: judged one at a time below",
+            note="mostly queueing in a saturated proxy; one at a time below",
         ),
         info(TITLE, "plain p50 (one at a time)", sa.ms(50), "ms", note=f"p99 {sa.ms(99):.2f} ms"),
         info(

@@ -8,6 +8,11 @@ worth recording; :class:`~phitrace.proxy.enforcement.Enforcement` sinkholes,
 blocks or redacts them; :class:`~phitrace.proxy.view.View` marks, comments and
 logs them; :class:`~phitrace.proxy.recorder.Recorder` records them once
 answered.  They share one :class:`~phitrace.proxy.state.ProxyState`.
+
+With ``workers`` (as the mitmproxy entry point loads it), a passive session
+leaves the event loop only capturing: :class:`~phitrace.proxy.workers.Workers`
+runs the analysis, session memory and storage in a worker process and the view
+shows each verdict when it comes back (:mod:`phitrace.proxy.offloop`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from phitrace.proxy.options import Options
 from phitrace.proxy.recorder import Recorder
 from phitrace.proxy.state import ProxyState
 from phitrace.proxy.view import View, console_line, printable, summary
+from phitrace.proxy.workers import Workers
 from phitrace.session import Session
 from phitrace.store.writer import Writer
 
@@ -29,13 +35,21 @@ __all__ = ["LIMIT_OPTIONS", "LimitOption", "PhiTrace", "console_line", "printabl
 class PhiTrace:
     """Flag, record and optionally sinkhole, block or redact requests that leak to trackers."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: bool = False) -> None:
+        """``workers``: analyse and record passive sessions in a worker process, off the loop.
+
+        Off by default, where the hooks are driven one by one (tests, tools) and a
+        verdict is expected on the flow when its hook returns; the mitmproxy entry
+        point turns it on, and marks and comments then come a moment later.
+        """
         self.state = ProxyState()
         self.options = Options(self.state)
         self.analyse = Analyse(self.state)
         self.enforcement = Enforcement(self.state)
         self.view = View(self.state)
-        self.recorder = Recorder(self.state)
+        self.workers = Workers(self.state, self.view)
+        self.workers.enabled = workers
+        self.recorder = Recorder(self.state, self.workers)
         self.addons = [self.options, self.analyse, self.enforcement, self.view, self.recorder]
 
     @property

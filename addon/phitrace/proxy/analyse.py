@@ -8,6 +8,7 @@ from mitmproxy import ctx, http
 
 from phitrace.capture.flows import WEBSOCKET_METHOD, message_request, response_of, to_request
 from phitrace.model import Analysis, Request
+from phitrace.proxy.analyst import Answered, Captured
 from phitrace.proxy.state import Flagged, ProxyState, Saved, message_key
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,20 @@ class Analyse:
         analysis = state.analyzer.analyse(request, state.session)
         return analysis if analysis.recorded else None
 
+    def _capture(self, flow: http.HTTPFlow, key: str, request: Request, hook: str) -> None:
+        """Hand a request to the analysis worker: only the scope's flowfilter needs the flow."""
+        assert self.state.offloop is not None
+        matches = self.state.scope.matches
+        filtered = matches is None or bool(matches(flow))
+        self.state.offloop.capture(Captured(key, flow.id, request, filtered, hook), flow)
+
     def request(self, flow: http.HTTPFlow) -> None:
+        if self.state.offloop is not None:
+            try:
+                self._capture(flow, flow.id, to_request(flow), "request")
+            except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
+                self.state.failed(flow, "request")
+            return
         self.state.flagged.pop(flow.id, None)
         self.state.unscoped.pop(flow.id, None)
         self.state.unanalysed.pop(flow.id, None)
@@ -75,6 +89,11 @@ class Analyse:
             message = flow.websocket.messages[-1]
             if not message.from_client:
                 return
+            if self.state.offloop is not None:
+                handshake = to_request(flow)
+                request = message_request(handshake, message.content, message.timestamp)
+                self._capture(flow, key, request, "websocket_message")
+                return
             handshake = to_request(flow, self.state.session.pages)
             request = message_request(handshake, message.content, message.timestamp)
             analysis = self._analyse(flow, request)
@@ -93,6 +112,12 @@ class Analyse:
         if state.analyzer is None or flow.response is None or flow.websocket is not None:
             return
         try:
+            if state.offloop is not None:
+                # The request as captured: phitrace never changes it in the modes that get here.
+                captured = state.offloop.captured(flow.id)
+                request = captured.request if captured is not None else to_request(flow)
+                state.offloop.answered(Answered(flow.id, request, response_of(flow)))
+                return
             state.analyzer.observe_response(to_request(flow), response_of(flow), state.session)
         except Exception:  # noqa: BLE001 - fail open: the response goes on unchanged
             # Not state.failed(): nothing here changed the flow, and an enforced response

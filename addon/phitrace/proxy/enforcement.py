@@ -59,6 +59,9 @@ class Enforcement:
         self.state = state
 
     def request(self, flow: http.HTTPFlow) -> None:
+        if self.state.offloop is not None:
+            self._sinkhole_captured(flow)
+            return
         unscoped = self.state.unscoped.pop(flow.id, None)
         try:
             entry = self.state.flagged.get(flow.id)
@@ -135,6 +138,28 @@ class Enforcement:
         if answers(request, False, sinkhole_scope()):
             answer_locally(flow, request)
             flow.metadata.setdefault("phitrace", {}).update(action="sinkhole", analysed=False)
+
+    def _sinkhole_captured(self, flow: http.HTTPFlow) -> None:
+        """Answer a captured request now, when the sinkhole takes it: the matcher decides.
+
+        The analysis comes later, off the loop; whether the sinkhole answers needs
+        only what the catalogue and the imported lists say of the recipient.
+        """
+        offloop = self.state.offloop
+        assert offloop is not None
+        if not ctx.options.phitrace_sinkhole or not may_answer(flow):
+            return
+        try:
+            captured = offloop.captured(flow.id)
+            request = captured.request if captured is not None else to_request(flow)
+            if not self._answers(request):
+                return
+            answer_locally(flow, request, self._declared(request))
+            flow.metadata.setdefault("phitrace", {}).update(action="sinkhole", analysed=False)
+            offloop.acted(flow.id, "sinkhole")
+        except Exception:  # noqa: BLE001 - fail open: the flow goes on as sent
+            flow.response = None
+            self.state.failed(flow, "request")
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         key = message_key(flow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,20 @@ def build_policy(options: Any, catalogue: Catalogue) -> Policy | None:
         return load_policy(Path(options.phitrace_policy), known)
     except PolicyError as exc:
         raise exceptions.OptionsError(f"Cannot load phitrace_policy: {exc}") from exc
+
+
+def settle_heap(replaces: bool) -> None:
+    """Keep the analyzer just built out of the garbage collector's sight from now on.
+
+    Its catalogue and vocabulary are tens of thousands of objects that live
+    as long as the proxy; every full collection would walk them all again, in a
+    pause of the event loop.  Frozen, they are skipped (and stay shared, not
+    copied, in the analysis worker).  A replaced analyzer is collected first.
+    """
+    if replaces:
+        gc.unfreeze()
+    gc.collect()  # nothing that is already garbage is frozen
+    gc.freeze()
 
 
 class Options:
@@ -246,7 +261,9 @@ class Options:
         state = self.state
         rebuild = {"phitrace_signatures", "phitrace_canaries", "phitrace_policy"}
         if updated & rebuild or state.analyzer is None:
+            replaces = state.analyzer is not None
             state.analyzer = build_analyzer(options)
+            settle_heap(replaces)
         elif updated & LIMIT_NAMES:
             state.analyzer.limits = limits_from(options)
         state.scope = scope

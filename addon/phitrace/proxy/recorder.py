@@ -17,6 +17,7 @@ from mitmproxy import command, ctx, exceptions, http, types
 
 from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
+from phitrace.proxy.workers import Workers, writer_options
 from phitrace.session import Session
 from phitrace.store.database import open_database, write_transaction
 from phitrace.store.engine import Store
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 NO_PATH = types.Path("")
 """The report command's default: the file ``phitrace_report`` names."""
 
+REBUILT_BY = frozenset({"phitrace_signatures", "phitrace_canaries", "phitrace_policy"})
+"""Options that give the proxy a new analyzer, which a running worker does not have."""
+
 REPORT_WAIT = 120.0
 """Seconds the proxy waits, when it stops, for reports still being written."""
 
@@ -40,14 +44,18 @@ class Recorder:
     name = "phitrace_recorder"
     """Its name in mitmproxy, which must be unique: mitmweb and mitmproxy have a 'view'."""
 
-    def __init__(self, state: ProxyState) -> None:
+    def __init__(self, state: ProxyState, workers: Workers | None = None) -> None:
         self.state = state
+        self.workers = workers
+        """Starts each session's analysis worker, when sessions analyse off the event loop."""
         self.reports: list[threading.Thread] = []
         """Report threads started by ``phitrace.report``; the proxy waits for them to finish."""
 
     # Sessions -----------------------------------------------------------------
 
     def configure(self, updated: set[str]) -> None:
+        if self.workers is not None:
+            self.workers.configure(updated, bool(updated & REBUILT_BY))
         writer = self.state.writer
         if writer is not None and updated & {"phitrace_storage", "phitrace_store_bodies"}:
             # The writer reads these per batch: a switch to keeping less covers every
@@ -56,12 +64,12 @@ class Recorder:
             writer.store_bodies = ctx.options.phitrace_store_bodies
         if writer is not None and "phitrace_max_stored_body_bytes" in updated:
             writer.max_body = ctx.options.phitrace_max_stored_body_bytes
-        if "phitrace_db" in updated and writer is not None:
+        if "phitrace_db" in updated and self.state.recording:
             self.close_session()
             self.open_session(ctx.options.phitrace_label)
 
     def running(self) -> None:
-        if self.state.writer is None:
+        if not self.state.recording:
             self.open_session(ctx.options.phitrace_label)
 
     def done(self) -> None:
@@ -107,30 +115,30 @@ class Recorder:
             db.close()
         state.session = Session(label=label)
         options = ctx.options
-        state.writer = Writer(
-            path,
-            store_bodies=options.phitrace_store_bodies,
-            storage=options.phitrace_storage,
-            max_body=options.phitrace_max_stored_body_bytes,
-            session_id=state.session_id,
-        )
+        off = self.workers is not None and self.workers.start(path, label)
+        if not off:
+            state.writer = Writer(path, **writer_options(options), session_id=state.session_id)
         log.info(
-            "phitrace: recording session %s to %s (%d tracker signatures, mode %s%s)",
+            "phitrace: recording session %s to %s (%d tracker signatures, mode %s%s%s)",
             state.session_id,
             path,
             len(state.analyzer.catalogue),
             options.phitrace_mode,
             ", sinkhole on" if options.phitrace_sinkhole else "",
+            ", analysed off the event loop" if off else "",
         )
 
     def close_session(self) -> None:
         """Record what is still flagged, drain the writer and end the session row."""
         state = self.state
+        continued = None
+        if state.offloop is not None and self.workers is not None:
+            failed, continued = self.workers.stop()
+            state.session.errors += failed
         for key in list(state.unanalysed):
             state.adopt(key)
         for key in list(state.flagged):
             self._record(key, None)
-        continued = None
         if state.writer is not None:
             state.writer.close()
             state.session.errors += state.writer.failed
@@ -170,14 +178,22 @@ class Recorder:
 
     def response(self, flow: http.HTTPFlow) -> None:
         status = flow.response.status_code if flow.response else None
+        if self.state.offloop is not None:
+            self.state.offloop.finish(flow.id, status)
+            return
         self.state.adopt(flow.id)
         self.state.on_flagged(flow, "response", flow.id, lambda _: self._record(flow.id, status))
 
     def error(self, flow: http.HTTPFlow) -> None:
+        if self.state.offloop is not None:
+            self.state.offloop.finish(flow.id, None)
+            return
         self.state.adopt(flow.id)
         self.state.on_flagged(flow, "error", flow.id, lambda _: self._record(flow.id, None))
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if self.state.offloop is not None:
+            return  # the worker records a message as soon as it has analysed it
         key = message_key(flow)
         self.state.adopt(key)
         self.state.on_flagged(flow, "websocket_message", key, lambda _: self._record(key, 101))
@@ -202,11 +218,12 @@ class Recorder:
         """Counts of flagged flows so far in this session, by severity and vendor."""
         session = self.state.session
         counts, vendors = session.severities, session.vendors
+        worker = self.state.offloop.errors if self.state.offloop is not None else 0
         by_severity = ", ".join(f"{s} {counts[s]}" for s in SEVERITIES)
         top = ", ".join(f"{v} {n}" for v, n in vendors.most_common(10)) or "none"
         text = (
             f"session {self.state.session_id}: {sum(counts.values())} tracker flows "
-            f"({by_severity}); vendors: {top}; internal errors: {session.errors}"
+            f"({by_severity}); vendors: {top}; internal errors: {session.errors + worker}"
         )
         log.info(text)
         return text
@@ -231,6 +248,8 @@ class Recorder:
             raise exceptions.CommandError(str(exc)) from None
         if self.state.writer is not None:
             self.state.writer.flush()
+        if self.workers is not None:
+            self.workers.flush()
         parties = None
         if self.state.session_id is not None:
             parties = (

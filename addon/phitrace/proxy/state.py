@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mitmproxy import http, websocket
 
@@ -22,6 +22,9 @@ from phitrace.model import Analysis, Request
 from phitrace.proxy.scope import Scope
 from phitrace.session import Session
 from phitrace.store.writer import Writer
+
+if TYPE_CHECKING:
+    from phitrace.proxy.offloop import OffLoop
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ class ProxyState:
     session_started: str | None = None
     """When the session ``session_id`` started: with its id, what identifies it."""
     writer: Writer | None = None
+    offloop: OffLoop | None = None
+    """The analysis worker of the current session, when it analyses off the event loop."""
     flagged: dict[str, Flagged] = field(default_factory=dict)
     """Flagged flows by key (the flow id, or :func:`message_key`) until they are recorded."""
     unscoped: dict[str, Request] = field(default_factory=dict)
@@ -89,6 +94,11 @@ class ProxyState:
     unanalysed: dict[str, Flagged] = field(default_factory=dict)
     """Requests whose analysis failed, by key, until they are recorded: never enforced or
     shown (the flow goes on as sent), but kept for the database with the error."""
+
+    @property
+    def recording(self) -> bool:
+        """Whether a recording session is open (its writer here or in the worker)."""
+        return self.writer is not None or self.offloop is not None
 
     def not_analysed(self, key: str, hook: str, exc: Exception, request: Request) -> None:
         """Keep the record of a request whose analysis raised: fail open, lose nothing.

@@ -8,6 +8,7 @@ and strips control characters from everything a payload can put in a line.
 from __future__ import annotations
 
 import logging
+from typing import Any, NamedTuple
 
 from mitmproxy import http
 from mitmproxy.log import ALERT
@@ -42,11 +43,49 @@ def console_line(analysis: Analysis, action: str, text: str | None = None) -> st
 
     ``text`` is the flow's :func:`summary` when the caller has already made it.
     """
-    severity = analysis.severity or "info"
-    url = printable(analysis.request.url, 120)
-    suffix = f" ({action})" if action != "passive" else ""
     text = summary(analysis) if text is None else text
+    return line_of(analysis.severity or "info", text, printable(analysis.request.url, 120), action)
+
+
+def line_of(severity: str, text: str, url: str, action: str) -> str:
+    """The console line from its parts (``url`` already printable)."""
+    suffix = f" ({action})" if action != "passive" else ""
     return f"phitrace {severity.upper():<6} {text} <- {url}{suffix}"
+
+
+class Shown(NamedTuple):
+    """What the live view puts on a flagged flow, made where the analysis was made.
+
+    The action is the event loop's to add: it decides what is done to the flow.
+    """
+
+    metadata: dict[str, Any]
+    severity: str
+    vendor: str
+    mark: str = ""
+    comment: str = ""
+    url: str = ""
+    """The printable URL for the console line, when the log shows ALERT lines."""
+
+
+def verdict_metadata(analysis: Analysis, action: str) -> dict[str, Any]:
+    """The verdict under ``flow.metadata["phitrace"]``."""
+    return {
+        "vendor": analysis.vendor,
+        "severity": analysis.severity,
+        "action": action,
+        "findings": [[f.kind, f.category, f.matched, f.field] for f in analysis.findings],
+    }
+
+
+def shown(analysis: Analysis, action: str) -> Shown:
+    """The view of a flagged flow: its mark, comment and console line at low or above."""
+    severity = analysis.severity or "info"
+    view = Shown(verdict_metadata(analysis, action), severity, analysis.vendor or "third party")
+    if severity_rank(severity) > severity_rank("low"):
+        return view
+    url = printable(analysis.request.url, 120) if log.isEnabledFor(ALERT) else ""
+    return view._replace(mark=MARKS[severity], comment=summary(analysis), url=url)
 
 
 class View:
@@ -68,20 +107,27 @@ class View:
     def show(self, flow: http.HTTPFlow, entry: Flagged) -> None:
         """Put the verdict on the flow, count it, and mark and log flows at low or above."""
         analysis, action = entry.analysis, entry.action
-        flow.metadata.setdefault("phitrace", {}).update(
-            {
-                "vendor": analysis.vendor,
-                "severity": analysis.severity,
-                "action": action,
-                "findings": [[f.kind, f.category, f.matched, f.field] for f in analysis.findings],
-            }
-        )
-        severity = analysis.severity or "info"
+        flow.metadata.setdefault("phitrace", {}).update(verdict_metadata(analysis, action))
+        self._count(analysis.severity or "info", analysis.vendor or "third party")
+        self._mark(flow, shown(analysis, action), action)
+
+    def apply(self, flow: http.HTTPFlow, view: Shown, action: str) -> None:
+        """Put a verdict made elsewhere (the analysis worker) on the flow, and count it."""
+        verdict = flow.metadata.setdefault("phitrace", {})
+        verdict.pop("analysed", None)  # set when the sinkhole answered before the analysis
+        verdict.update(view.metadata, action=action)
+        self._count(view.severity, view.vendor)
+        self._mark(flow, view, action)
+
+    def _count(self, severity: str, vendor: str) -> None:
         counts = self.state.session
         counts.severities[severity] += 1
-        counts.vendors[analysis.vendor or "third party"] += 1
-        if severity_rank(severity) <= severity_rank("low"):
-            flow.marked = MARKS[severity]
-            flow.comment = text = summary(analysis)
-            if log.isEnabledFor(ALERT):
-                log.log(ALERT, console_line(analysis, action, text))
+        counts.vendors[vendor] += 1
+
+    @staticmethod
+    def _mark(flow: http.HTTPFlow, view: Shown, action: str) -> None:
+        if view.mark:
+            flow.marked = view.mark
+            flow.comment = view.comment
+        if view.url:
+            log.log(ALERT, line_of(view.severity, view.comment, view.url, action))
