@@ -52,6 +52,7 @@ typecheck:
 
 ## bench: performance figures (not part of `make test`)
 bench: install-test
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	$(BIN)/python -m tests.bench
 
 clean:

@@ -79,9 +79,9 @@ LIMIT_OPTIONS: tuple[LimitOption, ...] = (
     LimitOption(
         "phitrace_decode_seconds",
         "max_seconds",
-        "Wall-clock seconds spent decoding one request. In sinkhole, block and redact "
-        "modes decoding runs on the proxy's event loop, so a larger value lets one hostile "
-        "request hold up all traffic that long; passive recording decodes in a worker process.",
+        "Wall-clock seconds spent decoding one request. Block and redact modes decode on "
+        "the proxy's event loop, so a larger value lets one hostile request hold up all "
+        "traffic that long; passive and sinkhole recording decode in a worker process.",
         whole=False,
     ),
 )

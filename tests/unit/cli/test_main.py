@@ -38,6 +38,7 @@ def test_every_command_is_on_the_group() -> None:
         "policy",
         "proxy",
         "purge",
+        "push",
         "report",
         "scan",
         "signatures",
