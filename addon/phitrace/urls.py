@@ -133,18 +133,37 @@ def _host_and_port(parts: SplitResult) -> tuple[str, int | None]:
             return (parts.hostname or "").rstrip("."), parts.port
         except ValueError:  # a port that is not a number, or out of range
             return "", None
+    return _plain_host_and_port(netloc)
+
+
+def _plain_host_and_port(netloc: str) -> tuple[str, int | None]:
+    """Host and port of a netloc without user info, brackets or ``%``.
+
+    The port as ``SplitResult.port`` reads it: ASCII digits within 0-65535,
+    else the whole netloc is unreadable.
+    """
     name, _, port = netloc.partition(":")
     if not port:
         return name.lower().rstrip("."), None
     if not (port.isdigit() and port.isascii()) or int(port) > 65535:
-        return "", None  # as SplitResult.port: ASCII digits within 0-65535, else unreadable
+        return "", None
     return name.lower().rstrip("."), int(port)
 
 
 @lru_cache(maxsize=URL_MEMO_SIZE)
 def parse_url(text: str | None) -> Url:
-    """Read ``text`` as a URL; never raises (a malformed URL gives empty parts)."""
+    """Read ``text`` as a URL; never raises (a malformed URL gives empty parts).
+
+    A plain http(s) URL is read straight from one regex match (its scheme is
+    already lower-case), without building a ``SplitResult`` first: every
+    flow's URL is read here at least once.
+    """
     text = text or ""
+    simple = _simple_parts(text)
+    if simple is not None:
+        scheme, netloc, path, query, fragment = simple
+        host, port = _plain_host_and_port(netloc)
+        return Url(text, scheme, host, port, path, query, fragment)
     parts = split(text)
     host, port = _host_and_port(parts)
     return Url(text, parts.scheme.lower(), host, port, parts.path, parts.query, parts.fragment)

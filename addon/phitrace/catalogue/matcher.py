@@ -3,8 +3,8 @@
 Matching is a dict lookup per host suffix, never a scan over every
 signature; endpoints without hosts (shapes) are gated by substring searches
 before any regex runs or any body is parsed.  The request's URL is split by
-:func:`split_url`, a single regex match for ordinary URLs, shared with the
-other stages.
+:func:`split_url`, from the URL as :func:`phitrace.urls.parse_url` read it
+for every stage.
 """
 
 from __future__ import annotations
@@ -60,12 +60,26 @@ _Candidate = tuple[Glob | None, Signature, Endpoint]
 _Gate = tuple[tuple[str, ...], tuple[bytes, ...] | None, Signature, Endpoint]
 
 
+_AFTER_HOST = ("", "/", "?", "#", ":")
+"""What may follow the host in a URL whose host :func:`phitrace.urls.parse_url` read as written."""
+
+
 def split_url(url: str) -> tuple[str, str, str] | None:
     """(lower-cased host without port, path or ``/``, query) as :func:`urlsplit` gives them.
 
-    The split is :func:`phitrace.urls.split_parts`, shared with the other
-    stages that read the flow's URL.  None when the URL cannot be parsed.
+    Read from :func:`phitrace.urls.parse_url`, which the other stages share,
+    when the URL spells its host as parsed (lower-case, right after the
+    scheme, no trailing dot); ``urlsplit``'s ``hostname`` keeps a trailing
+    dot and ignores the port, so any other URL is split again by
+    :func:`phitrace.urls.split_parts`.  None when the URL cannot be parsed.
     """
+    parsed = urls.parse_url(url)
+    host = parsed.host
+    start = len(parsed.scheme) + 3
+    if host and url.startswith(host, start):
+        end = start + len(host)
+        if url[end : end + 1] in _AFTER_HOST:
+            return host, parsed.path or "/", parsed.query
     try:
         parts = urls.split_parts(url)
     except ValueError:  # an unreadable host or port: the URL matches nothing

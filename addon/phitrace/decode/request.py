@@ -72,12 +72,16 @@ def _cap(decoder: Decoder, text: str, what: str) -> str:
 
 def _url(decoder: Decoder, url: str) -> None:
     url = _cap(decoder, url, "URL")
-    try:
-        parts = urls.split_parts(url)
-        query, path, fragment = parts.query, parts.path, parts.fragment
-    except ValueError:  # e.g. an unbalanced IPv6 bracket: split by hand
-        rest, _, fragment = url.partition("#")
-        path, _, query = rest.partition("?")
+    parsed = urls.parse_url(url)  # a host means the URL was readable: its parts are urlsplit's
+    if parsed.host:
+        query, path, fragment = parsed.query, parsed.path, parsed.fragment
+    else:
+        try:
+            parts = urls.split_parts(url)
+            query, path, fragment = parts.query, parts.path, parts.fragment
+        except ValueError:  # e.g. an unbalanced IPv6 bracket: split by hand
+            rest, _, fragment = url.partition("#")
+            path, _, query = rest.partition("?")
     _query(decoder, query)
     for key, value in envelopes.path_params(path):
         decoder.value(f"path.{key}", value, ())
