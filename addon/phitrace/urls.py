@@ -81,6 +81,10 @@ class Url(NamedTuple):
         return self.path in ("", "/") and not self.query
 
 
+_new_url = tuple.__new__
+"""Builds a :class:`Url` without the Python-level ``__new__`` of a named tuple (hot path)."""
+
+
 def _simple_parts(text: str) -> tuple[str, str, str, str, str] | None:
     """(scheme, netloc, path, query, fragment) of a plain ASCII http(s) URL, else None.
 
@@ -159,11 +163,12 @@ def parse_url(text: str | None) -> Url:
     flow's URL is read here at least once.
     """
     text = text or ""
-    simple = _simple_parts(text)
-    if simple is not None:
-        scheme, netloc, path, query, fragment = simple
-        host, port = _plain_host_and_port(netloc)
-        return Url(text, scheme, host, port, path, query, fragment)
+    if text.isascii() and "\t" not in text and "\n" not in text and "\r" not in text:
+        simple = _SIMPLE.fullmatch(text)
+        if simple is not None:  # as _simple_parts, inlined: this runs for every flow
+            scheme, netloc, path, query, fragment = simple.groups("")
+            host, port = _plain_host_and_port(netloc)
+            return _new_url(Url, (text, scheme, host, port, path, query, fragment))
     parts = split(text)
     host, port = _host_and_port(parts)
     return Url(text, parts.scheme.lower(), host, port, parts.path, parts.query, parts.fragment)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from phitrace import urls
@@ -47,10 +48,13 @@ _C1_CONTROL = re.compile(rb"\xc2[\x80-\x9f]")
 _SOCKET_IO = re.compile(rb"\d{1,4}(?=[\[{])")
 
 
-def _run(decoder: Decoder, steps: tuple[Callable[[], None], ...]) -> Decoded:
+def _run(
+    decoder: Decoder, steps: tuple[Callable[[Decoder, Any], None], ...], subject: Any
+) -> Decoded:
+    """Apply each step to ``subject``; a limit ends them all, a bug only its own step."""
     for step in steps:
         try:
-            step()
+            step(decoder, subject)
         except Stop:
             break
         # Fail open: a decoder bug must cost the fields of one part of one
@@ -183,18 +187,22 @@ def _referer(decoder: Decoder, request: Request) -> None:
         decoder.budget.add("header.referer", referer, ())
 
 
+def _request_url(decoder: Decoder, request: Request) -> None:
+    _url(decoder, request.url)
+
+
+def _request_body(decoder: Decoder, request: Request) -> None:
+    if request.body:
+        _body(decoder, request.body, request.header("content-encoding"), "body")
+
+
+_REQUEST_STEPS = (_request_url, _request_body, _cookies, _referer)
+"""The parts of a request, decoded in this order (the order of its fields)."""
+
+
 def decode_request(request: Request, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     """Decode every part of a request (URL, body, cookies, Referer) into fields; never raises."""
-    decoder = Decoder(limits)
-    return _run(
-        decoder,
-        (
-            lambda: _url(decoder, request.url),
-            lambda: _body(decoder, request.body, request.header("content-encoding"), "body"),
-            lambda: _cookies(decoder, request),
-            lambda: _referer(decoder, request),
-        ),
-    )
+    return _run(Decoder(limits), _REQUEST_STEPS, request)
 
 
 def body_content(request: Request, limits: Limits = DEFAULT_LIMITS) -> Inflated:
@@ -214,22 +222,21 @@ def body_content(request: Request, limits: Limits = DEFAULT_LIMITS) -> Inflated:
     return Inflated(body, True) if undone is None else undone[0]
 
 
+def _message(decoder: Decoder, data: bytes | str) -> None:
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
+    trail: tuple[str, ...] = ()
+    prefix = _SOCKET_IO.match(raw)
+    if prefix is not None:
+        raw, trail = raw[prefix.end() :], ("socketio",)
+    _body(decoder, raw, None, "message", trail)
+
+
 def decode_message(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     """Decode one WebSocket message (text or binary) into fields under ``message``; never raises.
 
     Socket.IO's numeric packet prefix (``42["event", {...}]``) is skipped.
     """
-    decoder = Decoder(limits)
-
-    def message() -> None:
-        raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
-        trail: tuple[str, ...] = ()
-        prefix = _SOCKET_IO.match(raw)
-        if prefix is not None:
-            raw, trail = raw[prefix.end() :], ("socketio",)
-        _body(decoder, raw, None, "message", trail)
-
-    return _run(decoder, (message,))
+    return _run(Decoder(limits), (_message,), data)
 
 
 def field_key(path: str) -> str:
