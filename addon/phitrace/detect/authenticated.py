@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import yaml
-
 from phitrace.detect.fieldnames import key_parts
 from phitrace.model import Field, Request
-from phitrace.resources import data_dir
+from phitrace.resources import data_dir, load_yaml
 from phitrace.urls import parse_url
 
 CONVENTIONS = "conventions/authentication.yaml"
@@ -93,7 +91,7 @@ def parse_conventions(data: Any) -> AuthConventions:
 def conventions() -> AuthConventions:
     """The bundled conventions, parsed once."""
     path = data_dir("signatures") / CONVENTIONS
-    return parse_conventions(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return parse_conventions(load_yaml(path.read_text(encoding="utf-8")))
 
 
 def cookie_names(headers: Iterable[tuple[str, str]]) -> list[str]:
