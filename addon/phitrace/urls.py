@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
 from publicsuffixlist import PSLFILE, PublicSuffixList, encode_idn
+
+
+def _rule_lines() -> list[str]:
+    with open(PSLFILE, encoding="utf-8") as source:
+        return source.read().splitlines()
 
 
 def public_suffix_list() -> PublicSuffixList:
@@ -27,8 +32,7 @@ def public_suffix_list() -> PublicSuffixList:
     parse, though only the few hundred non-ASCII rules change; adding their
     punycode forms as rules of their own gives the same list.
     """
-    with open(PSLFILE, encoding="utf-8") as source:
-        lines = source.read().splitlines()
+    lines = _rule_lines()
     rules = (line.lower().split(" ")[0].rstrip() for line in lines)
     encoded = [
         ("!" if rule[0] == "!" else "") + encode_idn(rule.lstrip("!"))
@@ -38,7 +42,21 @@ def public_suffix_list() -> PublicSuffixList:
     return PublicSuffixList(lines + encoded, accept_encoded_idn=False)
 
 
-_PSL = public_suffix_list()
+_PSL = PublicSuffixList(_rule_lines(), accept_encoded_idn=False)
+"""The rules as written: the whole list for every host without a punycode label.
+
+A punycode rule has an ``xn--`` label that a host must carry to match it, so
+only such hosts need :func:`public_suffix_list`'s punycode forms, whose IDNA
+encoding is most of the list's parse; that list is built the first time one
+is seen (:func:`_punycode_list`).
+"""
+
+
+@cache
+def _punycode_list() -> PublicSuffixList:
+    return public_suffix_list()
+
+
 _EMPTY = urlsplit("")
 _SIMPLE = re.compile(
     r"(https?)://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.S
@@ -199,7 +217,8 @@ def registrable_domain(host: str) -> str:
     host = host.lower().rstrip(".")
     if not host or is_ip_address(host):
         return host
-    return _PSL.privatesuffix(host) or host
+    suffixes = _punycode_list() if "xn--" in host else _PSL
+    return suffixes.privatesuffix(host) or host
 
 
 def same_site(first: str, second: str) -> bool:
