@@ -12,7 +12,6 @@ at run time), so ``a.github.io`` and ``b.github.io`` are two sites and
 from __future__ import annotations
 
 import ipaddress
-import re
 from functools import cache, lru_cache
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
@@ -58,11 +57,6 @@ def _punycode_list() -> PublicSuffixList:
 
 
 _EMPTY = urlsplit("")
-_SIMPLE = re.compile(
-    r"(https?)://([^/?#@\[\]%]*)(?=[/?#]|\Z)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.S
-)
-"""An http(s) URL whose host part has no user info, IPv6 brackets or ``%``."""
-
 URL_MEMO_SIZE = 256
 """URLs whose parts are remembered: a flow's URL is read by several stages, and a
 page's URL by every request it makes; far fewer than a session's distinct URLs."""
@@ -106,21 +100,39 @@ _new_url = tuple.__new__
 def _simple_parts(text: str) -> tuple[str, str, str, str, str] | None:
     """(scheme, netloc, path, query, fragment) of a plain ASCII http(s) URL, else None.
 
-    One regex match instead of :func:`urlsplit`'s character loops; it gives
-    the same parts, and URLs it does not read go through :func:`urlsplit`.
+    A plain URL has a lower-case ``http``/``https`` scheme and a host part
+    without user info, IPv6 brackets or ``%``; its parts are cut at the first
+    ``#``, the first ``?`` before it and the first ``/`` before that, with
+    ``str.find`` (C speed over a long tracker URL), giving :func:`urlsplit`'s
+    parts.  Other URLs go through :func:`urlsplit`.
     """
+    if text.startswith("https://"):
+        scheme, start = "https", 8
+    elif text.startswith("http://"):
+        scheme, start = "http", 7
+    else:
+        return None
     if not text.isascii() or "\t" in text or "\n" in text or "\r" in text:
         return None  # urlsplit strips these characters: leave them to it
-    simple = _SIMPLE.fullmatch(text)
-    if simple is None:
+    hash_at = text.find("#", start)
+    if hash_at < 0:
+        hash_at, fragment = len(text), ""
+    else:
+        fragment = text[hash_at + 1 :]
+    query_at = text.find("?", start, hash_at)
+    head_end = hash_at if query_at < 0 else query_at
+    slash = text.find("/", start, head_end)
+    netloc_end = head_end if slash < 0 else slash
+    netloc = text[start:netloc_end]
+    if "@" in netloc or "[" in netloc or "]" in netloc or "%" in netloc:
         return None
-    scheme, netloc, path, query, fragment = simple.groups()
-    return scheme, netloc, path, query or "", fragment or ""
+    query = "" if query_at < 0 else text[query_at + 1 : hash_at]
+    return scheme, netloc, text[netloc_end:head_end], query, fragment
 
 
 @lru_cache(maxsize=URL_MEMO_SIZE)
 def split_parts(text: str) -> SplitResult:
-    """``urlsplit``, with plain http(s) URLs read by one regex match; raises as it does.
+    """``urlsplit``, with plain http(s) URLs cut by :func:`_simple_parts`; raises as it does.
 
     Remembered, as :func:`parse_url` is: the matcher, the third-party check
     and the decoder each read a flow's URL.
@@ -176,17 +188,16 @@ def _plain_host_and_port(netloc: str) -> tuple[str, int | None]:
 def parse_url(text: str | None) -> Url:
     """Read ``text`` as a URL; never raises (a malformed URL gives empty parts).
 
-    A plain http(s) URL is read straight from one regex match (its scheme is
-    already lower-case), without building a ``SplitResult`` first: every
-    flow's URL is read here at least once.
+    A plain http(s) URL is read straight from :func:`_simple_parts` (its
+    scheme is already lower-case), without building a ``SplitResult`` first:
+    every flow's URL is read here at least once.
     """
     text = text or ""
-    if text.isascii() and "\t" not in text and "\n" not in text and "\r" not in text:
-        simple = _SIMPLE.fullmatch(text)
-        if simple is not None:  # as _simple_parts, inlined: this runs for every flow
-            scheme, netloc, path, query, fragment = simple.groups("")
-            host, port = _plain_host_and_port(netloc)
-            return _new_url(Url, (text, scheme, host, port, path, query, fragment))
+    simple = _simple_parts(text)
+    if simple is not None:
+        scheme, netloc, path, query, fragment = simple
+        host, port = _plain_host_and_port(netloc)
+        return _new_url(Url, (text, scheme, host, port, path, query, fragment))
     parts = split(text)
     host, port = _host_and_port(parts)
     return Url(text, parts.scheme.lower(), host, port, parts.path, parts.query, parts.fragment)
