@@ -94,8 +94,7 @@ class Decoder:
         self.limits = limits
         self.budget = Budget(limits)
         self._nesting = 0
-        # Read once per decode: value() runs once per field.
-        self._add = self.budget.add
+        self._add = self.budget.add  # read once per decode: value() runs once per field
         self._min_encoded = limits.min_encoded_chars
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -127,10 +126,9 @@ class Decoder:
         key = (text, len(trail), self._nesting)
         if barren.known(key, self.limits):
             return
-        budget = self.budget
-        before = barren.spent(budget)
+        before = barren.spent(self.budget)
         self._expand(path, text, trail)
-        if barren.spent(budget) == before:
+        if barren.spent(self.budget) == before:
             barren.remember(key, self.limits)
 
     def _expand(self, path: str, text: str, trail: Trail) -> None:
