@@ -201,7 +201,8 @@ class Catalogue:
         """Index shapes so that most requests are ruled out without a regex.
 
         A glob ``*<literal>`` fits exactly the paths ending in that literal,
-        so all such tails are checked at once with one ``str.endswith``.  The
+        so the tails ending in the path's last character are checked at once
+        with one ``str.endswith``.  The
         rest are gated by one search for their longest literal pieces.
         """
         tails: dict[str, list[int]] = {}
@@ -215,7 +216,11 @@ class Catalogue:
                     others.append(index)
                     pieces.add(max(glob.split("*"), key=len))
         self._tails = tuple((tail, tuple(found)) for tail, found in tails.items())
-        self._any_tail = tuple(tails)
+        by_end: dict[str, list[str]] = {}
+        for tail in tails:
+            by_end.setdefault(tail[-1], []).append(tail)
+        # A path can only end in a tail with its own last character: a few, not all of them.
+        self._tails_by_end = {end: tuple(group) for end, group in by_end.items()}
         self._gated = sorted(set(others))
         gate = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True) if p)
         self._shape_gate = re.compile(gate) if gate else None
@@ -248,7 +253,8 @@ class Catalogue:
 
     def _shape_candidates(self, path: str) -> list[int]:
         found: list[int] = []
-        if path.endswith(self._any_tail):
+        ends = self._tails_by_end.get(path[-1:])
+        if ends is not None and path.endswith(ends):
             found = [i for tail, indexes in self._tails if path.endswith(tail) for i in indexes]
         if self._shape_gate is not None and self._shape_gate.search(path):
             return sorted({*found, *self._gated})
