@@ -33,7 +33,7 @@ from tests.bench.figures import Figure, at_least, info, machine, table
 from tests.bench.harness import Context
 
 TITLE = "decode"
-TRACKER_TARGET = 5_000
+TRACKER_TARGET = 10_000
 """The whole pipeline must handle this many tracker requests per second; decoding is a part."""
 
 

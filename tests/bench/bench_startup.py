@@ -5,7 +5,8 @@ sides alike: ``phitrace scan`` of a one-request HAR against ``python -c
 "import mitmproxy.http"`` (the least any mitmproxy-based tool pays), and
 ``phitrace proxy`` against plain ``mitmdump`` from process start until
 127.0.0.1 accepts a connection.  The cache of derived tables is warmed by a
-first, unmeasured start; the two sides of each ratio alternate run by run.
+first, unmeasured start, and so is each side's bytecode (see :func:`child_env`);
+the two sides of each ratio alternate run by run.
 Everything listens on and connects to loopback only.
 """
 
@@ -91,7 +92,8 @@ def scan_ratio(context: Context, env: Mapping[str, str], runs: int) -> list[Figu
     def plain(_run: int) -> float:
         return run_seconds([sys.executable, "-c", "import mitmproxy.http"], env)
 
-    scan(-1)  # warm the cache of derived tables (and the page cache)
+    scan(-1)  # warm the cache of derived tables (and the page and bytecode caches)
+    plain(-1)
     ours, theirs = alternate(runs, scan, plain)
     return [
         info(TITLE, "phitrace scan, one-request HAR (median)", ours, "s", note=f"{runs} runs"),
@@ -119,6 +121,7 @@ def listen_ratio(context: Context, env: Mapping[str, str], runs: int) -> list[Fi
         return listen_seconds([*command, "--set", f"confdir={confdir}"], port, env)
 
     ours(-1)  # warm the cache and create mitmproxy's CA once, for both sides
+    plain(-1)  # and fill mitmdump's bytecode cache as phitrace's
     phitrace, mitmdump = alternate(runs, ours, plain)
     return [
         info(TITLE, "phitrace proxy, time to listen (median)", phitrace, "s", note=f"{runs} runs"),
@@ -127,8 +130,22 @@ def listen_ratio(context: Context, env: Mapping[str, str], runs: int) -> list[Fi
     ]
 
 
-def run(context: Context) -> list[Figure]:
+def child_env(context: Context) -> dict[str, str]:
+    """The environment of every measured process: a scratch cache, and bytecode kept.
+
+    An installed wheel ships compiled bytecode, and mitmproxy's does; a source
+    checkout run with ``PYTHONDONTWRITEBYTECODE`` would compile every phitrace
+    module at every start.  Both sides get one private bytecode cache
+    (``PYTHONPYCACHEPREFIX``), filled by their unmeasured first runs.
+    """
     env = {**os.environ, "PHITRACE_CACHE_DIR": str(context.scratch("startup/cache"))}
     env["PHITRACE_LISTS"] = str(context.scratch("startup/no-lists"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(context.scratch("startup/bytecode"))
+    return env
+
+
+def run(context: Context) -> list[Figure]:
+    env = child_env(context)
     runs = context.size(9, 3)
     return scan_ratio(context, env, runs) + listen_ratio(context, env, runs)

@@ -91,3 +91,17 @@ def test_the_quick_public_suffix_parse_answers_as_the_library_default_does() -> 
     assert any(not host.isascii() for host in hosts) and any("xn--" in host for host in hosts)
     assert [quick.privatesuffix(h) for h in hosts] == [default.privatesuffix(h) for h in hosts]
     assert [quick.publicsuffix(h) for h in hosts] == [default.publicsuffix(h) for h in hosts]
+
+
+def test_registrable_domain_answers_as_the_library_default_for_every_rule() -> None:
+    from publicsuffixlist import PSLFILE, PublicSuffixList
+
+    default = PublicSuffixList()
+    with open(PSLFILE, encoding="utf-8") as source:
+        rules = [r.split(" ")[0] for r in source.read().splitlines() if r and r[0] != "/"]
+    hosts = [f"www.example.{rule.lstrip('!*.')}" for rule in rules]
+    hosts += [host.encode("idna").decode("ascii") for host in hosts if not host.isascii()]
+    hosts += [rule.lstrip("!*.") for rule in rules]
+    assert any("xn--" in host for host in hosts)
+    expected = [default.privatesuffix(h.lower()) or h.lower() for h in hosts]
+    assert [registrable_domain(h) for h in hosts] == expected

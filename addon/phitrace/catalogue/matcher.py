@@ -3,8 +3,8 @@
 Matching is a dict lookup per host suffix, never a scan over every
 signature; endpoints without hosts (shapes) are gated by substring searches
 before any regex runs or any body is parsed.  The request's URL is split by
-:func:`split_url`, a single regex match for ordinary URLs, shared with the
-other stages.
+:func:`split_url`, from the URL as :func:`phitrace.urls.parse_url` read it
+for every stage.
 """
 
 from __future__ import annotations
@@ -60,12 +60,26 @@ _Candidate = tuple[Glob | None, Signature, Endpoint]
 _Gate = tuple[tuple[str, ...], tuple[bytes, ...] | None, Signature, Endpoint]
 
 
+_AFTER_HOST = ("", "/", "?", "#", ":")
+"""What may follow the host in a URL whose host :func:`phitrace.urls.parse_url` read as written."""
+
+
 def split_url(url: str) -> tuple[str, str, str] | None:
     """(lower-cased host without port, path or ``/``, query) as :func:`urlsplit` gives them.
 
-    The split is :func:`phitrace.urls.split_parts`, shared with the other
-    stages that read the flow's URL.  None when the URL cannot be parsed.
+    Read from :func:`phitrace.urls.parse_url`, which the other stages share,
+    when the URL spells its host as parsed (lower-case, right after the
+    scheme, no trailing dot); ``urlsplit``'s ``hostname`` keeps a trailing
+    dot and ignores the port, so any other URL is split again by
+    :func:`phitrace.urls.split_parts`.  None when the URL cannot be parsed.
     """
+    parsed = urls.parse_url(url)
+    host = parsed.host
+    start = len(parsed.scheme) + 3
+    if host and url.startswith(host, start):
+        end = start + len(host)
+        if url[end : end + 1] in _AFTER_HOST:
+            return host, parsed.path or "/", parsed.query
     try:
         parts = urls.split_parts(url)
     except ValueError:  # an unreadable host or port: the URL matches nothing
@@ -187,7 +201,8 @@ class Catalogue:
         """Index shapes so that most requests are ruled out without a regex.
 
         A glob ``*<literal>`` fits exactly the paths ending in that literal,
-        so all such tails are checked at once with one ``str.endswith``.  The
+        so the tails ending in the path's last character are checked at once
+        with one ``str.endswith``.  The
         rest are gated by one search for their longest literal pieces.
         """
         tails: dict[str, list[int]] = {}
@@ -201,7 +216,11 @@ class Catalogue:
                     others.append(index)
                     pieces.add(max(glob.split("*"), key=len))
         self._tails = tuple((tail, tuple(found)) for tail, found in tails.items())
-        self._any_tail = tuple(tails)
+        by_end: dict[str, list[str]] = {}
+        for tail in tails:
+            by_end.setdefault(tail[-1], []).append(tail)
+        # A path can only end in a tail with its own last character: a few, not all of them.
+        self._tails_by_end = {end: tuple(group) for end, group in by_end.items()}
         self._gated = sorted(set(others))
         gate = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True) if p)
         self._shape_gate = re.compile(gate) if gate else None
@@ -234,7 +253,8 @@ class Catalogue:
 
     def _shape_candidates(self, path: str) -> list[int]:
         found: list[int] = []
-        if path.endswith(self._any_tail):
+        ends = self._tails_by_end.get(path[-1:])
+        if ends is not None and path.endswith(ends):
             found = [i for tail, indexes in self._tails if path.endswith(tail) for i in indexes]
         if self._shape_gate is not None and self._shape_gate.search(path):
             return sorted({*found, *self._gated})

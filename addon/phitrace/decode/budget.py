@@ -64,7 +64,17 @@ class Stop(Exception):
 class Budget:
     """What one decode has spent, and the fields it has produced so far."""
 
-    __slots__ = ("limits", "fields", "reasons", "decompressed", "deadline", "_ticks")
+    __slots__ = (
+        "limits",
+        "fields",
+        "reasons",
+        "decompressed",
+        "deadline",
+        "_ticks",
+        "_max_fields",
+        "_max_value",
+        "_max_path",
+    )
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -73,6 +83,10 @@ class Budget:
         self.decompressed = 0
         self.deadline = time.perf_counter() + limits.max_seconds
         self._ticks = 0
+        # The bounds add() checks once per field, read here once per decode.
+        self._max_fields = limits.max_fields
+        self._max_value = limits.max_value_chars
+        self._max_path = limits.max_path_chars
 
     @property
     def truncated(self) -> str | None:
@@ -97,18 +111,17 @@ class Budget:
 
     def add(self, path: str, value: str, trail: tuple[str, ...]) -> None:
         """Append a field, cutting an over-long path or value."""
-        limits = self.limits
         fields = self.fields
-        if len(fields) >= limits.max_fields:
-            raise self.stop(f"more than {limits.max_fields} fields")
+        if len(fields) >= self._max_fields:
+            raise self.stop(f"more than {self._max_fields} fields")
         # The deadline check of tick(), inlined: this runs once per field.
-        self._ticks += 1
-        if not self._ticks & 15 and time.perf_counter() > self.deadline:
-            raise self.stop(f"decoding took longer than {limits.max_seconds}s")
-        if len(value) > limits.max_value_chars:
-            value = value[: limits.max_value_chars]
-        if len(path) > limits.max_path_chars:
-            path = path[: limits.max_path_chars]
+        ticks = self._ticks = self._ticks + 1
+        if not ticks & 15 and time.perf_counter() > self.deadline:
+            raise self.stop(f"decoding took longer than {self.limits.max_seconds}s")
+        if len(value) > self._max_value:
+            value = value[: self._max_value]
+        if len(path) > self._max_path:
+            path = path[: self._max_path]
         fields.append(_new_field(Field, (path, value, trail)))
 
     def room(self, compressed: int) -> tuple[int, str]:

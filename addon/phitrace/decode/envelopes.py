@@ -61,7 +61,8 @@ def looks_like_nested_form(text: str) -> bool:
     return "&" in text and _STRICT_FORM.fullmatch(text) is not None
 
 
-def _unform(text: str) -> str:
+def unform(text: str) -> str:
+    """One form-encoded key or value as text: ``+`` is a space, percent-escapes undone."""
     if "+" in text:
         text = text.replace("+", " ")
     return unquote(text, errors="replace") if "%" in text else text
@@ -75,7 +76,7 @@ def bare_items(text: str) -> Iterator[str]:
     """
     for piece in text.split("&"):
         if piece and "=" not in piece:
-            yield _unform(piece)
+            yield unform(piece)
 
 
 def form_pairs(text: str) -> Iterator[tuple[str, str]]:
@@ -89,7 +90,7 @@ def form_pairs(text: str) -> Iterator[tuple[str, str]]:
     for piece in text.split("&"):
         if piece:
             key, _, value = piece.partition("=")
-            yield _unform(key), _unform(value)
+            yield unform(key), unform(value)
 
 
 class FormDocument(Mapping[str, str]):
@@ -107,11 +108,11 @@ class FormDocument(Mapping[str, str]):
         for piece in text.split("&"):
             if piece:
                 key, _, value = piece.partition("=")
-                raw[_unform(key)] = value
+                raw[unform(key)] = value
         self._raw = raw
 
     def __getitem__(self, key: str) -> str:
-        return _unform(self._raw[key])
+        return unform(self._raw[key])
 
     def __contains__(self, key: object) -> bool:
         return key in self._raw

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from phitrace import urls
@@ -47,10 +48,13 @@ _C1_CONTROL = re.compile(rb"\xc2[\x80-\x9f]")
 _SOCKET_IO = re.compile(rb"\d{1,4}(?=[\[{])")
 
 
-def _run(decoder: Decoder, steps: tuple[Callable[[], None], ...]) -> Decoded:
+def _run(
+    decoder: Decoder, steps: tuple[Callable[[Decoder, Any], None], ...], subject: Any
+) -> Decoded:
+    """Apply each step to ``subject``; a limit ends them all, a bug only its own step."""
     for step in steps:
         try:
-            step()
+            step(decoder, subject)
         except Stop:
             break
         # Fail open: a decoder bug must cost the fields of one part of one
@@ -72,17 +76,17 @@ def _cap(decoder: Decoder, text: str, what: str) -> str:
 
 def _url(decoder: Decoder, url: str) -> None:
     url = _cap(decoder, url, "URL")
-    try:
-        parts = urls.split_parts(url)
-        query, path, fragment = parts.query, parts.path, parts.fragment
-    except ValueError:  # e.g. an unbalanced IPv6 bracket: split by hand
-        rest, _, fragment = url.partition("#")
-        path, _, query = rest.partition("?")
-    for key, value in envelopes.form_pairs(query):
-        decoder.value(f"query.{key}", value, ())
-    for item in envelopes.bare_items(query):
-        if len(item) >= BARE_QUERY_CHARS:
-            decoder.value("query", item, ())
+    parsed = urls.parse_url(url)  # a host means the URL was readable: its parts are urlsplit's
+    if parsed.host:
+        query, path, fragment = parsed.query, parsed.path, parsed.fragment
+    else:
+        try:
+            parts = urls.split_parts(url)
+            query, path, fragment = parts.query, parts.path, parts.fragment
+        except ValueError:  # e.g. an unbalanced IPv6 bracket: split by hand
+            rest, _, fragment = url.partition("#")
+            path, _, query = rest.partition("?")
+    _query(decoder, query)
     for key, value in envelopes.path_params(path):
         decoder.value(f"path.{key}", value, ())
     _path_segments(decoder, path)
@@ -91,6 +95,31 @@ def _url(decoder: Decoder, url: str) -> None:
             decoder.value(f"fragment.{key}", value, ())
     elif fragment:
         decoder.value("fragment", fragment, ())
+
+
+def _query(decoder: Decoder, query: str) -> None:
+    """The query's pairs (blanks kept), then its long bare pieces again, as values.
+
+    The fields of :func:`envelopes.form_pairs` followed by those of
+    :func:`envelopes.bare_items`, in one pass over the pieces: the query is
+    most of what a tracker hit sends.  Pieces are still decoded one at a
+    time, so the field and time limits cut a huge query short.
+    """
+    value = decoder.value
+    unform = envelopes.unform
+    bare: list[str] = []
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        key, equals, val = piece.partition("=")
+        if "+" in piece or "%" in piece:
+            key, val = unform(key), unform(val)
+        value(f"query.{key}", val, ())
+        if not equals:
+            bare.append(key)
+    for item in bare:
+        if len(item) >= BARE_QUERY_CHARS:
+            value("query", item, ())
 
 
 PATH_SEGMENT_CHARS = 16
@@ -158,18 +187,22 @@ def _referer(decoder: Decoder, request: Request) -> None:
         decoder.budget.add("header.referer", referer, ())
 
 
+def _request_url(decoder: Decoder, request: Request) -> None:
+    _url(decoder, request.url)
+
+
+def _request_body(decoder: Decoder, request: Request) -> None:
+    if request.body:
+        _body(decoder, request.body, request.header("content-encoding"), "body")
+
+
+_REQUEST_STEPS = (_request_url, _request_body, _cookies, _referer)
+"""The parts of a request, decoded in this order (the order of its fields)."""
+
+
 def decode_request(request: Request, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     """Decode every part of a request (URL, body, cookies, Referer) into fields; never raises."""
-    decoder = Decoder(limits)
-    return _run(
-        decoder,
-        (
-            lambda: _url(decoder, request.url),
-            lambda: _body(decoder, request.body, request.header("content-encoding"), "body"),
-            lambda: _cookies(decoder, request),
-            lambda: _referer(decoder, request),
-        ),
-    )
+    return _run(Decoder(limits), _REQUEST_STEPS, request)
 
 
 def body_content(request: Request, limits: Limits = DEFAULT_LIMITS) -> Inflated:
@@ -189,22 +222,21 @@ def body_content(request: Request, limits: Limits = DEFAULT_LIMITS) -> Inflated:
     return Inflated(body, True) if undone is None else undone[0]
 
 
+def _message(decoder: Decoder, data: bytes | str) -> None:
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
+    trail: tuple[str, ...] = ()
+    prefix = _SOCKET_IO.match(raw)
+    if prefix is not None:
+        raw, trail = raw[prefix.end() :], ("socketio",)
+    _body(decoder, raw, None, "message", trail)
+
+
 def decode_message(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     """Decode one WebSocket message (text or binary) into fields under ``message``; never raises.
 
     Socket.IO's numeric packet prefix (``42["event", {...}]``) is skipped.
     """
-    decoder = Decoder(limits)
-
-    def message() -> None:
-        raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
-        trail: tuple[str, ...] = ()
-        prefix = _SOCKET_IO.match(raw)
-        if prefix is not None:
-            raw, trail = raw[prefix.end() :], ("socketio",)
-        _body(decoder, raw, None, "message", trail)
-
-    return _run(decoder, (message,))
+    return _run(Decoder(limits), (_message,), data)
 
 
 def field_key(path: str) -> str:

@@ -94,6 +94,8 @@ class Decoder:
         self.limits = limits
         self.budget = Budget(limits)
         self._nesting = 0
+        self._add = self.budget.add  # read once per decode: value() runs once per field
+        self._min_encoded = limits.min_encoded_chars
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -112,9 +114,9 @@ class Decoder:
             decoded, layers = unpercent(text, _percent_settled)
             if layers and len(trail) + layers <= self.limits.max_depth:
                 text, trail = decoded, trail + ("percent",) * layers
-        self.budget.add(path, text, trail)
+        self._add(path, text, trail)
         size = len(text)
-        if size >= self.limits.min_encoded_chars or (size > 1 and _short_candidate(text)):
+        if size >= self._min_encoded or (size > 1 and _short_candidate(text)):
             self.expand(path, text, trail)
 
     def expand(self, path: str, text: str, trail: Trail) -> None:

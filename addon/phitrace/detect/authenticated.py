@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import yaml
-
 from phitrace.detect.fieldnames import key_parts
 from phitrace.model import Field, Request
-from phitrace.resources import data_dir
+from phitrace.resources import data_dir, load_yaml
 from phitrace.urls import parse_url
 
 CONVENTIONS = "conventions/authentication.yaml"
@@ -93,7 +91,7 @@ def parse_conventions(data: Any) -> AuthConventions:
 def conventions() -> AuthConventions:
     """The bundled conventions, parsed once."""
     path = data_dir("signatures") / CONVENTIONS
-    return parse_conventions(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return parse_conventions(load_yaml(path.read_text(encoding="utf-8")))
 
 
 def cookie_names(headers: Iterable[tuple[str, str]]) -> list[str]:
@@ -166,19 +164,43 @@ def _applies(rule: PayloadRule, vendor: str | None) -> bool:
     return not rule.vendors or (vendor is not None and vendor.startswith(rule.vendors))
 
 
+_FALSY = frozenset({"", "0", "false", "null", "undefined", "none"})
+"""Values that say nothing (a flag that is off, an empty slot)."""
+
+_RulesFor = tuple[tuple[PayloadRule, ...], frozenset[str]]
+_rules_by_vendor: dict[str | None, _RulesFor] = {}
+
+
+def _rules_for(vendor: str | None) -> _RulesFor:
+    """The payload rules that apply to ``vendor`` and the union of their keys, worked out once.
+
+    A tracker payload has a score of fields; most names are in no rule, so
+    the union rules a field out with one set lookup before any rule is tried.
+    """
+    found = _rules_by_vendor.get(vendor)
+    if found is None:
+        rules = tuple(r for r in conventions().payload_rules if _applies(r, vendor))
+        found = (rules, frozenset().union(*(r.keys for r in rules)))
+        if len(_rules_by_vendor) >= 4096:  # vendors are few; bound unlisted third parties
+            _rules_by_vendor.clear()
+        _rules_by_vendor[vendor] = found
+    return found
+
+
 def payload_state(fields: Iterable[Field], vendor: str | None) -> AuthState | None:
     """``yes`` with the field that says so when a tracker's payload reports a login, else None."""
-    conv = conventions()
-    rules = [r for r in conv.payload_rules if _applies(r, vendor)]
+    rules, keys = _rules_for(vendor)
+    values = conventions().payload_values
     for f in fields:
         value = f.value.strip().lower()
-        if not value or value in ("0", "false", "null", "undefined", "none"):
+        if value in _FALSY:
             continue
-        _, leaf, _ = key_parts(f.path)
-        for rule in rules:
-            if leaf in rule.keys and (not rule.values or value in rule.values):
-                return AuthState(YES, f"tracker field {f.path} says the visitor is logged in")
-        if value in conv.payload_values:
+        leaf = key_parts(f.path)[1] if keys else ""
+        if leaf in keys:
+            for rule in rules:
+                if leaf in rule.keys and (not rule.values or value in rule.values):
+                    return AuthState(YES, f"tracker field {f.path} says the visitor is logged in")
+        if value in values:
             return AuthState(YES, f"tracker field {f.path} is '{f.value[:40]}'")
     return None
 

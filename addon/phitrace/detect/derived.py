@@ -17,8 +17,10 @@ cache; errors in the vocabulary files themselves still raise.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,14 @@ from phitrace.detect.vocabulary import (
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 """Bumped whenever the payload's layout changes."""
+
+_INDEX = "I"
+"""The ``array`` type of the matcher's entries: row numbers, in native byte order."""
+_SEPARATOR = "\n"
+"""Joins the phrases and first words into one string each (no phrase holds a newline)."""
+_TERM_FIELDS = tuple(f.name for f in dataclasses.fields(Term))
 
 _DERIVING = (__file__, dictionaries.__file__, sys.modules[Vocabulary.__module__].__file__ or "")
 """The modules whose code decides the tables."""
@@ -55,7 +63,7 @@ def _dictionary_identity(data: dictionaries.DataFile) -> list[Any]:
 
 def cache_key(directory: Path, imported: bool) -> str:
     """What the derived tables depend on, as one hex digest."""
-    parts: list[Any] = [FORMAT, imported]
+    parts: list[Any] = [FORMAT, array(_INDEX).itemsize, sys.byteorder, imported]
     if imported:
         parts += [_dictionary_identity(d) for d in (dictionaries.DISEASES, dictionaries.DRUGS)]
     files = [Path(module) for module in _DERIVING] + sorted(directory.glob("*.yaml"))
@@ -82,12 +90,19 @@ def encode(vocabulary: Vocabulary) -> dict[str, Any]:
             rows.append(_row(term))
     markers = {id(_DENY): len(rows), id(_CONTEXT): len(rows) + 1}
     index.update(markers)
+    phrases = list(matcher.table)
+    if any(not p or _SEPARATOR in p for p in [*phrases, *matcher.first]):
+        raise ValueError("an empty phrase or one with a newline cannot be cached")
+    if any(n > 255 for n in matcher.first.values()):
+        raise ValueError("a phrase of more than 255 words cannot be cached")
     payload: dict[str, Any] = {
         "rows": rows,
         "curated": [index[id(t)] for t in vocabulary.terms.values()],
-        "phrases": list(matcher.table),
-        "entries": [index[id(t)] for t in matcher.table.values()],
-        "first": matcher.first,
+        # One string and one byte string rather than 150k objects: read at every start.
+        "phrases": _SEPARATOR.join(phrases),
+        "entries": array(_INDEX, [index[id(t)] for t in matcher.table.values()]).tobytes(),
+        "first": _SEPARATOR.join(matcher.first),
+        "longest": bytes(matcher.first.values()),
         "imported": vocabulary.imported,
     }
     for name in LIST_KEYS:
@@ -107,13 +122,36 @@ def _row(term: Term) -> tuple[Any, ...]:
     )
 
 
+def _terms(rows: list[tuple[Any, ...]]) -> list[Term]:
+    """:class:`Term` objects from their rows, as ``Term(*row)`` builds them.
+
+    Each is filled through its instance dictionary: a frozen dataclass's
+    ``__init__`` sets every field through ``object.__setattr__``, which for
+    tens of thousands of terms is a noticeable part of a start.
+    """
+    terms: list[Term] = []
+    new, fields = object.__new__, _TERM_FIELDS
+    for row in rows:
+        term = new(Term)
+        term.__dict__.update(zip(fields, row, strict=True))
+        terms.append(term)
+    return terms
+
+
+def _split(text: str) -> list[str]:
+    return text.split(_SEPARATOR) if text else []
+
+
 def decode(payload: dict[str, Any]) -> Vocabulary:
     """A vocabulary with its matcher already built, from :func:`encode`'s plain data."""
-    objects: list[Term | _Marker] = [Term(*row) for row in payload["rows"]]
-    objects += [_DENY, _CONTEXT]
+    objects: list[Term | _Marker] = [*_terms(payload["rows"]), _DENY, _CONTEXT]
     curated = [objects[i] for i in payload["curated"]]
     terms = {t.phrase: t for t in curated if isinstance(t, Term)}
-    table = dict(zip(payload["phrases"], map(objects.__getitem__, payload["entries"]), strict=True))
+    entries = array(_INDEX)
+    entries.frombytes(payload["entries"])
+    phrases = _split(payload["phrases"])
+    table = dict(zip(phrases, map(objects.__getitem__, entries), strict=True))
+    first = dict(zip(_split(payload["first"]), payload["longest"], strict=True))
     vocabulary = Vocabulary(
         terms,
         frozenset(payload["stoplist"]),
@@ -122,7 +160,7 @@ def decode(payload: dict[str, Any]) -> Vocabulary:
         frozenset(payload["context"]),
         bool(payload["imported"]),
     )
-    vocabulary._state["matcher"] = _Matcher(table, dict(payload["first"]))
+    vocabulary._state["matcher"] = _Matcher(table, first)
     return vocabulary
 
 

@@ -275,29 +275,33 @@ def detect_health(
     payload: list[Field] = []
     referers: list[Field] = []
     for field in fields:
-        if not field.path.startswith(("cookie.", "header.")):
+        path = field[0]
+        if not path.startswith(("cookie.", "header.")):
             payload.append(field)
-        elif field.path == "header.referer":
+        elif path == "header.referer":
             referers.append(field)
     decoded = _decoded_parents(payload)
     memo: dict[tuple[str, str | None, str], tuple[Hit, ...]] = vocab.memo("field_hits")
     plans = plan_table(signature, "health")
-    for field in payload + referers:
-        value = field.value
-        path = field.path
+    if referers:
+        payload += referers
+    for field in payload:
+        path, value, _ = field
         if len(value) < 2 or path in decoded:
             continue
-        plan = plans.get(path) or _plan(plans, signature, path)
-        role, leaf = plan
+        role, leaf = plans.get(path) or _plan(plans, signature, path)
         if len(value) > _MEMO_TEXT:
             hits = field_hits(value[:_MAX_TEXT], role, leaf, vocab)
         else:
-            hits = memo.get((value, role, leaf))  # type: ignore[assignment]
+            key = (value, role, leaf)
+            hits = memo.get(key)  # type: ignore[assignment]
             if hits is None:
                 hits = field_hits(value, role, leaf, vocab)
                 if len(memo) >= _MEMO_SIZE:
                     memo.clear()
-                memo[(value, role, leaf)] = hits
+                memo[key] = hits
+        if not hits:
+            continue
         for category, matched, rule, reason in hits:
             if (category, matched) in seen:
                 continue
