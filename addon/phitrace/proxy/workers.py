@@ -12,7 +12,6 @@ its unsettled flows again so that none is lost.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, hooks, http
@@ -22,6 +21,7 @@ from phitrace.proxy.offloop import NOT_FINISHED, OffLoop, Pending, WorkerGone
 from phitrace.proxy.state import ProxyState
 from phitrace.proxy.view import View
 from phitrace.session import Session
+from phitrace.store.target import Target
 from phitrace.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,10 @@ class Workers:
         self.view = view
         self.enabled = False
         """Whether sessions may analyse off the loop (the mitmproxy entry point turns it on)."""
-        self.path: Path | None = None
+        self.path: Target | None = None
         """The database of the session the worker records, as the recorder named it."""
 
-    def start(self, path: Path, label: str) -> bool:
+    def start(self, path: Target, label: str) -> bool:
         """Start the worker for a session just opened; False when it analyses on the loop."""
         state = self.state
         if not self.enabled or state.analyzer is None or not wants_worker(ctx.options):
