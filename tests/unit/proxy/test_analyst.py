@@ -35,7 +35,12 @@ def captured(key: str, url: str, filtered: bool = True, hook: str = "request") -
 
 def opened(analyzer: Analyzer, path: Path, sent: list[object], **kwargs: object) -> Analyst:
     analyst = Analyst(analyzer, sent.append, session=Session(label="t"), **kwargs)  # type: ignore[arg-type]
-    analyst.open(path, start_session(open_database(path), source="proxy"), {})
+    db = open_database(path)
+    try:
+        session_id = start_session(db, source="proxy")
+    finally:
+        db.close()
+    analyst.open(path, session_id, {})
     return analyst
 
 
