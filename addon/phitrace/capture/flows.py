@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from mitmproxy import http, io
 from mitmproxy.net.http import url as mitmproxy_url
@@ -18,12 +19,18 @@ from phitrace.model import Request, Response
 
 __all__ = [
     "WEBSOCKET_METHOD",
+    "WireRequest",
+    "WireResponse",
     "destination_url",
+    "from_wire",
     "message_request",
     "read_flow_file",
+    "response_from_wire",
     "response_of",
     "spoofed_host",
     "to_request",
+    "wire_request",
+    "wire_response",
 ]
 
 
@@ -81,6 +88,54 @@ def spoofed_host(request: Request) -> str | None:
     return None if named == request.host else header
 
 
+def decoded(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[str, str], ...]:
+    """Header fields as text, decoded as mitmproxy's ``Headers.items`` decodes them."""
+    return tuple(
+        (key.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+        for key, value in fields
+    )
+
+
+class WireRequest(NamedTuple):
+    """A request's parts as mitmproxy holds them: what the event loop copies, at the least cost.
+
+    Decoding the headers and building the :class:`Request` (:func:`from_wire`)
+    is left to where the request is analysed, off the loop.
+    """
+
+    method: str
+    url: str
+    """The real destination (:func:`destination_url`)."""
+    fields: tuple[tuple[bytes, bytes], ...]
+    """The headers as sent, undecoded."""
+    body: bytes
+    timestamp: float
+
+
+def wire_request(flow: http.HTTPFlow) -> WireRequest:
+    """The parts of a flow's request phitrace needs, copied without decoding anything."""
+    req = flow.request
+    fields = tuple(req.headers.fields)
+    return WireRequest(
+        req.method, destination_url(flow), fields, req.raw_content or b"", req.timestamp_start
+    )
+
+
+def from_wire(wire: WireRequest, pages: PageTracker | None = None) -> Request:
+    """The request a :class:`WireRequest` holds, as :func:`to_request` makes it of the flow."""
+    headers = decoded(wire.fields)
+    request = Request(
+        method=wire.method,
+        url=wire.url,
+        headers=headers,
+        body=wire.body,
+        timestamp=wire.timestamp,
+        page_url=pages.page_for(wire.url, headers) if pages is not None else None,
+    )
+    host_header = spoofed_host(request)
+    return replace(request, host_header=host_header) if host_header else request
+
+
 def to_request(flow: http.HTTPFlow, pages: PageTracker | None = None) -> Request:
     """Copy what phitrace needs out of a flow's request, its body as sent on the wire.
 
@@ -91,22 +146,18 @@ def to_request(flow: http.HTTPFlow, pages: PageTracker | None = None) -> Request
     a Host header naming another host is kept as ``host_header``.  With
     ``pages``, the page the request came from is worked out too.
     """
-    req = flow.request
-    url = destination_url(flow)
-    headers = tuple(req.headers.items(multi=True))
-    request = Request(
-        method=req.method,
-        url=url,
-        headers=headers,
-        body=req.raw_content or b"",
-        timestamp=req.timestamp_start,
-        page_url=pages.page_for(url, headers) if pages is not None else None,
-    )
-    host_header = spoofed_host(request)
-    return replace(request, host_header=host_header) if host_header else request
+    return from_wire(wire_request(flow), pages)
 
 
-def response_of(flow: http.HTTPFlow) -> Response:
+class WireResponse(NamedTuple):
+    """A response's status, undecoded headers and the first bytes of its body, as received."""
+
+    status: int
+    fields: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+def wire_response(flow: http.HTTPFlow) -> WireResponse:
     """The response's status, headers and at most the first bytes phitrace reads of its body.
 
     The body is taken as received (``raw_content``, still encoded): reading it
@@ -114,8 +165,18 @@ def response_of(flow: http.HTTPFlow) -> Response:
     """
     assert flow.response is not None
     raw = flow.response.raw_content or b""
-    headers = tuple(flow.response.headers.items(multi=True))
-    return Response(flow.response.status_code, headers, raw[:MAX_DOCUMENT_BYTES])
+    fields = tuple(flow.response.headers.fields)
+    return WireResponse(flow.response.status_code, fields, raw[:MAX_DOCUMENT_BYTES])
+
+
+def response_from_wire(wire: WireResponse) -> Response:
+    """The :class:`Response` a :class:`WireResponse` holds, its headers decoded."""
+    return Response(wire.status, decoded(wire.fields), wire.body)
+
+
+def response_of(flow: http.HTTPFlow) -> Response:
+    """The response as phitrace reads it (:func:`wire_response`), its headers decoded."""
+    return response_from_wire(wire_response(flow))
 
 
 def message_request(handshake: Request, content: bytes, timestamp: float) -> Request:

@@ -1,13 +1,15 @@
-"""The phitrace mitmproxy addon: small addons, one per job, composed under one name.
+"""The phitrace mitmproxy addon: small parts, one per job, run as one pipeline under one name.
 
-mitmproxy runs each hook on an addon and then on the addons in its ``addons``
-attribute, in order, so one flow goes through them as a pipeline:
+Each hook runs the parts that handle it, in pipeline order:
 :class:`~phitrace.proxy.options.Options` keeps the analyzer and scope in step
 with the options; :class:`~phitrace.proxy.analyse.Analyse` flags the flows
 worth recording; :class:`~phitrace.proxy.enforcement.Enforcement` sinkholes,
 blocks or redacts them; :class:`~phitrace.proxy.view.View` marks, comments and
 logs them; :class:`~phitrace.proxy.recorder.Recorder` records them once
-answered.  They share one :class:`~phitrace.proxy.state.ProxyState`.
+answered.  They share one :class:`~phitrace.proxy.state.ProxyState`.  The
+parts are not mitmproxy addons of their own: mitmproxy visits every addon
+(and every addon's ``addons``) for every event of every flow, hook or no hook,
+so one addon that calls its parts costs the proxy a fraction of five.
 
 With ``workers`` (as the mitmproxy entry point loads it), a passive session
 leaves the event loop only capturing: :class:`~phitrace.proxy.workers.Workers`
@@ -17,12 +19,16 @@ shows each verdict when it comes back (:mod:`phitrace.proxy.offloop`).
 
 from __future__ import annotations
 
+from typing import Any
+
+from mitmproxy import command, http, types
+
 from phitrace.analyzer import Analyzer
 from phitrace.proxy.analyse import Analyse
 from phitrace.proxy.enforcement import Enforcement
 from phitrace.proxy.limits import LIMIT_OPTIONS, LimitOption
 from phitrace.proxy.options import Options
-from phitrace.proxy.recorder import Recorder
+from phitrace.proxy.recorder import NO_PATH, Recorder
 from phitrace.proxy.state import ProxyState
 from phitrace.proxy.view import View, console_line, printable, summary
 from phitrace.proxy.workers import Workers
@@ -50,7 +56,56 @@ class PhiTrace:
         self.workers = Workers(self.state, self.view)
         self.workers.enabled = workers
         self.recorder = Recorder(self.state, self.workers)
-        self.addons = [self.options, self.analyse, self.enforcement, self.view, self.recorder]
+
+    # Hooks: each part that handles one, in pipeline order --------------------------
+
+    def load(self, loader: Any) -> None:
+        self.options.load(loader)
+
+    def configure(self, updated: set[str]) -> None:
+        self.options.configure(updated)
+        self.recorder.configure(updated)
+
+    def running(self) -> None:
+        self.recorder.running()
+
+    def done(self) -> None:
+        self.recorder.done()
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        self.analyse.request(flow)
+        self.enforcement.request(flow)
+        self.view.request(flow)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self.analyse.response(flow)
+        self.recorder.response(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self.recorder.error(flow)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        self.analyse.websocket_message(flow)
+        self.enforcement.websocket_message(flow)
+        self.view.websocket_message(flow)
+        self.recorder.websocket_message(flow)
+
+    # Commands: the recorder's -----------------------------------------------------
+
+    @command.command("phitrace.summary")
+    def summary_command(self) -> str:
+        """Counts of flagged flows so far in this session, by severity and vendor."""
+        return self.recorder.summary_command()
+
+    @command.command("phitrace.session")
+    def session_command(self, name: str) -> None:
+        """Finish the current session and start a new one labelled NAME."""
+        self.recorder.session_command(name)
+
+    @command.command("phitrace.report")
+    def report_command(self, path: types.Path = NO_PATH) -> None:
+        """Write the HTML report of everything recorded so far (in the background)."""
+        self.recorder.report_command(path)
 
     @property
     def analyzer(self) -> Analyzer | None:

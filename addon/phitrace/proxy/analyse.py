@@ -6,7 +6,15 @@ import logging
 
 from mitmproxy import ctx, http
 
-from phitrace.capture.flows import WEBSOCKET_METHOD, message_request, response_of, to_request
+from phitrace.capture.flows import (
+    WEBSOCKET_METHOD,
+    WireRequest,
+    message_request,
+    response_of,
+    to_request,
+    wire_request,
+    wire_response,
+)
 from phitrace.model import Analysis, Request
 from phitrace.proxy.analyst import Answered, Captured
 from phitrace.proxy.state import Flagged, ProxyState, Saved, message_key
@@ -51,7 +59,7 @@ class Analyse:
         analysis = state.analyzer.analyse(request, state.session)
         return analysis if analysis.recorded else None
 
-    def _capture(self, flow: http.HTTPFlow, key: str, request: Request, hook: str) -> None:
+    def _capture(self, flow: http.HTTPFlow, key: str, request: WireRequest, hook: str) -> None:
         """Hand a request to the analysis worker: only the scope's flowfilter needs the flow."""
         assert self.state.offloop is not None
         matches = self.state.scope.matches
@@ -61,7 +69,7 @@ class Analyse:
     def request(self, flow: http.HTTPFlow) -> None:
         if self.state.offloop is not None:
             try:
-                self._capture(flow, flow.id, to_request(flow), "request")
+                self._capture(flow, flow.id, wire_request(flow), "request")
             except Exception:  # noqa: BLE001 - fail open: phitrace must never break a flow
                 self.state.failed(flow, "request")
             return
@@ -90,9 +98,10 @@ class Analyse:
             if not message.from_client:
                 return
             if self.state.offloop is not None:
-                handshake = to_request(flow)
-                request = message_request(handshake, message.content, message.timestamp)
-                self._capture(flow, key, request, "websocket_message")
+                wire = wire_request(flow)._replace(
+                    method=WEBSOCKET_METHOD, body=message.content, timestamp=message.timestamp
+                )
+                self._capture(flow, key, wire, "websocket_message")
                 return
             handshake = to_request(flow, self.state.session.pages)
             request = message_request(handshake, message.content, message.timestamp)
@@ -113,10 +122,11 @@ class Analyse:
             return
         try:
             if state.offloop is not None:
-                # The request as captured: phitrace never changes it in the modes that get here.
-                captured = state.offloop.captured(flow.id)
-                request = captured.request if captured is not None else to_request(flow)
-                state.offloop.answered(Answered(flow.id, request, response_of(flow)))
+                # The request as captured (phitrace never changes it in the modes that get
+                # here), which the worker holds; else the request as it is now.
+                captured = state.offloop.captured(flow.id) is not None
+                request = None if captured else to_request(flow)
+                state.offloop.answered(Answered(flow.id, request, wire_response(flow)))
                 return
             state.analyzer.observe_response(to_request(flow), response_of(flow), state.session)
         except Exception:  # noqa: BLE001 - fail open: the response goes on unchanged

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from phitrace import urls
 from phitrace.analyzer import Analyzer
+from phitrace.capture.flows import WireRequest, WireResponse, from_wire, response_from_wire
 from phitrace.decode.budget import Limits
 from phitrace.model import Analysis, Request, Response
 from phitrace.proxy.state import Flagged
@@ -36,20 +37,28 @@ class Captured(NamedTuple):
 
     key: str
     flow_id: str
-    request: Request
-    """Without its page: the analyst works that out from the session's pages."""
+    wire: WireRequest | Request
+    """As copied on the event loop (decoded where it is analysed), or already a request;
+    without its page either way: the analyst works that out from the session's pages."""
     filtered: bool
     """Whether the scope's flowfilter, which needs the flow itself, lets the flow in."""
     hook: str
     """``request`` or ``websocket_message``: a message is recorded as soon as it is analysed."""
+
+    @property
+    def request(self) -> Request:
+        """The captured request, decoded (each time: the worker does it once per event)."""
+        wire = self.wire
+        return wire if isinstance(wire, Request) else from_wire(wire)
 
 
 class Answered(NamedTuple):
     """A response the session learns from (logins, page documents)."""
 
     flow_id: str
-    request: Request
-    response: Response
+    request: Request | None
+    """None for the request captured under the same flow id, which the analyst holds."""
+    response: WireResponse | Response
 
 
 class Finished(NamedTuple):
@@ -68,6 +77,20 @@ class Verdict(NamedTuple):
     flow_id: str
     view: Shown
     hook: str
+
+
+def unread(event: Captured) -> Request:
+    """The request of an event whose analysis failed, as far as it can be read.
+
+    Its headers may be what failed to decode: the record then keeps the method,
+    URL, body and time, so the flow is still on record as not analysed.
+    """
+    try:
+        return event.request
+    except Exception:  # noqa: BLE001 - keep what needs no decoding
+        wire = event.wire
+        assert isinstance(wire, WireRequest)
+        return Request(wire.method, wire.url, (), wire.body, wire.timestamp)
 
 
 def in_domains(domains: tuple[str, ...], page: str | None) -> bool:
@@ -98,6 +121,8 @@ class Analyst:
         self.unanalysed: dict[str, Flagged] = {}
         self.recorded: list[str] = []
         """Keys whose records went to the writer since the last :meth:`settle`."""
+        self.requests: dict[str, Request] = {}
+        """Each unfinished flow's request as captured, for the response to be read against."""
 
     def open(self, path: Path, session_id: int, writer: dict[str, Any]) -> None:
         """Start the session's writer, with the arguments the recorder would give it."""
@@ -128,8 +153,11 @@ class Analyst:
         key, session = event.key, self.session
         self.flagged.pop(key, None)
         self.unanalysed.pop(key, None)
-        request = event.request
+        request: Request | None = None
         try:
+            request = event.request
+            if event.hook == "request":
+                self.requests[event.flow_id] = request
             page = session.pages.page_for(request.url, request.headers)
             request = replace(request, page_url=page)
             analysis = self._analysis(event, request)
@@ -141,7 +169,8 @@ class Analyst:
                 event.flow_id,
             )
             error = f"{event.hook} hook: {type(exc).__name__}"
-            self.unanalysed[key] = Flagged(Analysis.unanalysed(request), None, error=error)
+            kept = request if request is not None else unread(event)
+            self.unanalysed[key] = Flagged(Analysis.unanalysed(kept), None, error=error)
             analysis = None
         if analysis is not None:
             status = 101 if event.hook == "websocket_message" else None
@@ -174,7 +203,13 @@ class Analyst:
     def answered(self, event: Answered) -> None:
         """Learn from a response; a failure only counts (the response went on unchanged)."""
         try:
-            self.analyzer.observe_response(event.request, event.response, self.session)
+            request = event.request or self.requests.get(event.flow_id)
+            if request is None:
+                return  # its request could not be read: counted when it was captured
+            response = event.response
+            if not isinstance(response, Response):
+                response = response_from_wire(response)
+            self.analyzer.observe_response(request, response, self.session)
         except Exception:  # noqa: BLE001 - fail open
             self.session.errors += 1
             log.exception("phitrace: internal error reading the response of flow %s", event.flow_id)
@@ -183,6 +218,7 @@ class Analyst:
         """Hand a flagged (or unanalysed) flow's record to the writer; it is settled then."""
         entry = self.unanalysed.pop(key, None) or self.flagged.pop(key, None)
         self.flagged.pop(key, None)
+        self.requests.pop(key, None)
         self.recorded.append(key)
         if entry is None:
             return

@@ -1,13 +1,14 @@
 """The proxy's side of the analysis worker: capture on the event loop, everything else away.
 
 :class:`OffLoop` forks the worker (:mod:`phitrace.proxy.worker`), queues the
-events the hooks capture and sends them in batches from a thread, so the event
-loop never waits on a pipe; another thread reads what comes back and hands it to
-the loop.  Until the worker says a flow is settled (its record committed, or
-nothing to record), the flow's events stay in ``pending``: if the worker dies,
-they are analysed and recorded again in the proxy, in order (see
-:meth:`OffLoop.orphans`), so a dead worker costs the session's memory of what
-came before, never a record.
+events the hooks capture and writes them in batches to a pipe the event loop
+watches, so the loop never waits on the pipe and no thread of phitrace's
+competes with it for the interpreter lock; what comes back is read the same
+way, when the loop finds it readable.  Until the worker says a flow is settled
+(its record committed, or nothing to record), the flow's events stay in
+``pending``: if the worker dies, they are analysed and recorded again in the
+proxy, in order (see :meth:`OffLoop.orphans`), so a dead worker costs the
+session's memory of what came before, never a record.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import asyncio
 import itertools
 import logging
 import os
-import queue
-import threading
+import select
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Pipe
 from typing import Any
 
 from phitrace.analyzer import Analyzer
 from phitrace.proxy.analyst import Answered, Captured, Finished, Verdict
+from phitrace.proxy.channel import READ_SIZE, BlockingEnd, Frames, frame
 from phitrace.proxy.worker import Command, Logged, Reply, Settled, serve
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ NOT_FINISHED = object()
 """The status of a pending flow whose answer has not come yet."""
 
 DIED = object()
-"""Handed to the loop by the reader thread when the worker's pipe closes."""
+"""What the read side hands on when the worker's pipe closes."""
 
 
 class WorkerGone(Exception):
@@ -54,11 +56,22 @@ class Pending:
     """A flow handed to the worker and not yet settled."""
 
     event: Captured
-    flow: Any
+    ref: weakref.ref[Any]
+    """The flow, for its verdict to be shown on, as long as anything else holds it.
+
+    A flow that mitmproxy and every view have let go needs no mark; holding it
+    here would keep each answered flow alive until the worker's next commit,
+    long enough for the collector to move it to its oldest generation.
+    """
     status: Any = NOT_FINISHED
     """Its status once finished (None for an error), else :data:`NOT_FINISHED`."""
     action: str = "passive"
     """What the event loop did to it: passive, or sinkhole."""
+
+    @property
+    def flow(self) -> Any | None:
+        """The flow, or None once nothing else holds it."""
+        return self.ref()
 
 
 class OffLoop:
@@ -81,40 +94,39 @@ class OffLoop:
         """Internal errors the worker counted so far."""
         self.loop = asyncio.get_running_loop()
         self._batch: list[object] = []
-        self._outgoing: queue.SimpleQueue[list[object] | None] = queue.SimpleQueue()
+        self._unsent = bytearray()
+        """Framed batches the pipe has not taken yet (the worker is behind)."""
         self._incoming: list[object] = []
-        self._lock = threading.Lock()
-        self._scheduled = False
         self._replies: dict[int, Any] = {}
-        self._answered = threading.Condition(self._lock)
+        self._frames = Frames()
         self._tokens = itertools.count(1)
         self.alive = True
         self.stopping = False
-        inbox, self._inbox = Pipe(duplex=False)
-        self._outbox, out = Pipe(duplex=False)
+        self._closed = False
+        inbox, self._to_worker = os.pipe()
+        self._from_worker, out = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the worker
-            self._inbox.close()
-            self._outbox.close()
+            os.close(self._to_worker)
+            os.close(self._from_worker)
             code = 0
             try:
-                serve(analyzer, inbox, out, label)
+                serve(analyzer, BlockingEnd(inbox, out), label)
             except BaseException:  # noqa: BLE001 - report and leave; the proxy takes over
                 log.exception("phitrace: the analysis worker failed")
                 code = 1
             os._exit(code)
-        inbox.close()
-        out.close()
-        self._sender = threading.Thread(target=self._send_all, name="phitrace-handoff", daemon=True)
-        self._reader = threading.Thread(target=self._read_all, name="phitrace-results", daemon=True)
-        self._sender.start()
-        self._reader.start()
+        os.close(inbox)
+        os.close(out)
+        os.set_blocking(self._to_worker, False)
+        os.set_blocking(self._from_worker, False)
+        self.loop.add_reader(self._from_worker, self._readable)
 
     # On the event loop ----------------------------------------------------------
 
     def capture(self, event: Captured, flow: Any) -> None:
         """Queue a captured request; it stays pending until the worker settles it."""
-        self.pending[event.key] = Pending(event, flow)
+        self.pending[event.key] = Pending(event, weakref.ref(flow))
         self._queue(event)
 
     def captured(self, key: str) -> Captured | None:
@@ -150,9 +162,18 @@ class OffLoop:
         token = next(self._tokens)
         self._queue(Command(name, args, token))
         self._flush()
-        with self._lock:
-            self._answered.wait_for(lambda: token in self._replies or not self.alive, timeout)
-            reply = self._replies.pop(token, DIED)
+        deadline = time.monotonic() + timeout
+        while token not in self._replies and self.alive:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            writing = [self._to_worker] if self._unsent else []
+            readable, writable, _ = select.select([self._from_worker], writing, [], left)
+            if writable:
+                self._write_unsent()
+            if readable:
+                self._read()
+        reply = self._replies.pop(token, DIED)
         self.drain()  # what the worker said before its reply comes first
         if reply is DIED:
             raise WorkerGone(name)
@@ -164,7 +185,7 @@ class OffLoop:
         try:
             return dict(self.ask("stop", record_pending, timeout=STOP_WAIT))
         finally:
-            self._outgoing.put(None)
+            self._close()
             self._reap()
 
     def orphans(self) -> list[Pending]:
@@ -175,16 +196,16 @@ class OffLoop:
 
     def drain(self) -> None:
         """Apply what the worker sent: verdicts, settled keys, log lines; notice its death."""
-        with self._lock:
-            items, self._incoming = self._incoming, []
-            self._scheduled = False
+        items, self._incoming = self._incoming, []
         shown = []
         for item in items:
             if isinstance(item, Verdict):
                 entry = self.pending.get(item.key)
                 if entry is not None:
                     self.on_verdict(item, entry)
-                    shown.append(entry.flow)
+                    flow = entry.flow
+                    if flow is not None:
+                        shown.append(flow)
             elif isinstance(item, Settled):
                 self.errors = item.errors
                 for key in item.keys:
@@ -198,8 +219,7 @@ class OffLoop:
             self.on_shown(shown)
 
     def _queue(self, item: object) -> None:
-        # One hand-off per few milliseconds, not per event: each wakes the sender thread,
-        # which then holds the GIL the event loop needs.
+        # One write per few milliseconds, not per event: fewer, larger pickles and syscalls.
         if not self._batch:
             self.loop.call_later(BATCH_DELAY, self._flush)
         self._batch.append(item)
@@ -207,50 +227,87 @@ class OffLoop:
             self._flush()
 
     def _flush(self) -> None:
-        if self._batch:
-            batch, self._batch = self._batch, []
-            self._outgoing.put(batch)
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        if not self.alive:
+            return  # the worker is gone: its pending flows are taken over, not sent
+        waiting = bool(self._unsent)
+        self._unsent += frame(batch)
+        if not waiting:
+            self._write_unsent()
+            if self._unsent:
+                self.loop.add_writer(self._to_worker, self._writable)
 
-    # On the hand-off threads ------------------------------------------------------
+    # The pipe's two ends ---------------------------------------------------------
 
-    def _send_all(self) -> None:
-        """Pickle and write batches to the worker; a closed pipe means it died (the reader sees)."""
-        while (batch := self._outgoing.get()) is not None:
-            try:
-                self._inbox.send(batch)
-            except (OSError, ValueError):
-                break
-        self._inbox.close()
+    def _write_unsent(self) -> None:
+        """Write as much of what waits as the pipe takes now; a broken pipe drops it all.
 
-    def _read_all(self) -> None:
-        """Read the worker's batches and hand them to the event loop."""
-        while True:
-            try:
-                items = self._outbox.recv()
-            except (EOFError, OSError):
-                items = [DIED]
-            self._deliver(items)
-            if items and items[-1] is DIED:
-                self._outbox.close()
-                return
+        The worker is then dead, and the read side is told so (its end closes):
+        the flows it was never sent are still pending, and are taken over.
+        """
+        try:
+            written = os.write(self._to_worker, self._unsent)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._unsent.clear()
+            return
+        del self._unsent[:written]
 
-    def _deliver(self, items: list[object]) -> None:
-        with self._lock:
+    def _writable(self) -> None:
+        self._write_unsent()
+        if not self._unsent:
+            self.loop.remove_writer(self._to_worker)
+
+    def _readable(self) -> None:
+        self._read()
+        if self._incoming:
+            self.drain()
+
+    def _read(self) -> None:
+        """Read what the worker wrote; keep replies apart, the rest in order for drain()."""
+        try:
+            data = os.read(self._from_worker, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        try:
+            batches = self._frames.feed(data) if data else [[DIED]]
+        except Exception:  # noqa: BLE001 - an unreadable stream is a dead worker
+            log.exception("phitrace: unreadable answer from the analysis worker")
+            batches = [[DIED]]
+        for items in batches:
             for item in items:
                 if isinstance(item, Reply):
                     self._replies[item.token] = item.payload
                 else:
                     self._incoming.append(item)
-            if items and items[-1] is DIED:
-                self.alive = False
-            self._answered.notify_all()
-            if self._scheduled:
-                return
-            self._scheduled = True
+                if item is DIED:
+                    self._dead()
+                    return
+
+    def _dead(self) -> None:
+        """The worker's end closed: stop watching the pipe; drain() tells the workers."""
+        self.alive = False
+        self._unsent.clear()
         try:
-            self.loop.call_soon_threadsafe(self.drain)
-        except RuntimeError:  # the loop is closed: the proxy is shutting down
+            self.loop.remove_reader(self._from_worker)
+            self.loop.remove_writer(self._to_worker)
+        except (RuntimeError, AttributeError, ValueError):  # the loop is closed already
             pass
+
+    def _close(self) -> None:
+        """Close the proxy's ends of the pipes (the worker then sees the end of its input)."""
+        if self._closed:
+            return  # once only: a closed number may already belong to another file
+        self._closed = True
+        if self.alive:
+            self._dead()
+        os.close(self._to_worker)
+        os.close(self._from_worker)
 
     def _reap(self) -> None:
         """Collect the worker's exit status, so it never lingers as a zombie."""

@@ -13,7 +13,7 @@ import logging
 import threading
 from pathlib import Path
 
-from mitmproxy import command, ctx, exceptions, http, types
+from mitmproxy import ctx, exceptions, http, types
 
 from phitrace.model import SEVERITIES
 from phitrace.proxy.state import Flagged, ProxyState, message_key
@@ -211,9 +211,8 @@ class Recorder:
         )
         state.writer.submit(record)
 
-    # Commands -----------------------------------------------------------------
+    # Commands (mitmproxy knows them by the addon's names for them) -------------
 
-    @command.command("phitrace.summary")
     def summary_command(self) -> str:
         """Counts of flagged flows so far in this session, by severity and vendor."""
         session = self.state.session
@@ -228,13 +227,11 @@ class Recorder:
         log.info(text)
         return text
 
-    @command.command("phitrace.session")
     def session_command(self, name: str) -> None:
         """Finish the current session and start a new one labelled NAME."""
         self.close_session()
         self.open_session(name)
 
-    @command.command("phitrace.report")
     def report_command(self, path: types.Path = NO_PATH) -> None:
         """Write the HTML report of everything recorded so far (in the background)."""
         from phitrace.store.private import OutputError, refuse_database_target

@@ -111,11 +111,16 @@ class View:
         self._count(analysis.severity or "info", analysis.vendor or "third party")
         self._mark(flow, shown(analysis, action), action)
 
-    def apply(self, flow: http.HTTPFlow, view: Shown, action: str) -> None:
-        """Put a verdict made elsewhere (the analysis worker) on the flow, and count it."""
-        verdict = flow.metadata.setdefault("phitrace", {})
-        verdict.pop("analysed", None)  # set when the sinkhole answered before the analysis
-        verdict.update(view.metadata, action=action)
+    def apply(self, flow: http.HTTPFlow | None, view: Shown, action: str) -> None:
+        """Put a verdict made elsewhere (the analysis worker) on the flow, and count it.
+
+        With no flow (nothing holds it any more, so nothing shows it), it is
+        counted and logged only.
+        """
+        if flow is not None:
+            verdict = flow.metadata.setdefault("phitrace", {})
+            verdict.pop("analysed", None)  # set when the sinkhole answered before the analysis
+            verdict.update(view.metadata, action=action)
         self._count(view.severity, view.vendor)
         self._mark(flow, view, action)
 
@@ -125,8 +130,8 @@ class View:
         counts.vendors[vendor] += 1
 
     @staticmethod
-    def _mark(flow: http.HTTPFlow, view: Shown, action: str) -> None:
-        if view.mark:
+    def _mark(flow: http.HTTPFlow | None, view: Shown, action: str) -> None:
+        if view.mark and flow is not None:
             flow.marked = view.mark
             flow.comment = view.comment
         if view.url:

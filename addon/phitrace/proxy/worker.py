@@ -16,11 +16,11 @@ import logging
 import os
 import signal
 import time
-from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
 from phitrace.analyzer import Analyzer
 from phitrace.proxy.analyst import Analyst
+from phitrace.proxy.channel import BlockingEnd
 from phitrace.session import Session
 
 NICENESS = 10
@@ -64,8 +64,8 @@ class Logged(NamedTuple):
 class Outbox:
     """Gathers what the worker sends back and sends it in one message per batch."""
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, end: BlockingEnd) -> None:
+        self.end = end
         self.items: list[object] = []
 
     def put(self, item: object) -> None:
@@ -74,7 +74,7 @@ class Outbox:
     def send(self) -> None:
         if self.items:
             items, self.items = self.items, []
-            self.connection.send(items)
+            self.end.send(items)
 
 
 class Forward(logging.Handler):
@@ -122,7 +122,7 @@ def run_command(analyst: Analyst, command: Command, outbox: Outbox) -> bool:
     return name != "stop"
 
 
-def serve(analyzer: Analyzer, inbox: Connection, out: Connection, label: str) -> None:
+def serve(analyzer: Analyzer, end: BlockingEnd, label: str) -> None:
     """The worker's main loop: events in order, commands between them, settled keys back."""
     # The proxy's event loop wakes on a byte per signal: a signal here must not reach it.
     signal.set_wakeup_fd(-1)
@@ -131,17 +131,17 @@ def serve(analyzer: Analyzer, inbox: Connection, out: Connection, label: str) ->
     # Traffic first: on a busy machine the proxy gets the CPU, and the worker catches up
     # when it is free (what it holds is recorded all the same, however late).
     os.nice(NICENESS)
-    outbox = Outbox(out)
+    outbox = Outbox(end)
     forward_logs(outbox)
     analyst = Analyst(analyzer, outbox.put, session=Session(label=label))
     settled_at = time.monotonic()
     running = True
     while running:
-        if not inbox.poll(SETTLE_EVERY if analyst.recorded else None):
+        if not end.poll(SETTLE_EVERY if analyst.recorded else None):
             settled_at = settle(analyst, outbox)
             continue
         try:
-            batch = inbox.recv()
+            batch = end.recv()
         except EOFError:  # the proxy is gone: store what it sent, then stop
             analyst.close(True)
             break

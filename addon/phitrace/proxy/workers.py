@@ -86,7 +86,7 @@ class Workers:
         try:
             result = offloop.stop(record_pending=True)
         except WorkerGone:
-            self._take_over(offloop)
+            self._died(offloop)  # once: drain() may have seen the death already
             return 0, None  # the recorder closes the writer it now holds
         self.state.offloop = None
         self._merge(result["session"])
@@ -100,7 +100,7 @@ class Workers:
         try:
             self.state.session.parties = offloop.ask("flush")
         except WorkerGone:
-            self._take_over(offloop)
+            self._died(offloop)  # once: drain() may have seen the death already
 
     def take_back(self) -> None:
         """Bring the session, its flagged flows and its writer back to the event loop."""
@@ -110,7 +110,7 @@ class Workers:
         try:
             result = offloop.stop(record_pending=False)
         except WorkerGone:
-            self._take_over(offloop)
+            self._died(offloop)  # once: drain() may have seen the death already
             return
         state.offloop = None
         self._merge(result["session"])
@@ -133,11 +133,16 @@ class Workers:
         return Writer(self.path, **writer_options(ctx.options), session_id=self.state.session_id)
 
     def _verdict(self, verdict: Verdict, pending: Pending) -> None:
-        """Show a flagged flow's verdict on the flow, a moment after it went on."""
+        """Show a flagged flow's verdict on the flow, a moment after it went on; count it."""
+        flow = pending.flow
         try:
-            self.view.apply(pending.flow, verdict.view, pending.action)
+            self.view.apply(flow, verdict.view, pending.action)
         except Exception:  # noqa: BLE001 - fail open: the record is the worker's, kept
-            self.state.failed(pending.flow, verdict.hook)
+            if flow is not None:
+                self.state.failed(flow, verdict.hook)
+            else:
+                self.state.session.errors += 1
+                log.exception("phitrace: internal error showing flow %s", verdict.flow_id)
 
     @staticmethod
     def _shown(flows: list[http.HTTPFlow]) -> None:

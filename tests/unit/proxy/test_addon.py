@@ -66,7 +66,8 @@ async def test_loads_next_to_every_addon_of_mitmweb_and_mitmproxy() -> None:
     addon = PhiTrace()
     with taddons.context(*default_addons(), View(), addon, loadcore=False) as tctx:
         assert tctx.master.addons.get("phitrace") is addon
-        assert tctx.master.addons.get("phitrace_view") is addon.view
+        # Its parts run inside it, not as addons of their own: no name of theirs to collide.
+        assert [name for name in tctx.master.addons.lookup if "phitrace" in name] == ["phitrace"]
 
 
 @pytest.mark.slow
@@ -355,3 +356,15 @@ def test_every_decode_limit_option_names_a_limit_field() -> None:
         "max_fields",
         "max_seconds",
     }
+
+
+def test_the_script_module_has_every_hook_name_so_no_lookup_on_it_misses() -> None:
+    # mitmproxy looks each event's hook up on the script module for every event of every
+    # flow; a miss costs two exceptions.  None means "no hook of the module's own".
+    from mitmproxy import hooks
+
+    import phitrace.mitmproxy_addon as script
+
+    assert hooks.all_hooks
+    assert all(getattr(script, name) is None for name in hooks.all_hooks)
+    assert [type(addon).__name__ for addon in script.addons] == ["PhiTrace"]

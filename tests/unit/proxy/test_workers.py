@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from collections.abc import Callable
@@ -185,3 +186,28 @@ async def test_commands_see_what_the_worker_recorded(tmp_path: Path) -> None:
         (2, "second", 1),
     ]
     assert rows(db, "select session_id, count(*) from flows group by 1") == [(1, 1), (2, 1)]
+
+
+async def test_a_flow_let_go_before_its_verdict_is_still_counted_and_recorded(
+    tmp_path: Path,
+) -> None:
+    # mitmdump keeps no flow once it is answered: the worker's verdict must not need it.
+    addon = PhiTrace(workers=True)
+    db = tmp_path / "p.db"
+    with running(addon, phitrace_db=str(db)) as (tctx, hooks):
+        flows = tracker_flows(3)
+        for flow in flows:
+            hooks.request(flow)
+            answer(flow)
+            hooks.response(flow)
+        kept, ids = flows[0], [flow.id for flow in flows]
+        del flow, flows
+        gc.collect()
+        offloop = addon.state.offloop
+        assert offloop is not None
+        assert [offloop.pending[key].flow is None for key in ids] == [False, True, True]
+        await until(lambda: sum(addon.session.severities.values()) == 3)
+        assert kept.marked
+        hooks.done()
+    assert rows(db, "select count(*), min(status_code) from flows") == [(3, 200)]
+    assert rows(db, "select errors from sessions") == [(0,)]
