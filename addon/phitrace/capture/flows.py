@@ -23,6 +23,7 @@ __all__ = [
     "WireResponse",
     "destination_url",
     "from_wire",
+    "may_be_document",
     "message_request",
     "read_flow_file",
     "response_from_wire",
@@ -157,16 +158,32 @@ class WireResponse(NamedTuple):
     body: bytes
 
 
-def wire_response(flow: http.HTTPFlow) -> WireResponse:
+def wire_response(flow: http.HTTPFlow, with_body: bool = True) -> WireResponse:
     """The response's status, headers and at most the first bytes phitrace reads of its body.
 
     The body is taken as received (``raw_content``, still encoded): reading it
     never decodes, copies the whole of or changes what the client gets.
+    Without ``with_body`` it is left out (empty).
     """
     assert flow.response is not None
-    raw = flow.response.raw_content or b""
+    raw = (flow.response.raw_content or b"") if with_body else b""
     fields = tuple(flow.response.headers.fields)
     return WireResponse(flow.response.status_code, fields, raw[:MAX_DOCUMENT_BYTES])
+
+
+def may_be_document(flow: http.HTTPFlow) -> bool:
+    """Whether a response may be a page document, the only kind whose body phitrace reads.
+
+    Decided on the raw headers, and never False for a response that
+    :func:`phitrace.analyzer.is_document` takes (a GET whose first Content-Type
+    is ``text/html``): other bodies (scripts, images, data) need not be copied.
+    """
+    if flow.request.method != "GET" or flow.response is None:
+        return False
+    for key, value in flow.response.headers.fields:
+        if b"html" in value.lower() and key.lower() == b"content-type":
+            return True
+    return False
 
 
 def response_from_wire(wire: WireResponse) -> Response:

@@ -9,6 +9,7 @@ from mitmproxy import ctx, http
 from phitrace.capture.flows import (
     WEBSOCKET_METHOD,
     WireRequest,
+    may_be_document,
     message_request,
     response_of,
     to_request,
@@ -126,7 +127,8 @@ class Analyse:
                 # here), which the worker holds; else the request as it is now.
                 captured = state.offloop.captured(flow.id) is not None
                 request = None if captured else to_request(flow)
-                state.offloop.answered(Answered(flow.id, request, wire_response(flow)))
+                response = wire_response(flow, with_body=may_be_document(flow))
+                state.offloop.answered(Answered(flow.id, request, response))
                 return
             state.analyzer.observe_response(to_request(flow), response_of(flow), state.session)
         except Exception:  # noqa: BLE001 - fail open: the response goes on unchanged

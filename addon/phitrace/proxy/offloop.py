@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from phitrace.analyzer import Analyzer
-from phitrace.proxy.analyst import Answered, Captured, Finished, Verdict
+from phitrace.proxy.analyst import Answered, Captured, Finished, Verdict, packed
 from phitrace.proxy.channel import READ_SIZE, BlockingEnd, Frames, frame
 from phitrace.proxy.worker import Command, Logged, Reply, Settled, serve
 
@@ -34,11 +34,14 @@ log = logging.getLogger(__name__)
 STOP_WAIT = 300.0
 """Seconds the proxy waits for the worker to record its backlog when a session closes."""
 
-BATCH_DELAY = 0.005
+BATCH_DELAY = 0.02
 """Seconds events wait on the loop to be handed over together."""
 
 BATCH_MAX = 256
 """Events handed over at once at most."""
+
+SHOW_DELAY = 0.02
+"""Seconds verdicts wait on the loop to be shown together: one view update for them all."""
 
 NOT_FINISHED = object()
 """The status of a pending flow whose answer has not come yet."""
@@ -99,6 +102,7 @@ class OffLoop:
         self._incoming: list[object] = []
         self._replies: dict[int, Any] = {}
         self._frames = Frames()
+        self._drain_due = False
         self._tokens = itertools.count(1)
         self.alive = True
         self.stopping = False
@@ -233,7 +237,7 @@ class OffLoop:
         if not self.alive:
             return  # the worker is gone: its pending flows are taken over, not sent
         waiting = bool(self._unsent)
-        self._unsent += frame(batch)
+        self._unsent += frame([packed(item) for item in batch])
         if not waiting:
             self._write_unsent()
             if self._unsent:
@@ -263,8 +267,13 @@ class OffLoop:
 
     def _readable(self) -> None:
         self._read()
-        if self._incoming:
-            self.drain()
+        if self._incoming and not self._drain_due:
+            self._drain_due = True
+            self.loop.call_later(SHOW_DELAY, self._drain_now)
+
+    def _drain_now(self) -> None:
+        self._drain_due = False
+        self.drain()
 
     def _read(self) -> None:
         """Read what the worker wrote; keep replies apart, the rest in order for drain()."""

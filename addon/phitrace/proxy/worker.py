@@ -19,7 +19,7 @@ import time
 from typing import Any, NamedTuple
 
 from phitrace.analyzer import Analyzer
-from phitrace.proxy.analyst import Analyst
+from phitrace.proxy.analyst import Analyst, unpacked
 from phitrace.proxy.channel import BlockingEnd
 from phitrace.session import Session
 
@@ -145,7 +145,7 @@ def serve(analyzer: Analyzer, end: BlockingEnd, label: str) -> None:
         except EOFError:  # the proxy is gone: store what it sent, then stop
             analyst.close(True)
             break
-        for item in batch:
+        for item in map(unpacked, batch):
             if isinstance(item, Command):
                 running = run_command(analyst, item, outbox) and running
             else:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
 from phitrace.analyzer import Analyzer
+from phitrace.capture.flows import WireRequest, WireResponse
 from phitrace.catalogue.loader import load_catalogue
 from phitrace.detect.vocabulary import load_vocabulary
 from phitrace.model import Request
-from phitrace.proxy.analyst import Analyst, Captured, Finished, Verdict, in_domains
+from phitrace.proxy.analyst import (
+    Analyst,
+    Answered,
+    Captured,
+    Finished,
+    Verdict,
+    in_domains,
+    packed,
+    unpacked,
+)
 from phitrace.session import Session
 from phitrace.store.database import open_database
 from phitrace.store.sessions import start_session
@@ -116,3 +127,16 @@ def test_a_failed_analysis_is_recorded_with_its_error(
     assert rows(tmp_path / "p.db", "select status_code, analysis_error from flows") == [
         (101, "websocket_message hook: KeyError")
     ]
+
+
+def test_events_cross_the_pipe_as_plain_tuples_and_come_back_equal() -> None:
+    wire = WireRequest("POST", "https://t.example/c", ((b"Host", b"t.example"),), b"a=1", 1.0)
+    events = [
+        Captured("k", "k", wire, True, "request"),
+        Answered("k", None, WireResponse(204, ((b"Set-Cookie", b"s=1"),), b"")),
+        Finished("k", 204, True),
+        Captured("m", "k", Request("GET", "https://t.example/"), False, "websocket_message"),
+    ]
+    carried = pickle.loads(pickle.dumps([packed(event) for event in events]))
+    assert [type(item) for item in carried[:3]] == [tuple, tuple, tuple]
+    assert [unpacked(item) for item in carried] == events
