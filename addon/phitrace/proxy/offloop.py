@@ -171,12 +171,15 @@ class OffLoop:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            writing = [self._to_worker] if self._unsent else []
-            readable, writable, _ = select.select([self._from_worker], writing, [], left)
-            if writable:
-                self._write_unsent()
-            if readable:
-                self._read()
+            poller = select.poll()
+            poller.register(self._from_worker, select.POLLIN)
+            if self._unsent:
+                poller.register(self._to_worker, select.POLLOUT)
+            for fd, _ in poller.poll(left * 1000):
+                if fd == self._to_worker:
+                    self._write_unsent()
+                else:
+                    self._read()
         reply = self._replies.pop(token, DIED)
         self.drain()  # what the worker said before its reply comes first
         if reply is DIED:

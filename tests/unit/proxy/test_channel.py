@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import resource
+import select
 import threading
 
 import pytest
 
-from phitrace.proxy.channel import HEADER, MAX_FRAME, BlockingEnd, BrokenStream, Frames, frame
+from phitrace.proxy.channel import (
+    HEADER,
+    MAX_FRAME,
+    BlockingEnd,
+    BrokenStream,
+    Frames,
+    frame,
+    wait_for,
+)
 
 
 def test_batches_come_out_whole_and_in_order_whatever_the_reads_cut() -> None:
@@ -62,3 +72,23 @@ def _write(fd: int, batch: list[object]) -> None:
     data = memoryview(frame(batch))
     while data:
         data = data[os.write(fd, data) :]
+
+
+def test_a_descriptor_beyond_what_select_watches_is_still_waited_on() -> None:
+    # A proxy holding a thousand connections opens its worker's pipes beyond 1023.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if max(soft, hard) <= 1600:
+        pytest.skip("this machine allows too few open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1600), hard))
+    read_fd, write_fd = os.pipe()
+    high = os.dup2(read_fd, 1500)
+    try:
+        assert wait_for(high, select.POLLIN, 0) == 0
+        os.write(write_fd, frame(["late"]))
+        end = BlockingEnd(high, os.dup(write_fd))
+        assert end.poll(5) and end.recv() == ["late"]
+        end.close()
+    finally:
+        for fd in (read_fd, write_fd):
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
