@@ -21,7 +21,7 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -277,10 +277,24 @@ def _connect_readonly(path: Path, timeout: float, immutable: bool) -> sqlite_uti
 
 
 def missing_steps(db: Store) -> list[str]:
+    """The names of the schema steps the database has not had, in the order they apply."""
     from phitrace.store.migrations import MIGRATIONS, applied_migrations
 
     done = set(applied_migrations(db))
     return [m.name for m in MIGRATIONS if m.name not in done]
+
+
+def refuse_outdated(name: str, missing: Sequence[str], remedy: str) -> None:
+    """Raise :class:`OutdatedDatabase` when a read-only open found ``missing`` schema steps.
+
+    One message for both engines: ``name`` is the database as the user knows
+    it (a file, or a server URL without its password), and ``remedy`` is how
+    to open it once so that the steps are applied there.
+    """
+    if missing:
+        raise OutdatedDatabase(
+            f"{name} needs a schema upgrade ({', '.join(missing)}) — {remedy}, then retry"
+        )
 
 
 def open_database_readonly(path: str | Path | Target, timeout: float = 30.0) -> Store:
@@ -317,15 +331,14 @@ def open_database_readonly(path: str | Path | Target, timeout: float = 30.0) -> 
             raise
     try:
         _refuse_foreign(db, path)
+        refuse_outdated(
+            str(path),
+            missing,
+            "open it writable once (for example with 'phitrace report' on a writable copy)",
+        )
     except BaseException:
         db.close()
         raise
-    if missing:
-        db.close()
-        raise OutdatedDatabase(
-            f"{path} needs a schema upgrade ({', '.join(missing)}) — open it writable once "
-            "(for example with 'phitrace report' on a writable copy), then retry"
-        )
     return db
 
 
