@@ -24,13 +24,15 @@ import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from phitrace.store.engine import Store, is_postgres, postgres, sqlite
 from phitrace.store.migrations import MIGRATIONS_TABLE, migrate
 from phitrace.store.private import make_private_dirs
 from phitrace.store.target import PostgresTarget, Target, parse_target
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +246,8 @@ def open_database(path: str | Path | Target, *, timeout: float | None = None) ->
         timeout = busy_timeout()
     if not path.exists():
         _create_private(path)
+    import sqlite_utils  # imported by the first open: commands without a database never pay
+
     db = sqlite_utils.Database(connect(path, timeout))
     try:
         claim(db, path)
@@ -268,6 +272,8 @@ class OutdatedDatabase(Exception):
 
 def _connect_readonly(path: Path, timeout: float, immutable: bool) -> sqlite_utils.Database:
     from urllib.parse import quote
+
+    import sqlite_utils
 
     uri = f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
     conn = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
