@@ -7,7 +7,10 @@ phitrace's own carry ``PRAGMA application_id`` = :data:`APPLICATION_ID`
 (older ones, written before the mark, are recognised by their tables and
 marked).  Every connection waits up to its busy timeout for a lock and
 overwrites deleted content (``secure_delete``).  Opening applies the
-recorded schema steps it lacks (:mod:`phitrace.store.migrations`).
+recorded schema steps it lacks (:mod:`phitrace.store.migrations`).  No
+sqlite-utils plugin is loaded into a connection: none is needed, code found
+installed beside phitrace has no business with health data, and looking for
+plugins means reading every installed package's entry points at each open.
 
 A PostgreSQL target (:mod:`phitrace.store.target`) opens the same way on the
 server: the schema steps are applied under an advisory lock, and a database
@@ -248,7 +251,7 @@ def open_database(path: str | Path | Target, *, timeout: float | None = None) ->
         _create_private(path)
     import sqlite_utils  # imported by the first open: commands without a database never pay
 
-    db = sqlite_utils.Database(connect(path, timeout))
+    db = sqlite_utils.Database(connect(path, timeout), execute_plugins=False)
     try:
         claim(db, path)
         tighten(path)
@@ -277,7 +280,7 @@ def _connect_readonly(path: Path, timeout: float, immutable: bool) -> sqlite_uti
 
     uri = f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
     conn = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     return db
 
