@@ -14,6 +14,7 @@ import click
 
 from phitrace import __version__
 from phitrace.cli.options import ADDON_SCRIPT, DB_META, busy
+from phitrace.cli.startup import long_lived
 from phitrace.store.engine import store_errors
 
 __all__ = ["ADDON_SCRIPT", "COMMANDS", "main"]
@@ -49,7 +50,8 @@ class _Commands(click.Group):
         command = super().get_command(ctx, cmd_name)
         if command is None and cmd_name in COMMANDS:
             module, name = COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(f"phitrace.cli.{module}"), name)
+            with long_lived():
+                command = getattr(importlib.import_module(f"phitrace.cli.{module}"), name)
             if not isinstance(command, click.Command):
                 raise TypeError(f"phitrace.cli.{module}.{name} is not a click command")
             self.add_command(command, cmd_name)

@@ -114,22 +114,25 @@ def build_analyzer(
     from phitrace.catalogue.lists import BlockListError, load_blocklist
     from phitrace.catalogue.loader import load_catalogue
     from phitrace.catalogue.model import SignatureError
+    from phitrace.cli.startup import long_lived
     from phitrace.detect.canaries import NO_CANARIES, CanaryError, load_canaries
     from phitrace.detect.vocabulary import load_vocabulary
 
-    try:
-        catalogue = load_catalogue(extra)
-        needles = load_canaries(canaries) if canaries else NO_CANARIES
-        blocklist = load_blocklist() if lists else None
-    except (SignatureError, CanaryError, BlockListError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    return Analyzer(
-        catalogue,
-        load_vocabulary(),
-        needles,
-        blocklist=blocklist,
-        entities=load_entities(catalogue.signatures),
-    )
+    with long_lived():
+        try:
+            catalogue = load_catalogue(extra)
+            needles = load_canaries(canaries) if canaries else NO_CANARIES
+            blocklist = load_blocklist() if lists else None
+        except (SignatureError, CanaryError, BlockListError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        analyzer = Analyzer(
+            catalogue,
+            load_vocabulary(),
+            needles,
+            blocklist=blocklist,
+            entities=load_entities(catalogue.signatures),
+        )
+    return analyzer
 
 
 def sqlite_file_or_fail(path: Target) -> None:

@@ -22,7 +22,7 @@ from phitrace.store.target import Target
 if TYPE_CHECKING:
     from phitrace.assess.policy import Policy
     from phitrace.report.documents import Write
-    from phitrace.store.reader import Findings
+    from phitrace.store.engine import Store
 
 CHUNK = 1 << 16
 """Characters gathered before one write: a system call per 64 KB, not per row."""
@@ -70,6 +70,46 @@ def _write_to(export: Callable[[Write], None], target: Path | None, db: Target) 
         flush()
 
 
+Export = Callable[["Write"], None]
+"""Writes a whole output, piece by piece, to the ``write`` it is given."""
+Totals = Callable[[], tuple[int, int]]
+"""The flows and findings the written output covered, for the closing line."""
+
+
+def _stream(
+    db_path: Target,
+    session: int | None,
+    target: Path | None,
+    prepare: Callable[[Store], tuple[Export, Totals]],
+) -> None:
+    """Open the database, write what ``prepare`` sets up in one snapshot, then close it.
+
+    ``prepare`` reads what the output needs first and returns the export and
+    how to count what it covered; all three run inside the same snapshot.
+    A file written is reported in one line with those counts.
+    """
+    from phitrace.store.database import read_snapshot
+    from phitrace.store.private import OutputError
+
+    db = session_db(db_path, session)
+
+    def run() -> tuple[int, int]:
+        with read_snapshot(db):
+            export, totals = prepare(db)
+            try:
+                _write_to(export, target, db_path)
+            except OutputError as exc:
+                raise click.ClickException(str(exc)) from exc
+            return totals()
+
+    try:
+        flows, found = read_or_fail(db_path, run)
+    finally:
+        db.close()
+    if target is not None:
+        click.echo(f"wrote {target}: {flows} flows, {found} findings")
+
+
 def stream_report(
     db_path: Target, session: int | None, fmt: str, policy: Policy | None, target: Path | None
 ) -> None:
@@ -79,29 +119,19 @@ def stream_report(
     totals and the rows agree even while a recorder writes.
     """
     from phitrace.report.formats import STREAMED
-    from phitrace.store.database import read_snapshot
-    from phitrace.store.private import OutputError
     from phitrace.store.reader import count_leaks, iter_leaks, load_findings
 
     writer = STREAMED[fmt]
-    db = session_db(db_path, session)
 
-    def run() -> tuple[Findings, int]:
-        with read_snapshot(db):
-            overview = load_findings(db, session, leaks=False)
-            source = judged_source(policy, lambda: iter_leaks(db, session))
-            try:
-                _write_to(lambda write: writer(overview, source, write), target, db_path)
-            except OutputError as exc:
-                raise click.ClickException(str(exc)) from exc
-            return overview, count_leaks(db, session)
+    def prepare(db: Store) -> tuple[Export, Totals]:
+        overview = load_findings(db, session, leaks=False)
+        source = judged_source(policy, lambda: iter_leaks(db, session))
+        return (
+            lambda write: writer(overview, source, write),
+            lambda: (overview.total_flows, count_leaks(db, session)),
+        )
 
-    try:
-        overview, found = read_or_fail(db_path, run)
-    finally:
-        db.close()
-    if target is not None:
-        click.echo(f"wrote {target}: {overview.total_flows} flows, {found} findings")
+    _stream(db_path, session, target, prepare)
 
 
 def stream_html_report(
@@ -114,28 +144,17 @@ def stream_html_report(
     """
     from phitrace.report.html import stream_html
     from phitrace.report.streamed_html import streamed_context
-    from phitrace.store.database import read_snapshot
-    from phitrace.store.private import OutputError
     from phitrace.store.reader import iter_leaks
 
-    db = session_db(db_path, session)
+    def prepare(db: Store) -> tuple[Export, Totals]:
+        source = judged_source(policy, lambda: iter_leaks(db, session))
+        context = streamed_context(db, session, source, leak_judge(policy))
+        return (
+            lambda write: _each(stream_html(context), write),
+            lambda: (context.total_flows, context.total_findings),
+        )
 
-    def run() -> tuple[int, int]:
-        with read_snapshot(db):
-            source = judged_source(policy, lambda: iter_leaks(db, session))
-            context = streamed_context(db, session, source, leak_judge(policy))
-            try:
-                _write_to(lambda write: _each(stream_html(context), write), target, db_path)
-            except OutputError as exc:
-                raise click.ClickException(str(exc)) from exc
-            return context.total_flows, context.total_findings
-
-    try:
-        flows, found = read_or_fail(db_path, run)
-    finally:
-        db.close()
-    if target is not None:
-        click.echo(f"wrote {target}: {flows} flows, {found} findings")
+    _stream(db_path, session, target, prepare)
 
 
 def _each(pieces: Iterable[str], write: Write) -> None:

@@ -22,18 +22,18 @@ names are package internals: versions are pinned in ``pyproject.toml`` and
 
 from __future__ import annotations
 
-import bz2
 import importlib.metadata
 import importlib.util
 import logging
-import pickle
 import re
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,15 @@ def keep_variant(variant: str, stoplist: frozenset[str]) -> str | None:
 def _decompress(path: Path) -> bytes:
     # One call on the whole file: bz2 releases the GIL while it works, so the
     # two dictionaries decompress side by side (and beside the filtering).
+    import bz2  # only a build needs it: a start with the derived tables cached does not
+
     return bz2.decompress(path.read_bytes())
 
 
 def _unpickle(raw: bytes) -> dict[str, Any]:
     # Unpickling trusts the pinned dependency exactly as much as importing it would.
+    import pickle
+
     data = pickle.loads(raw)  # noqa: S301
     if not isinstance(data, dict):
         raise ValueError("not a dictionary pickle")
@@ -216,6 +220,10 @@ def imported_complete(stoplist: frozenset[str]) -> bool:
 
 @lru_cache(maxsize=4)
 def _read_entries(stoplist: frozenset[str]) -> tuple[tuple[Entry, ...], bool]:
+    # Imported here: a start that finds the derived tables cached never reads the files.
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
     loaders = ((DISEASES, _disease_entries), (DRUGS, _drug_entries))
     entries: list[Entry] = []
     complete = True

@@ -7,7 +7,10 @@ phitrace's own carry ``PRAGMA application_id`` = :data:`APPLICATION_ID`
 (older ones, written before the mark, are recognised by their tables and
 marked).  Every connection waits up to its busy timeout for a lock and
 overwrites deleted content (``secure_delete``).  Opening applies the
-recorded schema steps it lacks (:mod:`phitrace.store.migrations`).
+recorded schema steps it lacks (:mod:`phitrace.store.migrations`).  No
+sqlite-utils plugin is loaded into a connection: none is needed, code found
+installed beside phitrace has no business with health data, and looking for
+plugins means reading every installed package's entry points at each open.
 
 A PostgreSQL target (:mod:`phitrace.store.target`) opens the same way on the
 server: the schema steps are applied under an advisory lock, and a database
@@ -21,16 +24,18 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from phitrace.store.engine import Store, is_postgres, postgres, sqlite
 from phitrace.store.migrations import MIGRATIONS_TABLE, migrate
 from phitrace.store.private import make_private_dirs
 from phitrace.store.target import PostgresTarget, Target, parse_target
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +249,9 @@ def open_database(path: str | Path | Target, *, timeout: float | None = None) ->
         timeout = busy_timeout()
     if not path.exists():
         _create_private(path)
-    db = sqlite_utils.Database(connect(path, timeout))
+    import sqlite_utils  # imported by the first open: commands without a database never pay
+
+    db = sqlite_utils.Database(connect(path, timeout), execute_plugins=False)
     try:
         claim(db, path)
         tighten(path)
@@ -269,18 +276,34 @@ class OutdatedDatabase(Exception):
 def _connect_readonly(path: Path, timeout: float, immutable: bool) -> sqlite_utils.Database:
     from urllib.parse import quote
 
+    import sqlite_utils
+
     uri = f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
     conn = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     return db
 
 
 def missing_steps(db: Store) -> list[str]:
+    """The names of the schema steps the database has not had, in the order they apply."""
     from phitrace.store.migrations import MIGRATIONS, applied_migrations
 
     done = set(applied_migrations(db))
     return [m.name for m in MIGRATIONS if m.name not in done]
+
+
+def refuse_outdated(name: str, missing: Sequence[str], remedy: str) -> None:
+    """Raise :class:`OutdatedDatabase` when a read-only open found ``missing`` schema steps.
+
+    One message for both engines: ``name`` is the database as the user knows
+    it (a file, or a server URL without its password), and ``remedy`` is how
+    to open it once so that the steps are applied there.
+    """
+    if missing:
+        raise OutdatedDatabase(
+            f"{name} needs a schema upgrade ({', '.join(missing)}) — {remedy}, then retry"
+        )
 
 
 def open_database_readonly(path: str | Path | Target, timeout: float = 30.0) -> Store:
@@ -317,15 +340,14 @@ def open_database_readonly(path: str | Path | Target, timeout: float = 30.0) -> 
             raise
     try:
         _refuse_foreign(db, path)
+        refuse_outdated(
+            str(path),
+            missing,
+            "open it writable once (for example with 'phitrace report' on a writable copy)",
+        )
     except BaseException:
         db.close()
         raise
-    if missing:
-        db.close()
-        raise OutdatedDatabase(
-            f"{path} needs a schema upgrade ({', '.join(missing)}) — open it writable once "
-            "(for example with 'phitrace report' on a writable copy), then retry"
-        )
     return db
 
 

@@ -15,9 +15,9 @@ import psycopg
 from phitrace.store.database import (
     DatabaseError,
     ForeignDatabase,
-    OutdatedDatabase,
     is_phitrace_shape,
     missing_steps,
+    refuse_outdated,
 )
 from phitrace.store.migrations import migrate
 from phitrace.store.postgres import PgDatabase, connect
@@ -63,14 +63,13 @@ def open_postgres_readonly(target: PostgresTarget) -> PgDatabase:
     db = _connect_postgres(target, readonly=True)
     try:
         _refuse_foreign_postgres(db)
-        missing = missing_steps(db)
+        refuse_outdated(
+            str(target),
+            missing_steps(db),
+            "open it once as a user that may change its tables "
+            "(for example with 'phitrace report')",
+        )
     except BaseException:
         db.close()
         raise
-    if missing:
-        db.close()
-        raise OutdatedDatabase(
-            f"{target} needs a schema upgrade ({', '.join(missing)}) — open it once as a "
-            "user that may change its tables (for example with 'phitrace report'), then retry"
-        )
     return db

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from phitrace.store.database import ForeignDatabase, open_database
+from phitrace.store.database import (
+    ForeignDatabase,
+    OutdatedDatabase,
+    open_database,
+    open_database_readonly,
+)
 from phitrace.store.engine import Store, store_errors
 from phitrace.store.migrations import (
     MIGRATIONS,
@@ -223,3 +228,20 @@ def test_postgresql_refuses_a_database_holding_another_programs_tables(
         conn.execute(b"create table invoices (id int primary key, total numeric)")
     with pytest.raises(ForeignDatabase, match="another program"):
         open_database(pg_target)
+
+
+def test_a_read_only_open_of_an_older_database_on_either_engine_names_it_and_says_what_to_do(
+    db_target: Target,
+) -> None:
+    with open_database_at(db_target, MIGRATIONS[:10]):
+        pass
+    with pytest.raises(OutdatedDatabase) as refused:
+        open_database_readonly(db_target)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"{db_target} needs a schema upgrade (")
+    assert ", ".join(STEPS[10:]) in message and message.endswith(", then retry")
+    remedy = "may change its tables" if isinstance(db_target, PostgresTarget) else "writable"
+    assert remedy in message
+    with open_database(db_target) as db:
+        assert applied_migrations(db) == STEPS
+    open_database_readonly(db_target).close()
