@@ -196,7 +196,10 @@ def parse_url(text: str | None) -> Url:
     simple = _simple_parts(text)
     if simple is not None:
         scheme, netloc, path, query, fragment = simple
-        host, port = _plain_host_and_port(netloc)
+        if ":" in netloc:
+            host, port = _plain_host_and_port(netloc)
+        else:  # no port: the common case, without the call
+            host, port = netloc.lower().rstrip("."), None
         return _new_url(Url, (text, scheme, host, port, path, query, fragment))
     parts = split(text)
     host, port = _host_and_port(parts)

@@ -75,7 +75,7 @@ def third_party_site(request: Request) -> str | None:
     """
     page_host = urls.host_of(page_of(request))
     host = request.host if page_host else ""
-    if not host:
+    if not host or host == page_host:  # the same host is the same site
         return None
     site = urls.registrable_domain(host)
     return None if site == urls.registrable_domain(page_host) else site
@@ -94,9 +94,9 @@ def request_kind(request: Request) -> str:
     Browsers say what a request is for in ``Sec-Fetch-Dest``; without it (HAR
     exports, other clients) the method and the path's extension are the guess.
     """
-    if is_preflight(request):
-        return "preflight"
     method = request.method.upper()
+    if method == "OPTIONS" and request.header("access-control-request-method"):
+        return "preflight"  # is_preflight, with the method read once
     if method == "WEBSOCKET" or request.url.startswith(("ws://", "wss://")):
         return "websocket"
     if (request.header("content-type") or "").lower().startswith("text/ping"):

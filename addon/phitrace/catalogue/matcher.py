@@ -299,23 +299,37 @@ class Catalogue:
             return None
         host, path, query = split
         lazy: _Lazy | None = None
-        for sig, ep in self._host_candidates(host):
-            lazy = lazy or _Lazy(request, query)
-            if lazy.accepts(ep, path):
-                return Match(sig, ep)
+        candidates = self._by_host.get(host)
+        if candidates is None:
+            candidates = self._host_candidates(host)
+        if candidates:
+            lazy = _Lazy(request, query)
+            for sig, ep in candidates:
+                if lazy.accepts(ep, path):
+                    return Match(sig, ep)
         for index in self._shape_candidates(path):
             sig, ep = self._shapes[index]
             lazy = lazy or _Lazy(request, query)
             if lazy.accepts(ep, path):
                 return Match(sig, ep)
-        return self._match_anywhere(request, path, query, lazy)
+        gates = self._anywhere_by_method.get(request.method)
+        if gates is None:
+            gates = self._anywhere_for(request.method)
+        if not gates:
+            return None
+        return self._match_anywhere(request, path, query, lazy, gates)
 
     def _match_anywhere(
-        self, request: Request, path: str, query: str, lazy: _Lazy | None
+        self,
+        request: Request,
+        path: str,
+        query: str,
+        lazy: _Lazy | None,
+        gates: tuple[_Gate, ...],
     ) -> Match | None:
         raw: bytes | None = None
-        for params, needles, sig, ep in self._anywhere_for(request.method):
-            if params and not _has_all(query, params):
+        for params, needles, sig, ep in gates:
+            if params and (params[0] not in query or not _has_all(query, params)):
                 continue
             if needles is not None:
                 if raw is None:
