@@ -307,17 +307,34 @@ class Catalogue:
             for sig, ep in candidates:
                 if lazy.accepts(ep, path):
                     return Match(sig, ep)
-        for index in self._shape_candidates(path):
-            sig, ep = self._shapes[index]
-            lazy = lazy or _Lazy(request, query)
-            if lazy.accepts(ep, path):
-                return Match(sig, ep)
+        ends = self._tails_by_end.get(path[-1:])
+        gate = self._shape_gate
+        if (ends is not None and path.endswith(ends)) or (gate is not None and gate.search(path)):
+            found = self._match_shapes(request, path, query, lazy)
+            if found is not None:
+                return found
         gates = self._anywhere_by_method.get(request.method)
         if gates is None:
             gates = self._anywhere_for(request.method)
         if not gates:
             return None
         return self._match_anywhere(request, path, query, lazy, gates)
+
+    def _match_shapes(
+        self, request: Request, path: str, query: str, lazy: _Lazy | None
+    ) -> Match | None:
+        """The first shape whose path glob, parameters and body fit the request.
+
+        Only asked for a path that ends in a shape tail or holds a gated
+        piece: :meth:`match` makes those two checks inline, as most paths
+        pass neither.
+        """
+        for index in self._shape_candidates(path):
+            sig, ep = self._shapes[index]
+            lazy = lazy or _Lazy(request, query)
+            if lazy.accepts(ep, path):
+                return Match(sig, ep)
+        return None
 
     def _match_anywhere(
         self,
