@@ -73,13 +73,12 @@ def split_url(url: str) -> tuple[str, str, str] | None:
     dot and ignores the port, so any other URL is split again by
     :func:`phitrace.urls.split_parts`.  None when the URL cannot be parsed.
     """
-    parsed = urls.parse_url(url)
-    host = parsed.host
-    start = len(parsed.scheme) + 3
+    _, scheme, host, _, path, query, _ = urls.parse_url(url)
+    start = len(scheme) + 3
     if host and url.startswith(host, start):
         end = start + len(host)
         if url[end : end + 1] in _AFTER_HOST:
-            return host, parsed.path or "/", parsed.query
+            return host, path or "/", query
     try:
         parts = urls.split_parts(url)
     except ValueError:  # an unreadable host or port: the URL matches nothing
@@ -191,7 +190,7 @@ class Catalogue:
                     glob = compile_glob(host, sep=".") if "*" in host else None
                     self._by_suffix.setdefault(index_key(host), []).append((glob, sig, ep))
         self._index_shapes()
-        self._anywhere_by_method: dict[str, tuple[_Gate, ...]] = {}
+        self._anywhere_by_method: dict[str, tuple[tuple[_Gate, ...], tuple[str, ...] | None]] = {}
         """Per method, the any-host endpoints reduced to gates (see :meth:`_anywhere_for`)."""
         self.digest = hashlib.sha256(
             "\n".join(sorted(f"{s.id}:{s.file}" for s in self.signatures)).encode()
@@ -227,15 +226,18 @@ class Catalogue:
         if any(not p for p in pieces):  # a glob of stars only: every path is a candidate
             self._shape_gate = re.compile("")
 
-    def _anywhere_for(self, method: str) -> tuple[_Gate, ...]:
+    def _anywhere_for(self, method: str) -> tuple[tuple[_Gate, ...], tuple[str, ...] | None]:
         """What a request must show before endpoints on any host and any path are asked.
 
         Such endpoints are tried for every request that nothing else matched,
         so each is reduced, per request method, to its query-parameter names
         and body keys, checked as substring searches before anything is parsed.
+        Beside the gates come the first parameter name of each, which a query
+        must hold one of before any gate is tried, or None when a gate asks
+        for no parameter (and so must always be tried).
         """
-        gates = self._anywhere_by_method.get(method)
-        if gates is None:
+        entry = self._anywhere_by_method.get(method)
+        if entry is None:
             upper = method.upper()
             gates = tuple(
                 (
@@ -247,9 +249,11 @@ class Catalogue:
                 for sig, ep in self._anywhere
                 if not ep.methods or upper in ep.methods
             )
+            free = any(not params for params, _, _, _ in gates)
+            entry = (gates, None if free else tuple(params[0] for params, _, _, _ in gates))
             if len(self._anywhere_by_method) < 64:  # methods are few; bound odd ones
-                self._anywhere_by_method[method] = gates
-        return gates
+                self._anywhere_by_method[method] = entry
+        return entry
 
     def _shape_candidates(self, path: str) -> list[int]:
         found: list[int] = []
@@ -313,11 +317,15 @@ class Catalogue:
             found = self._match_shapes(request, path, query, lazy)
             if found is not None:
                 return found
-        gates = self._anywhere_by_method.get(request.method)
-        if gates is None:
-            gates = self._anywhere_for(request.method)
-        if not gates:
-            return None
+        gates, keys = self._anywhere_by_method.get(request.method) or self._anywhere_for(
+            request.method
+        )
+        if keys is not None:
+            for key in keys:
+                if key in query:
+                    break
+            else:  # no gate's first parameter is in the query (or there is no gate)
+                return None
         return self._match_anywhere(request, path, query, lazy, gates)
 
     def _match_shapes(
