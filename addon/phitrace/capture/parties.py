@@ -73,8 +73,9 @@ def third_party_site(request: Request) -> str | None:
     None too when the page is unknown (a page load itself, or a capture without
     ``Referer``): phitrace cannot say whose site such a request leaves.
     """
-    page_host = urls.host_of(page_of(request))
-    host = request.host if page_host else ""
+    page = request.page_url or request.header("referer") or request.header("origin")
+    page_host = urls.parse_url(page).host  # page_of and host_of, inline: every flow asks
+    host = urls.parse_url(request.url).host if page_host else ""
     if not host or host == page_host:  # the same host is the same site
         return None
     site = urls.registrable_domain(host)
