@@ -298,10 +298,17 @@ class Catalogue:
         least; shapes (first-party collectors) are tried last.  Never raises
         on a malformed URL or body: such a request simply does not match.
         """
-        split = split_url(request.url)
-        if split is None:
-            return None
-        host, path, query = split
+        url = request.url
+        _, scheme, host, _, path, query, _ = urls.parse_url(url)
+        start = len(scheme) + 3  # split_url's plain case, inline: every flow is matched
+        end = start + len(host)
+        if host and url.startswith(host, start) and url[end : end + 1] in _AFTER_HOST:
+            path = path or "/"
+        else:
+            split = split_url(url)
+            if split is None:
+                return None
+            host, path, query = split
         lazy: _Lazy | None = None
         candidates = self._by_host.get(host)
         if candidates is None:

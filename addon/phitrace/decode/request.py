@@ -75,7 +75,8 @@ def _cap(decoder: Decoder, text: str, what: str) -> str:
 
 
 def _url(decoder: Decoder, url: str) -> None:
-    url = _cap(decoder, url, "URL")
+    if len(url) > decoder.limits.max_body_bytes:
+        url = _cap(decoder, url, "URL")
     parsed = urls.parse_url(url)  # a host means the URL was readable: its parts are urlsplit's
     if parsed.host:
         query, path, fragment = parsed.query, parsed.path, parsed.fragment
