@@ -10,7 +10,6 @@ for every stage.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,32 +25,24 @@ from phitrace.catalogue.model import (
     SignatureError,
     compile_glob,
 )
-from phitrace.decode.budget import Budget, Limits
-from phitrace.decode.compression import undo_content_encoding
-from phitrace.decode.envelopes import FormDocument
+from phitrace.catalogue.shapebody import (
+    SHAPE_BODY_BYTES,
+    SHAPE_LIMITS,
+    body_document,
+    fits,
+    shape_body,
+)
 from phitrace.model import Request
 
-SHAPE_BODY_BYTES = 64 * 1024
-"""Only this much of a body is read when an endpoint asks for body keys."""
-
-SHAPE_LIMITS = Limits(max_decompressed_bytes=SHAPE_BODY_BYTES, max_seconds=0.02)
-"""Bounds on undoing a body's ``Content-Encoding`` to read its keys."""
-
-
-def shape_body(request: Request) -> bytes:
-    """The start of a request's body content, for body-key checks.
-
-    A live capture keeps the body as sent; a compressed one is decoded here,
-    only as far as :data:`SHAPE_BODY_BYTES`, so a compression bomb costs no more.
-    """
-    raw = request.body
-    coding = request.header("content-encoding") if raw else None
-    if coding:
-        undone = undo_content_encoding(raw, coding, Budget(SHAPE_LIMITS))
-        if undone is not None:
-            return undone[0].data[:SHAPE_BODY_BYTES]
-    return raw[:SHAPE_BODY_BYTES]
-
+__all__ = [
+    "SHAPE_BODY_BYTES",
+    "SHAPE_LIMITS",
+    "Catalogue",
+    "body_document",
+    "index_key",
+    "shape_body",
+    "split_url",
+]
 
 HOST_MEMO_SIZE = 16_384
 """Hosts whose candidate endpoints are remembered; the memo is emptied when full."""
@@ -84,62 +75,6 @@ def split_url(url: str) -> tuple[str, str, str] | None:
     except ValueError:  # an unreadable host or port: the URL matches nothing
         return None
     return urls.hostname(parts), parts.path or "/", parts.query
-
-
-def _lookup(doc: Any, dotted: str) -> Any:
-    """Follow ``a.b.c`` through nested mappings; a list stands for its first item."""
-    node = doc
-    for part in dotted.split("."):
-        if isinstance(node, list):
-            node = node[0] if node else None
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def body_document(body: bytes) -> Mapping[str, Any] | None:
-    """The body as a mapping of keys, for shape checks: JSON, NDJSON or a form.
-
-    Only the first :data:`SHAPE_BODY_BYTES` are read; a JSON array stands for
-    its first object and NDJSON for its first line.  Never raises.
-    """
-    text = body[:SHAPE_BODY_BYTES].decode("utf-8", "replace").strip()
-    if not text:
-        return None
-    if text[0] in "{[":
-        try:
-            doc: Any = json.loads(text)
-        except (ValueError, RecursionError):
-            first, newline, _ = text.partition("\n")
-            if not newline:  # the first line is the whole text, which just failed
-                return None
-            try:
-                doc = json.loads(first)
-            except (ValueError, RecursionError):
-                return None
-        if isinstance(doc, list):
-            doc = next((d for d in doc if isinstance(d, Mapping)), None)
-        return doc if isinstance(doc, Mapping) else None
-    if "=" in text[:256] and " " not in text[:256]:
-        return FormDocument(text)
-    return None
-
-
-def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, Glob], ...]) -> bool:
-    """True when every wanted key is in ``doc`` with a value its glob accepts."""
-    if doc is None:
-        return False
-    for key, pattern in wanted:
-        value = doc.get(key) if key in doc else _lookup(doc, key)
-        if value is None:
-            return False
-        if isinstance(value, (Mapping, list)):
-            if not pattern.spans_anything:
-                return False
-        elif not pattern.match(value if isinstance(value, str) else str(value)):
-            return False
-    return True
 
 
 def _has_all(text: Any, needles: tuple[Any, ...]) -> bool:
@@ -321,9 +256,12 @@ class Catalogue:
         ends = self._tails_by_end.get(path[-1:])
         gate = self._shape_gate
         if (ends is not None and path.endswith(ends)) or (gate is not None and gate.search(path)):
-            found = self._match_shapes(request, path, query, lazy)
-            if found is not None:
-                return found
+            # Most paths end in no shape tail and hold no gated piece: ruled out here, no call.
+            for index in self._shape_candidates(path):
+                sig, ep = self._shapes[index]
+                lazy = lazy or _Lazy(request, query)
+                if lazy.accepts(ep, path):
+                    return Match(sig, ep)
         gates, keys = self._anywhere_by_method.get(request.method) or self._anywhere_for(
             request.method
         )
@@ -334,22 +272,6 @@ class Catalogue:
             else:  # no gate's first parameter is in the query (or there is no gate)
                 return None
         return self._match_anywhere(request, path, query, lazy, gates)
-
-    def _match_shapes(
-        self, request: Request, path: str, query: str, lazy: _Lazy | None
-    ) -> Match | None:
-        """The first shape whose path glob, parameters and body fit the request.
-
-        Only asked for a path that ends in a shape tail or holds a gated
-        piece: :meth:`match` makes those two checks inline, as most paths
-        pass neither.
-        """
-        for index in self._shape_candidates(path):
-            sig, ep = self._shapes[index]
-            lazy = lazy or _Lazy(request, query)
-            if lazy.accepts(ep, path):
-                return Match(sig, ep)
-        return None
 
     def _match_anywhere(
         self,
@@ -419,11 +341,11 @@ class _Lazy:
             return False
         if ep.paths and not any(p.match(path) for p in ep.paths):
             return False
-        if ep.params and not _fits(self.query(), ep.params):
+        if ep.params and not fits(self.query(), ep.params):
             return False
         if not ep.body:
             return True
         raw = self._raw()
         if not raw or not all(n in raw for n in ep.needles):  # type: ignore[attr-defined]
             return False
-        return _fits(self.body(), ep.body)
+        return fits(self.body(), ep.body)
