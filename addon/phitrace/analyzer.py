@@ -140,7 +140,7 @@ class Analyzer:
         decoded = decode(request, self.limits)
         findings = detect_health(decoded.fields, signature, self.vocabulary)
         findings += detect_identifiers(decoded.fields, signature)
-        if site is not None or named:
+        if self.canaries:  # every request here is named or third-party
             findings += find_canaries(request, decoded.fields, self.canaries)
         if not named and not findings and (not payload or request_kind(request) in ASSET_KINDS):
             return Analysis.counted(request, site)  # an asset load: only counted

@@ -122,7 +122,7 @@ class Request:
     @property
     def host(self) -> str:
         """The lower-cased host name, without port ("" when the URL cannot be parsed)."""
-        return urls.host_of(self.url)
+        return urls.parse_url(self.url).host
 
     @property
     def path(self) -> str:
@@ -130,8 +130,15 @@ class Request:
         return urls.parse_url(self.url).path or "/"
 
     def header(self, name: str) -> str | None:
-        """Return the first header called ``name`` (case-insensitive), or None."""
-        return first_header(self.headers, name)
+        """Return the first header called ``name`` (case-insensitive), or None.
+
+        :func:`first_header`, inline: every stage asks a flow for headers.
+        """
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
 
     def sha256(self) -> str:
         """Digest of the request line, headers and body: the evidence fingerprint."""

@@ -188,16 +188,44 @@ def _plain_host_and_port(netloc: str) -> tuple[str, int | None]:
 def parse_url(text: str | None) -> Url:
     """Read ``text`` as a URL; never raises (a malformed URL gives empty parts).
 
-    A plain http(s) URL is read straight from :func:`_simple_parts` (its
-    scheme is already lower-case), without building a ``SplitResult`` first:
-    every flow's URL is read here at least once.
+    A plain http(s) URL is cut here as :func:`_simple_parts` cuts it, inline
+    (its scheme is already lower-case, and no ``SplitResult`` is built):
+    every flow's URL is read here at least once, so the call and the tuple
+    of parts it would return are saved.  Any other URL goes through
+    :func:`split`.
     """
     text = text or ""
-    simple = _simple_parts(text)
-    if simple is not None:
-        scheme, netloc, path, query, fragment = simple
+    if text.startswith("https://"):
+        scheme, start = "https", 8
+    elif text.startswith("http://"):
+        scheme, start = "http", 7
+    else:
+        return _parse_other(text)
+    if not text.isascii() or "\t" in text or "\n" in text or "\r" in text:
+        return _parse_other(text)
+    hash_at = text.find("#", start)
+    if hash_at < 0:
+        hash_at, fragment = len(text), ""
+    else:
+        fragment = text[hash_at + 1 :]
+    query_at = text.find("?", start, hash_at)
+    head_end = hash_at if query_at < 0 else query_at
+    netloc_end = text.find("/", start, head_end)
+    if netloc_end < 0:
+        netloc_end = head_end
+    netloc = text[start:netloc_end]
+    if "@" in netloc or "[" in netloc or "]" in netloc or "%" in netloc:
+        return _parse_other(text)
+    if ":" in netloc:
         host, port = _plain_host_and_port(netloc)
-        return _new_url(Url, (text, scheme, host, port, path, query, fragment))
+    else:
+        host, port = netloc.lower().rstrip("."), None
+    query = "" if query_at < 0 else text[query_at + 1 : hash_at]
+    return _new_url(Url, (text, scheme, host, port, text[netloc_end:head_end], query, fragment))
+
+
+def _parse_other(text: str) -> Url:
+    """:func:`parse_url` of a URL that is not plain ASCII http(s) with a plain host."""
     parts = split(text)
     host, port = _host_and_port(parts)
     return Url(text, parts.scheme.lower(), host, port, parts.path, parts.query, parts.fragment)

@@ -73,9 +73,10 @@ def third_party_site(request: Request) -> str | None:
     None too when the page is unknown (a page load itself, or a capture without
     ``Referer``): phitrace cannot say whose site such a request leaves.
     """
-    page_host = urls.host_of(page_of(request))
-    host = request.host if page_host else ""
-    if not host:
+    page = request.page_url or request.header("referer") or request.header("origin")
+    page_host = urls.parse_url(page).host  # page_of and host_of, inline: every flow asks
+    host = urls.parse_url(request.url).host if page_host else ""
+    if not host or host == page_host:  # the same host is the same site
         return None
     site = urls.registrable_domain(host)
     return None if site == urls.registrable_domain(page_host) else site
@@ -94,9 +95,9 @@ def request_kind(request: Request) -> str:
     Browsers say what a request is for in ``Sec-Fetch-Dest``; without it (HAR
     exports, other clients) the method and the path's extension are the guess.
     """
-    if is_preflight(request):
-        return "preflight"
     method = request.method.upper()
+    if method == "OPTIONS" and request.header("access-control-request-method"):
+        return "preflight"  # is_preflight, with the method read once
     if method == "WEBSOCKET" or request.url.startswith(("ws://", "wss://")):
         return "websocket"
     if (request.header("content-type") or "").lower().startswith("text/ping"):

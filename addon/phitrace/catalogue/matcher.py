@@ -10,7 +10,6 @@ for every stage.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,32 +25,24 @@ from phitrace.catalogue.model import (
     SignatureError,
     compile_glob,
 )
-from phitrace.decode.budget import Budget, Limits
-from phitrace.decode.compression import undo_content_encoding
-from phitrace.decode.envelopes import FormDocument
+from phitrace.catalogue.shapebody import (
+    SHAPE_BODY_BYTES,
+    SHAPE_LIMITS,
+    body_document,
+    fits,
+    shape_body,
+)
 from phitrace.model import Request
 
-SHAPE_BODY_BYTES = 64 * 1024
-"""Only this much of a body is read when an endpoint asks for body keys."""
-
-SHAPE_LIMITS = Limits(max_decompressed_bytes=SHAPE_BODY_BYTES, max_seconds=0.02)
-"""Bounds on undoing a body's ``Content-Encoding`` to read its keys."""
-
-
-def shape_body(request: Request) -> bytes:
-    """The start of a request's body content, for body-key checks.
-
-    A live capture keeps the body as sent; a compressed one is decoded here,
-    only as far as :data:`SHAPE_BODY_BYTES`, so a compression bomb costs no more.
-    """
-    raw = request.body
-    coding = request.header("content-encoding") if raw else None
-    if coding:
-        undone = undo_content_encoding(raw, coding, Budget(SHAPE_LIMITS))
-        if undone is not None:
-            return undone[0].data[:SHAPE_BODY_BYTES]
-    return raw[:SHAPE_BODY_BYTES]
-
+__all__ = [
+    "SHAPE_BODY_BYTES",
+    "SHAPE_LIMITS",
+    "Catalogue",
+    "body_document",
+    "index_key",
+    "shape_body",
+    "split_url",
+]
 
 HOST_MEMO_SIZE = 16_384
 """Hosts whose candidate endpoints are remembered; the memo is emptied when full."""
@@ -73,74 +64,17 @@ def split_url(url: str) -> tuple[str, str, str] | None:
     dot and ignores the port, so any other URL is split again by
     :func:`phitrace.urls.split_parts`.  None when the URL cannot be parsed.
     """
-    parsed = urls.parse_url(url)
-    host = parsed.host
-    start = len(parsed.scheme) + 3
+    _, scheme, host, _, path, query, _ = urls.parse_url(url)
+    start = len(scheme) + 3
     if host and url.startswith(host, start):
         end = start + len(host)
         if url[end : end + 1] in _AFTER_HOST:
-            return host, parsed.path or "/", parsed.query
+            return host, path or "/", query
     try:
         parts = urls.split_parts(url)
     except ValueError:  # an unreadable host or port: the URL matches nothing
         return None
     return urls.hostname(parts), parts.path or "/", parts.query
-
-
-def _lookup(doc: Any, dotted: str) -> Any:
-    """Follow ``a.b.c`` through nested mappings; a list stands for its first item."""
-    node = doc
-    for part in dotted.split("."):
-        if isinstance(node, list):
-            node = node[0] if node else None
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def body_document(body: bytes) -> Mapping[str, Any] | None:
-    """The body as a mapping of keys, for shape checks: JSON, NDJSON or a form.
-
-    Only the first :data:`SHAPE_BODY_BYTES` are read; a JSON array stands for
-    its first object and NDJSON for its first line.  Never raises.
-    """
-    text = body[:SHAPE_BODY_BYTES].decode("utf-8", "replace").strip()
-    if not text:
-        return None
-    if text[0] in "{[":
-        try:
-            doc: Any = json.loads(text)
-        except (ValueError, RecursionError):
-            first, newline, _ = text.partition("\n")
-            if not newline:  # the first line is the whole text, which just failed
-                return None
-            try:
-                doc = json.loads(first)
-            except (ValueError, RecursionError):
-                return None
-        if isinstance(doc, list):
-            doc = next((d for d in doc if isinstance(d, Mapping)), None)
-        return doc if isinstance(doc, Mapping) else None
-    if "=" in text[:256] and " " not in text[:256]:
-        return FormDocument(text)
-    return None
-
-
-def _fits(doc: Mapping[str, Any] | None, wanted: tuple[tuple[str, Glob], ...]) -> bool:
-    """True when every wanted key is in ``doc`` with a value its glob accepts."""
-    if doc is None:
-        return False
-    for key, pattern in wanted:
-        value = doc.get(key) if key in doc else _lookup(doc, key)
-        if value is None:
-            return False
-        if isinstance(value, (Mapping, list)):
-            if not pattern.spans_anything:
-                return False
-        elif not pattern.match(value if isinstance(value, str) else str(value)):
-            return False
-    return True
 
 
 def _has_all(text: Any, needles: tuple[Any, ...]) -> bool:
@@ -191,7 +125,7 @@ class Catalogue:
                     glob = compile_glob(host, sep=".") if "*" in host else None
                     self._by_suffix.setdefault(index_key(host), []).append((glob, sig, ep))
         self._index_shapes()
-        self._anywhere_by_method: dict[str, tuple[_Gate, ...]] = {}
+        self._anywhere_by_method: dict[str, tuple[tuple[_Gate, ...], tuple[str, ...] | None]] = {}
         """Per method, the any-host endpoints reduced to gates (see :meth:`_anywhere_for`)."""
         self.digest = hashlib.sha256(
             "\n".join(sorted(f"{s.id}:{s.file}" for s in self.signatures)).encode()
@@ -227,15 +161,18 @@ class Catalogue:
         if any(not p for p in pieces):  # a glob of stars only: every path is a candidate
             self._shape_gate = re.compile("")
 
-    def _anywhere_for(self, method: str) -> tuple[_Gate, ...]:
+    def _anywhere_for(self, method: str) -> tuple[tuple[_Gate, ...], tuple[str, ...] | None]:
         """What a request must show before endpoints on any host and any path are asked.
 
         Such endpoints are tried for every request that nothing else matched,
         so each is reduced, per request method, to its query-parameter names
         and body keys, checked as substring searches before anything is parsed.
+        Beside the gates come the first parameter name of each, which a query
+        must hold one of before any gate is tried, or None when a gate asks
+        for no parameter (and so must always be tried).
         """
-        gates = self._anywhere_by_method.get(method)
-        if gates is None:
+        entry = self._anywhere_by_method.get(method)
+        if entry is None:
             upper = method.upper()
             gates = tuple(
                 (
@@ -247,9 +184,11 @@ class Catalogue:
                 for sig, ep in self._anywhere
                 if not ep.methods or upper in ep.methods
             )
+            free = any(not params for params, _, _, _ in gates)
+            entry = (gates, None if free else tuple(params[0] for params, _, _, _ in gates))
             if len(self._anywhere_by_method) < 64:  # methods are few; bound odd ones
-                self._anywhere_by_method[method] = gates
-        return gates
+                self._anywhere_by_method[method] = entry
+        return entry
 
     def _shape_candidates(self, path: str) -> list[int]:
         found: list[int] = []
@@ -294,28 +233,57 @@ class Catalogue:
         least; shapes (first-party collectors) are tried last.  Never raises
         on a malformed URL or body: such a request simply does not match.
         """
-        split = split_url(request.url)
-        if split is None:
-            return None
-        host, path, query = split
+        url = request.url
+        _, scheme, host, _, path, query, _ = urls.parse_url(url)
+        start = len(scheme) + 3  # split_url's plain case, inline: every flow is matched
+        end = start + len(host)
+        if host and url.startswith(host, start) and url[end : end + 1] in _AFTER_HOST:
+            path = path or "/"
+        else:
+            split = split_url(url)
+            if split is None:
+                return None
+            host, path, query = split
         lazy: _Lazy | None = None
-        for sig, ep in self._host_candidates(host):
-            lazy = lazy or _Lazy(request, query)
-            if lazy.accepts(ep, path):
-                return Match(sig, ep)
-        for index in self._shape_candidates(path):
-            sig, ep = self._shapes[index]
-            lazy = lazy or _Lazy(request, query)
-            if lazy.accepts(ep, path):
-                return Match(sig, ep)
-        return self._match_anywhere(request, path, query, lazy)
+        candidates = self._by_host.get(host)
+        if candidates is None:
+            candidates = self._host_candidates(host)
+        if candidates:
+            lazy = _Lazy(request, query)
+            for sig, ep in candidates:
+                if lazy.accepts(ep, path):
+                    return Match(sig, ep)
+        ends = self._tails_by_end.get(path[-1:])
+        gate = self._shape_gate
+        if (ends is not None and path.endswith(ends)) or (gate is not None and gate.search(path)):
+            # Most paths end in no shape tail and hold no gated piece: ruled out here, no call.
+            for index in self._shape_candidates(path):
+                sig, ep = self._shapes[index]
+                lazy = lazy or _Lazy(request, query)
+                if lazy.accepts(ep, path):
+                    return Match(sig, ep)
+        gates, keys = self._anywhere_by_method.get(request.method) or self._anywhere_for(
+            request.method
+        )
+        if keys is not None:
+            for key in keys:
+                if key in query:
+                    break
+            else:  # no gate's first parameter is in the query (or there is no gate)
+                return None
+        return self._match_anywhere(request, path, query, lazy, gates)
 
     def _match_anywhere(
-        self, request: Request, path: str, query: str, lazy: _Lazy | None
+        self,
+        request: Request,
+        path: str,
+        query: str,
+        lazy: _Lazy | None,
+        gates: tuple[_Gate, ...],
     ) -> Match | None:
         raw: bytes | None = None
-        for params, needles, sig, ep in self._anywhere_for(request.method):
-            if params and not _has_all(query, params):
+        for params, needles, sig, ep in gates:
+            if params and (params[0] not in query or not _has_all(query, params)):
                 continue
             if needles is not None:
                 if raw is None:
@@ -373,11 +341,11 @@ class _Lazy:
             return False
         if ep.paths and not any(p.match(path) for p in ep.paths):
             return False
-        if ep.params and not _fits(self.query(), ep.params):
+        if ep.params and not fits(self.query(), ep.params):
             return False
         if not ep.body:
             return True
         raw = self._raw()
         if not raw or not all(n in raw for n in ep.needles):  # type: ignore[attr-defined]
             return False
-        return _fits(self.body(), ep.body)
+        return fits(self.body(), ep.body)

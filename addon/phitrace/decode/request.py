@@ -75,7 +75,8 @@ def _cap(decoder: Decoder, text: str, what: str) -> str:
 
 
 def _url(decoder: Decoder, url: str) -> None:
-    url = _cap(decoder, url, "URL")
+    if len(url) > decoder.limits.max_body_bytes:
+        url = _cap(decoder, url, "URL")
     parsed = urls.parse_url(url)  # a host means the URL was readable: its parts are urlsplit's
     if parsed.host:
         query, path, fragment = parsed.query, parsed.path, parsed.fragment
@@ -87,9 +88,11 @@ def _url(decoder: Decoder, url: str) -> None:
             rest, _, fragment = url.partition("#")
             path, _, query = rest.partition("?")
     _query(decoder, query)
-    for key, value in envelopes.path_params(path):
-        decoder.value(f"path.{key}", value, ())
-    _path_segments(decoder, path)
+    if ";" in path:  # path parameters are ;-separated: most paths have none
+        for key, value in envelopes.path_params(path):
+            decoder.value(f"path.{key}", value, ())
+    if len(path) >= PATH_SEGMENT_CHARS:
+        _path_segments(decoder, path)
     if "=" in fragment:
         for key, value in envelopes.form_pairs(fragment):
             decoder.value(f"fragment.{key}", value, ())

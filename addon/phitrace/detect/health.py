@@ -16,7 +16,7 @@ titles repeat in every beacon of a page view.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
@@ -235,6 +235,10 @@ def field_hits(value: str, role: str | None, leaf: str, vocab: Vocabulary) -> tu
     return tuple(hits)
 
 
+_NO_PARENTS: frozenset[str] = frozenset()
+"""What :func:`_decoded_parents` finds among fewer than two fields: nothing to pair."""
+
+
 def _decoded_parents(fields: list[Field]) -> set[str]:
     """Paths of JSON strings that decoding also split into fields: read the parts, not both."""
     parents: set[str] = set()
@@ -280,7 +284,7 @@ def detect_health(
             payload.append(field)
         elif path == "header.referer":
             referers.append(field)
-    decoded = _decoded_parents(payload)
+    decoded: Set[str] = _decoded_parents(payload) if len(payload) > 1 else _NO_PARENTS
     memo: dict[tuple[str, str | None, str], tuple[Hit, ...]] = vocab.memo("field_hits")
     plans = plan_table(signature, "health")
     if referers:
