@@ -188,40 +188,21 @@ def _plain_host_and_port(netloc: str) -> tuple[str, int | None]:
 def parse_url(text: str | None) -> Url:
     """Read ``text`` as a URL; never raises (a malformed URL gives empty parts).
 
-    A plain http(s) URL is cut here as :func:`_simple_parts` cuts it, inline
-    (its scheme is already lower-case, and no ``SplitResult`` is built):
-    every flow's URL is read here at least once, so the call and the tuple
-    of parts it would return are saved.  Any other URL goes through
+    A plain http(s) URL is read straight from :func:`_simple_parts` (its
+    scheme is already lower-case), without building a ``SplitResult`` first:
+    every flow's URL is read here at least once.  Any other URL goes through
     :func:`split`.
     """
     text = text or ""
-    if text.startswith("https://"):
-        scheme, start = "https", 8
-    elif text.startswith("http://"):
-        scheme, start = "http", 7
-    else:
+    simple = _simple_parts(text)
+    if simple is None:
         return _parse_other(text)
-    if not text.isascii() or "\t" in text or "\n" in text or "\r" in text:
-        return _parse_other(text)
-    hash_at = text.find("#", start)
-    if hash_at < 0:
-        hash_at, fragment = len(text), ""
-    else:
-        fragment = text[hash_at + 1 :]
-    query_at = text.find("?", start, hash_at)
-    head_end = hash_at if query_at < 0 else query_at
-    netloc_end = text.find("/", start, head_end)
-    if netloc_end < 0:
-        netloc_end = head_end
-    netloc = text[start:netloc_end]
-    if "@" in netloc or "[" in netloc or "]" in netloc or "%" in netloc:
-        return _parse_other(text)
+    scheme, netloc, path, query, fragment = simple
     if ":" in netloc:
         host, port = _plain_host_and_port(netloc)
     else:
         host, port = netloc.lower().rstrip("."), None
-    query = "" if query_at < 0 else text[query_at + 1 : hash_at]
-    return _new_url(Url, (text, scheme, host, port, text[netloc_end:head_end], query, fragment))
+    return _new_url(Url, (text, scheme, host, port, path, query, fragment))
 
 
 def _parse_other(text: str) -> Url:

@@ -170,40 +170,46 @@ class Catalogue:
         Beside the gates come the first parameter name of each, which a query
         must hold one of before any gate is tried, or None when a gate asks
         for no parameter (and so must always be tried).
+
+        Called when the memo (``_anywhere_by_method``, read by :meth:`match`) has not
+        got the method; the answer goes into it.
         """
-        entry = self._anywhere_by_method.get(method)
-        if entry is None:
-            upper = method.upper()
-            gates = tuple(
-                (
-                    ep.param_needles,  # type: ignore[attr-defined]
-                    ep.needles if ep.body else None,  # type: ignore[attr-defined]
-                    sig,
-                    ep,
-                )
-                for sig, ep in self._anywhere
-                if not ep.methods or upper in ep.methods
+        upper = method.upper()
+        gates = tuple(
+            (
+                ep.param_needles,  # type: ignore[attr-defined]
+                ep.needles if ep.body else None,  # type: ignore[attr-defined]
+                sig,
+                ep,
             )
-            free = any(not params for params, _, _, _ in gates)
-            entry = (gates, None if free else tuple(params[0] for params, _, _, _ in gates))
-            if len(self._anywhere_by_method) < 64:  # methods are few; bound odd ones
-                self._anywhere_by_method[method] = entry
+            for sig, ep in self._anywhere
+            if not ep.methods or upper in ep.methods
+        )
+        free = any(not params for params, _, _, _ in gates)
+        entry = (gates, None if free else tuple(params[0] for params, _, _, _ in gates))
+        if len(self._anywhere_by_method) < 64:  # methods are few; bound odd ones
+            self._anywhere_by_method[method] = entry
         return entry
 
-    def _shape_candidates(self, path: str) -> list[int]:
+    def _shape_candidates(self, path: str, tailed: bool, gated: bool) -> list[int]:
+        """The shapes that may fit ``path``, in catalogue order.
+
+        ``tailed``: the path ends in some shape's tail; ``gated``: it holds a
+        piece of some gated shape (both as :meth:`match` found them).
+        """
         found: list[int] = []
-        ends = self._tails_by_end.get(path[-1:])
-        if ends is not None and path.endswith(ends):
+        if tailed:
             found = [i for tail, indexes in self._tails if path.endswith(tail) for i in indexes]
-        if self._shape_gate is not None and self._shape_gate.search(path):
+        if gated:
             return sorted({*found, *self._gated})
         return sorted(set(found)) if len(found) > 1 else found
 
     def _host_candidates(self, host: str) -> tuple[tuple[Signature, Endpoint], ...]:
-        """The host-bound endpoints that may fit ``host``, most specific suffix first."""
-        remembered = self._by_host.get(host)
-        if remembered is not None:
-            return remembered
+        """The host-bound endpoints that may fit ``host``, most specific suffix first.
+
+        Called when the memo (``_by_host``, read by :meth:`match`) has not got the host;
+        the answer goes into it.
+        """
         found: list[tuple[Signature, Endpoint]] = []
         key = host
         while True:
@@ -233,17 +239,10 @@ class Catalogue:
         least; shapes (first-party collectors) are tried last.  Never raises
         on a malformed URL or body: such a request simply does not match.
         """
-        url = request.url
-        _, scheme, host, _, path, query, _ = urls.parse_url(url)
-        start = len(scheme) + 3  # split_url's plain case, inline: every flow is matched
-        end = start + len(host)
-        if host and url.startswith(host, start) and url[end : end + 1] in _AFTER_HOST:
-            path = path or "/"
-        else:
-            split = split_url(url)
-            if split is None:
-                return None
-            host, path, query = split
+        split = split_url(request.url)
+        if split is None:
+            return None
+        host, path, query = split
         lazy: _Lazy | None = None
         candidates = self._by_host.get(host)
         if candidates is None:
@@ -254,10 +253,11 @@ class Catalogue:
                 if lazy.accepts(ep, path):
                     return Match(sig, ep)
         ends = self._tails_by_end.get(path[-1:])
-        gate = self._shape_gate
-        if (ends is not None and path.endswith(ends)) or (gate is not None and gate.search(path)):
+        tailed = ends is not None and path.endswith(ends)
+        gated = self._shape_gate is not None and self._shape_gate.search(path) is not None
+        if tailed or gated:
             # Most paths end in no shape tail and hold no gated piece: ruled out here, no call.
-            for index in self._shape_candidates(path):
+            for index in self._shape_candidates(path, tailed, gated):
                 sig, ep = self._shapes[index]
                 lazy = lazy or _Lazy(request, query)
                 if lazy.accepts(ep, path):
